@@ -1,0 +1,216 @@
+//! Attribute macros for [erlen](https://docs.rs/erlen). Use them through `erlen`, which
+//! re-exports them: `use erlen::prelude::*;`.
+//!
+//! Each macro parses its arguments (`args`), checks the function against them (`model`),
+//! and generates the registration (`expand`). Every mistake found is reported, on the
+//! user's token, and the user's item is emitted even then, so that one mistake does not
+//! cascade into others. Set `ERLEN_MACRO_DEBUG=1` while building to print each expansion.
+
+mod args;
+mod errors;
+mod expand;
+mod model;
+
+use proc_macro::TokenStream;
+use proc_macro2::TokenStream as TokenStream2;
+use quote::quote;
+
+use args::{ErrorTarget, RouteAttr};
+use errors::Errors;
+use model::Kind;
+
+const HOOKS: [&str; 4] = ["before_request", "after_request", "teardown_request", "errorhandler"];
+
+fn attr_name(attr: &syn::Attribute) -> String {
+    attr.path().segments.last().map(|s| s.ident.to_string()).unwrap_or_default()
+}
+
+fn attr_tokens(attr: &syn::Attribute) -> TokenStream2 {
+    match &attr.meta {
+        syn::Meta::List(list) => list.tokens.clone(),
+        _ => TokenStream2::new(),
+    }
+}
+
+/// The shared path of every attribute: parse the item, build the kind (from this attribute
+/// and, for routes, the stacked ones), check, generate.
+fn expand(
+    attr: &'static str,
+    item: TokenStream2,
+    kind: impl FnOnce(&mut syn::ItemFn, &mut Errors) -> Option<Kind>,
+) -> TokenStream2 {
+    let mut errors = Errors::default();
+    let item: syn::Item = match syn::parse2(item) {
+        Ok(item) => item,
+        Err(e) => return e.to_compile_error(),
+    };
+    let mut func = match item {
+        syn::Item::Fn(func) => func,
+        other => {
+            let message = format!("`#[{attr}]` can only be placed on a function (`fn` or `async fn`)");
+            let error = syn::Error::new(expand::item_name_span(&other), message).to_compile_error();
+            return quote!(#other #error);
+        }
+    };
+    let kind = kind(&mut func, &mut errors);
+    let output = match kind {
+        Some(kind) => {
+            let handler = model::analyze(func, kind, &mut errors);
+            match errors.into_compile_errors() {
+                None => {
+                    let generated = expand::generate(&handler);
+                    let func = &handler.func;
+                    quote!(#func #generated)
+                }
+                Some(errs) => with_errors(&handler.func, errs),
+            }
+        }
+        None => {
+            let errs = errors.into_compile_errors().unwrap_or_default();
+            with_errors(&func, errs)
+        }
+    };
+    if std::env::var_os("ERLEN_MACRO_DEBUG").is_some() {
+        eprintln!("#[{attr}] expands to:\n{output}\n");
+    }
+    output
+}
+
+/// The user's function, an empty registration (so `handlers![f]` still compiles) and the
+/// errors.
+fn with_errors(func: &syn::ItemFn, errors: TokenStream2) -> TokenStream2 {
+    let empty = expand::item_struct(func, quote!(::std::vec::Vec::new()));
+    quote!(#func #empty #errors)
+}
+
+/// Takes the attributes of other route macros stacked under this one, and rejects hook
+/// attributes on the same function.
+fn take_stacked(func: &mut syn::ItemFn, this: &str, errors: &mut Errors) -> Vec<(RouteAttr, syn::Attribute)> {
+    let mut stacked = Vec::new();
+    let mut kept = Vec::new();
+    for attr in std::mem::take(&mut func.attrs) {
+        let name = attr_name(&attr);
+        if let Some(kind) = RouteAttr::from_name(&name) {
+            if HOOKS.contains(&this) {
+                errors.at(&attr, format!("a function is either a route or a `#[{this}]`, not both"));
+            }
+            stacked.push((kind, attr));
+        } else if HOOKS.contains(&name.as_str()) {
+            errors.at(
+                &attr,
+                format!("a function can carry one kind of erlen attribute: `#[{this}]` and `#[{name}]` cannot be combined"),
+            );
+        } else {
+            kept.push(attr);
+        }
+    }
+    func.attrs = kept;
+    stacked
+}
+
+fn route_attr(kind: RouteAttr, name: &'static str, attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand(name, item.into(), |func, errors| {
+        let first = args::parse_rule(kind, attr.into(), errors);
+        let stacked = take_stacked(func, name, errors);
+        let mut rules: Vec<_> = first.into_iter().collect();
+        for (kind, attr) in stacked {
+            rules.extend(args::parse_rule(kind, attr_tokens(&attr), errors));
+        }
+        (!rules.is_empty()).then_some(Kind::Route(rules))
+    })
+    .into()
+}
+
+fn hook_attr(name: &'static str, attr: TokenStream, item: TokenStream, kind: Kind) -> TokenStream {
+    let attr = TokenStream2::from(attr);
+    expand(name, item.into(), |func, errors| {
+        if !attr.is_empty() {
+            errors.at(&attr, format!("`#[{name}]` takes no arguments"));
+        }
+        take_stacked(func, name, errors);
+        Some(kind)
+    })
+    .into()
+}
+
+/// Registers a view for a URL pattern: `#[route("/users/<int:id>", methods = ["GET", "POST"])]`.
+///
+/// Methods default to `GET` (with automatic `HEAD` and `OPTIONS`). Stack several on one
+/// function to serve several patterns. Every `<name>` needs an argument of that name; every
+/// other argument is `&Request` or an extractor. Patterns use Flask's converters:
+/// `string` (default), `int`, `float`, `path`, `uuid`.
+#[proc_macro_attribute]
+pub fn route(attr: TokenStream, item: TokenStream) -> TokenStream {
+    route_attr(RouteAttr::Route, "route", attr, item)
+}
+
+/// `#[get("/path")]`: a `GET` route.
+#[proc_macro_attribute]
+pub fn get(attr: TokenStream, item: TokenStream) -> TokenStream {
+    route_attr(RouteAttr::Method("GET"), "get", attr, item)
+}
+
+/// `#[post("/path")]`: a `POST` route.
+#[proc_macro_attribute]
+pub fn post(attr: TokenStream, item: TokenStream) -> TokenStream {
+    route_attr(RouteAttr::Method("POST"), "post", attr, item)
+}
+
+/// `#[put("/path")]`: a `PUT` route.
+#[proc_macro_attribute]
+pub fn put(attr: TokenStream, item: TokenStream) -> TokenStream {
+    route_attr(RouteAttr::Method("PUT"), "put", attr, item)
+}
+
+/// `#[patch("/path")]`: a `PATCH` route.
+#[proc_macro_attribute]
+pub fn patch(attr: TokenStream, item: TokenStream) -> TokenStream {
+    route_attr(RouteAttr::Method("PATCH"), "patch", attr, item)
+}
+
+/// `#[delete("/path")]`: a `DELETE` route.
+#[proc_macro_attribute]
+pub fn delete(attr: TokenStream, item: TokenStream) -> TokenStream {
+    route_attr(RouteAttr::Method("DELETE"), "delete", attr, item)
+}
+
+/// Runs before every request (of the app, or of a blueprint's routes). It may take
+/// `&Request` or `&mut Request` and extractors, and returns `()`, `None` to go on, or
+/// `Some(response)` to answer without running the view.
+#[proc_macro_attribute]
+pub fn before_request(attr: TokenStream, item: TokenStream) -> TokenStream {
+    hook_attr("before_request", attr, item, Kind::Before)
+}
+
+/// Runs after the view (or a short-circuit or an error) with the response: takes
+/// `resp: Response`, returns it.
+#[proc_macro_attribute]
+pub fn after_request(attr: TokenStream, item: TokenStream) -> TokenStream {
+    hook_attr("after_request", attr, item, Kind::After)
+}
+
+/// Runs at the very end of every request, whatever happened; may take
+/// `Option<&HttpError>`: the error no handler took, if any.
+#[proc_macro_attribute]
+pub fn teardown_request(attr: TokenStream, item: TokenStream) -> TokenStream {
+    hook_attr("teardown_request", attr, item, Kind::Teardown)
+}
+
+/// Renders errors: `#[errorhandler(404)]` for a status in 400..=599 (taking
+/// `&HttpError`), or `#[errorhandler(MyError)]` for an error type returned in `Err`
+/// (taking `&MyError`).
+#[proc_macro_attribute]
+pub fn errorhandler(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let target = syn::parse::<ErrorTarget>(attr);
+    expand("errorhandler", item.into(), |func, errors| {
+        take_stacked(func, "errorhandler", errors);
+        match target {
+            Ok(target) => Some(Kind::Error(target)),
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        }
+    })
+    .into()
+}

@@ -1,0 +1,304 @@
+//! Checking the user's function against what its attribute needs, and turning it into a
+//! model that code generation can trust: every argument classified, every mistake
+//! reported on the user's own token.
+
+use erlen_pattern::Converter;
+use syn::{FnArg, GenericArgument, ItemFn, Pat, PathArguments, Type};
+
+use crate::args::{ErrorTarget, Rule};
+use crate::errors::Errors;
+
+/// What the function is registered as.
+pub enum Kind {
+    Route(Vec<Rule>),
+    Before,
+    After,
+    Teardown,
+    Error(ErrorTarget),
+}
+
+impl Kind {
+    pub fn attr_name(&self) -> &'static str {
+        match self {
+            Kind::Route(_) => "route",
+            Kind::Before => "before_request",
+            Kind::After => "after_request",
+            Kind::Teardown => "teardown_request",
+            Kind::Error(_) => "errorhandler",
+        }
+    }
+
+    fn is_hook(&self) -> bool {
+        !matches!(self, Kind::Route(_))
+    }
+}
+
+/// How one argument of the user's function is produced.
+pub enum Arg {
+    /// `&Request` or `&mut Request`.
+    Request { mutable: bool },
+    /// A `<converter:name>` of the route.
+    Param { name: String, converter: Converter, ty: Type },
+    /// Any other type: an extractor.
+    Extract { ty: Type },
+    /// `Response`, in an `after_request` hook.
+    Response,
+    /// `Option<&HttpError>`, in a `teardown_request` hook.
+    TeardownError,
+    /// `&HttpError`, in an error handler.
+    Error,
+    /// `&E`, in an `errorhandler(E)` handler.
+    TypedError { ty: Type },
+}
+
+/// A checked handler.
+pub struct Handler {
+    pub func: ItemFn,
+    pub kind: Kind,
+    pub args: Vec<Arg>,
+}
+
+fn last_segment(ty: &Type) -> Option<&syn::PathSegment> {
+    match ty {
+        Type::Path(p) if p.qself.is_none() => p.path.segments.last(),
+        Type::Group(g) => last_segment(&g.elem),
+        Type::Paren(p) => last_segment(&p.elem),
+        _ => None,
+    }
+}
+
+fn is_named(ty: &Type, name: &str) -> bool {
+    last_segment(ty).is_some_and(|s| s.ident == name && s.arguments.is_none())
+}
+
+/// `Option<&T>`: the `&T`.
+fn option_of_ref(ty: &Type) -> Option<&syn::TypeReference> {
+    let seg = last_segment(ty).filter(|s| s.ident == "Option")?;
+    let PathArguments::AngleBracketed(args) = &seg.arguments else { return None };
+    match args.args.first() {
+        Some(GenericArgument::Type(Type::Reference(r))) if args.args.len() == 1 => Some(r),
+        _ => None,
+    }
+}
+
+fn tokens_eq(a: &Type, b: &Type) -> bool {
+    quote::quote!(#a).to_string() == quote::quote!(#b).to_string()
+}
+
+/// Checks `func` for `kind`; mistakes go to `errors`, and what can be classified is.
+pub fn analyze(func: ItemFn, kind: Kind, errors: &mut Errors) -> Handler {
+    let sig = &func.sig;
+    let attr = kind.attr_name();
+    if let Some(c) = &sig.constness {
+        errors.at(c, format!("`#[{attr}]` cannot be placed on a `const fn`"));
+    }
+    if let Some(u) = &sig.unsafety {
+        errors.at(
+            u,
+            format!(
+                "`#[{attr}]` cannot be placed on an `unsafe fn`: wrap the unsafe code in a safe function"
+            ),
+        );
+    }
+    if let Some(abi) = &sig.abi {
+        errors.at(abi, format!("`#[{attr}]` cannot be placed on an `extern` function"));
+    }
+    if let Some(v) = &sig.variadic {
+        errors.at(v, "handlers cannot be variadic");
+    }
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        errors.at(
+            &sig.generics,
+            format!(
+                "`#[{attr}]` functions cannot be generic: erlen registers one concrete function; \
+                 remove the generic parameters and use concrete types"
+            ),
+        );
+    }
+
+    let mut args = Vec::new();
+    for input in &sig.inputs {
+        let pat_ty = match input {
+            FnArg::Receiver(r) => {
+                errors.at(
+                    r,
+                    format!(
+                        "`#[{attr}]` functions cannot take `self`: make it a free function (outside the `impl`) and reach shared data through `State<T>`"
+                    ),
+                );
+                continue;
+            }
+            FnArg::Typed(t) => t,
+        };
+        let name = match &*pat_ty.pat {
+            Pat::Ident(i) => Some(i.ident.to_string()),
+            _ => None,
+        };
+        args.push(classify(&kind, name, &pat_ty.ty, errors));
+    }
+    check_route_params(&kind, &func, &mut args, errors);
+    check_kind_args(&kind, &func, &args, errors);
+    Handler { func, kind, args }
+}
+
+fn classify(kind: &Kind, name: Option<String>, ty: &Type, errors: &mut Errors) -> Arg {
+    let attr = kind.attr_name();
+    // Route parameters by name come first; `check_route_params` fills in their converter.
+    if let (Kind::Route(rules), Some(name)) = (kind, &name) {
+        if let Some(converter) =
+            rules.iter().find_map(|r| r.pattern.params().find(|(n, _)| n == name).map(|(_, c)| c))
+        {
+            return Arg::Param { name: name.clone(), converter, ty: ty.clone() };
+        }
+    }
+    if let Type::Reference(r) = ty {
+        if is_named(&r.elem, "Request") {
+            let mutable = r.mutability.is_some();
+            if mutable && !kind.is_hook() {
+                errors.at(
+                    ty,
+                    "views take `&Request`, not `&mut Request`: change the request in a `#[before_request]` hook, which may take `&mut Request`",
+                );
+            }
+            return Arg::Request { mutable };
+        }
+        match kind {
+            Kind::Error(ErrorTarget::Code(_)) if is_named(&r.elem, "HttpError") => return Arg::Error,
+            Kind::Error(ErrorTarget::Type(_)) if is_named(&r.elem, "HttpError") => return Arg::Error,
+            Kind::Error(ErrorTarget::Type(target)) => {
+                if !tokens_eq(&r.elem, target) {
+                    errors.at(
+                        &r.elem,
+                        format!(
+                            "this handler is registered for `{}` but takes `&{}`: take `&{}`",
+                            quote::quote!(#target),
+                            {
+                                let e = &r.elem;
+                                quote::quote!(#e)
+                            },
+                            quote::quote!(#target)
+                        ),
+                    );
+                }
+                return Arg::TypedError { ty: (*r.elem).clone() };
+            }
+            _ => {}
+        }
+        let what = match (kind, &name) {
+            (Kind::Route(_), Some(n)) => format!(
+                "`{n}` is not a parameter of the route, and `&` types cannot be extracted: add `<{n}>` to the route, or take `&Request`, or an extractor by value"
+            ),
+            _ => format!(
+                "`#[{attr}]` functions take `&Request` or extractors by value; this reference cannot be provided"
+            ),
+        };
+        errors.at(ty, what);
+        return Arg::Extract { ty: ty.clone() };
+    }
+    match kind {
+        Kind::After if is_named(ty, "Response") => return Arg::Response,
+        Kind::Teardown => {
+            if let Some(r) = option_of_ref(ty) {
+                if !is_named(&r.elem, "HttpError") {
+                    errors.at(ty, "a `#[teardown_request]` hook takes the error as `Option<&HttpError>`");
+                }
+                return Arg::TeardownError;
+            }
+        }
+        _ => {}
+    }
+    Arg::Extract { ty: ty.clone() }
+}
+
+/// Every `<name>` of every stacked route needs an argument, with the same converter in
+/// each route that names it.
+fn check_route_params(kind: &Kind, func: &ItemFn, args: &mut [Arg], errors: &mut Errors) {
+    let Kind::Route(rules) = kind else { return };
+    let fn_name = &func.sig.ident;
+    for rule in rules {
+        for (name, converter) in rule.pattern.params() {
+            match args.iter().find(|a| matches!(a, Arg::Param { name: n, .. } if n == name)) {
+                None => errors.at(
+                    &rule.lit,
+                    format!(
+                        "route parameter `<{name}>` has no argument in `{fn_name}`: add `{name}: {}` to its parameters",
+                        example_type(converter)
+                    ),
+                ),
+                Some(Arg::Param { converter: c, .. }) if *c != converter => errors.at(
+                    &rule.lit,
+                    format!(
+                        "`<{name}>` is `{converter}` here but `{c}` in another route of `{fn_name}`: stacked routes must agree"
+                    ),
+                ),
+                Some(_) => {}
+            }
+        }
+        for arg in args.iter() {
+            if let Arg::Param { name, .. } = arg {
+                if !rule.pattern.params().any(|(n, _)| n == name) {
+                    errors.at(
+                        &rule.lit,
+                        format!(
+                            "argument `{name}` of `{fn_name}` is a route parameter elsewhere but not in this route: add `<{name}>` here"
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn example_type(converter: Converter) -> &'static str {
+    match converter {
+        Converter::Int => "i64",
+        Converter::Float => "f64",
+        _ => "String",
+    }
+}
+
+/// Hook-specific shapes: an after hook takes the response; at most one of each special
+/// argument; request references are not mixed `&` with `&mut`.
+fn check_kind_args(kind: &Kind, func: &ItemFn, args: &[Arg], errors: &mut Errors) {
+    let count = |f: fn(&Arg) -> bool| args.iter().filter(|a| f(a)).count();
+    let sig = &func.sig;
+    let fn_name = &sig.ident;
+    if let Kind::After = kind {
+        match count(|a| matches!(a, Arg::Response)) {
+            0 => errors.at(
+                &sig.ident,
+                format!(
+                    "an `#[after_request]` hook takes the response and returns it: write `fn {fn_name}(resp: Response) -> Response`"
+                ),
+            ),
+            1 => {}
+            _ => errors.at(&sig.inputs, "an `#[after_request]` hook takes one `Response`"),
+        }
+    }
+    if count(|a| matches!(a, Arg::TeardownError)) > 1 {
+        errors.at(&sig.inputs, "a `#[teardown_request]` hook takes one `Option<&HttpError>`");
+    }
+    if count(|a| matches!(a, Arg::Error | Arg::TypedError { .. })) > 1 {
+        errors.at(&sig.inputs, "an error handler takes the error once");
+    }
+    if let Kind::Error(ErrorTarget::Type(target)) = kind {
+        if count(|a| matches!(a, Arg::TypedError { .. })) == 0 {
+            errors.at(
+                &sig.ident,
+                format!(
+                    "an `#[errorhandler({})]` handler takes the error: add `err: &{}` to its parameters",
+                    quote::quote!(#target),
+                    quote::quote!(#target)
+                ),
+            );
+        }
+    }
+    let mutable = count(|a| matches!(a, Arg::Request { mutable: true }));
+    let shared = count(|a| matches!(a, Arg::Request { mutable: false }));
+    if mutable > 1 || (mutable == 1 && shared > 0) {
+        errors.at(
+            &sig.inputs,
+            "take the request once: `&mut Request` cannot be combined with other `&Request` arguments",
+        );
+    }
+}

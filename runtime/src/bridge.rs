@@ -1,0 +1,140 @@
+//! The one shared tokio runtime, and the blocking bridge from sync code onto it.
+//!
+//! Flask 2.0 runs each async view through asgiref's `AsyncToSync`, which starts a thread
+//! and an event loop for every call. erlen starts one multi-thread runtime, lazily, for the
+//! whole process: the async backend serves on it, the test client dispatches on it, and
+//! sync code reaches it through [`block_on`], which parks the calling thread until the
+//! future completes. Nothing is created per request or per call.
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::{self, Thread};
+
+use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
+
+static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+
+fn env_usize(name: &str) -> Option<usize> {
+    std::env::var(name).ok()?.trim().parse().ok().filter(|n| *n > 0)
+}
+
+/// The shared runtime's handle, starting the runtime on first use.
+///
+/// Its worker threads default to the number of cores (`ERLEN_THREADS` overrides), its
+/// blocking threads to 512 (`ERLEN_BLOCKING_THREADS` overrides). It is never shut down:
+/// it lives as long as the process, so that a `reqwest::Client` or any other resource
+/// bound to it stays valid in every handler, test and server.
+pub fn handle() -> &'static Handle {
+    RUNTIME
+        .get_or_init(|| {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.enable_all().thread_name("erlen-rt");
+            if let Some(n) = env_usize("ERLEN_THREADS") {
+                builder.worker_threads(n);
+            }
+            builder.max_blocking_threads(env_usize("ERLEN_BLOCKING_THREADS").unwrap_or(512));
+            match builder.build() {
+                Ok(rt) => rt,
+                // Without a runtime nothing can be served; this is the OS refusing threads.
+                Err(e) => panic!("erlen could not start its tokio runtime: {e}"),
+            }
+        })
+        .handle()
+}
+
+/// Runs `future` to completion from sync code and returns its output: the Flask 1.x
+/// pattern of running a coroutine inside a sync view, without creating a thread or an
+/// event loop.
+///
+/// The calling thread parks while the future runs with the shared runtime's reactor and
+/// timers, so `tokio::time`, `tokio::net` and `reqwest` work inside it. It may be called
+/// from a sync handler or hook on either backend, from the test client, from a plain
+/// thread, and from a thread of a multi-thread tokio runtime (where it uses
+/// `block_in_place`, so the runtime's other tasks keep running).
+///
+/// ```
+/// use erlen::prelude::*;
+///
+/// #[get("/v1")]
+/// fn v1() -> String {
+///     // A sync view awaiting async work.
+///     erlen::block_on(async {
+///         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+///         "slept".to_string()
+///     })
+/// }
+///
+/// let client = App::new().register(handlers![v1]).test_client();
+/// assert_eq!(client.get("/v1").send().text(), "slept");
+/// ```
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    let on_multi_thread =
+        Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread);
+    if on_multi_thread { tokio::task::block_in_place(|| park_on(future)) } else { park_on(future) }
+}
+
+struct ThreadWaker(Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Polls `future` on this thread, parking between polls, with the shared runtime entered
+/// so that its I/O and timers register with (and are driven by) the shared runtime.
+/// Unlike `Handle::block_on`, it nests: a sync handler running under it may call
+/// [`block_on`] again.
+pub(crate) fn park_on<F: Future>(future: F) -> F::Output {
+    let _entered = handle().enter();
+    let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+        thread::park();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn nests_and_uses_the_shared_timers() {
+        let out = block_on(async {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            block_on(async { 21 }) * 2
+        });
+        assert_eq!(out, 42);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn works_from_a_multi_thread_runtime_worker() {
+        let n = block_on(async {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            7
+        });
+        assert_eq!(n, 7);
+    }
+
+    #[tokio::test]
+    async fn works_from_a_current_thread_runtime() {
+        assert_eq!(
+            block_on(async {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                1
+            }),
+            1
+        );
+    }
+}

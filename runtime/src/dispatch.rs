@@ -1,0 +1,267 @@
+//! The request lifecycle, written once: both backends and the test client call
+//! [`dispatch`]. It is Flask's `full_dispatch_request` and `wsgi_app`, step by step:
+//!
+//! 1. routing (404, 405 with `Allow`, 308 to the slashed path, automatic HEAD/OPTIONS);
+//! 2. `before_request` hooks: the app's, then the matched blueprint's, in registration
+//!    order; the first that returns a response skips the view. They run for 404 and 405
+//!    too, and the routing error is raised after them;
+//! 3. the view;
+//! 4. an error from 2 or 3 goes to a handler for its type (blueprint, then app), else for
+//!    its status (blueprint, then app), else the default page. An error inside an error
+//!    handler is a plain 500;
+//! 5. `after_request` hooks on every response: the blueprint's, then the app's, each in
+//!    reverse registration order;
+//! 6. `teardown_request` hooks, always, in that order, with the error no handler took.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{ALLOW, CONTENT_LENGTH};
+use http::{HeaderValue, Method, StatusCode};
+
+use crate::app::{AppCore, Scope};
+use crate::error::{HttpError, abort};
+use crate::exec::{Lost, Mode, call_async};
+use crate::handler::{Callable, ErrorHandler};
+use crate::request::Request;
+use crate::response::{IntoResponse, Redirect, Response};
+use crate::routing::Match;
+
+/// Serves one request through the whole lifecycle. Never fails: every error, panic and
+/// failing handler ends as a response.
+pub(crate) async fn dispatch(app: &AppCore, req: Request, mode: &Mode) -> Response {
+    let head = req.method == Method::HEAD;
+    let mut resp = match (Lifecycle { app, mode, scopes: Vec::new() }).run(req).await {
+        Ok(resp) => resp,
+        Err(Lost) => HttpError::new(StatusCode::SERVICE_UNAVAILABLE)
+            .with_message("the server is shutting down")
+            .default_response(),
+    };
+    if head {
+        let len = resp.body().len();
+        resp.headers_mut().entry(CONTENT_LENGTH).or_insert_with(|| HeaderValue::from(len));
+        *resp.body_mut() = Bytes::new();
+    }
+    resp
+}
+
+struct Lifecycle<'a> {
+    app: &'a AppCore,
+    mode: &'a Mode,
+    /// The scopes that apply, app first: `[app]` or `[app, blueprint]`.
+    scopes: Vec<&'a Scope>,
+}
+
+/// A view's or hook's result before error handling.
+type Outcome = Result<Response, HttpError>;
+
+impl Lifecycle<'_> {
+    async fn run(mut self, mut req: Request) -> Result<Response, Lost> {
+        req.state = self.app.state.clone();
+        // 1. Routing. Its errors are raised after the before hooks, as in Flask.
+        self.scopes.push(&self.app.scopes[0]);
+        let mut view = None;
+        let routed: Option<Outcome> = match self.app.router.lookup(&req.method, &req.path, req.uri.query()) {
+            Match::Found { endpoint, params, options } => {
+                let endpoint = &self.app.endpoints[endpoint];
+                req.params = params;
+                req.endpoint = Some(endpoint.name.clone());
+                if endpoint.scope != 0 {
+                    self.scopes.push(&self.app.scopes[endpoint.scope]);
+                }
+                match options {
+                    Some(allow) => Some(Ok(options_response(&allow))),
+                    None => {
+                        view = Some(&endpoint.view);
+                        None
+                    }
+                }
+            }
+            Match::MethodNotAllowed { allow } => {
+                Some(Err(abort(405).with_header(ALLOW, header_value(&allow))))
+            }
+            Match::Redirect { location } => Some(Ok(Redirect::permanent(location).into_response())),
+            Match::NotFound => Some(Err(abort(404))),
+        };
+
+        // 2. before_request, then 3. the routing error or the view.
+        let (req2, mut outcome) = self.before(req).await?;
+        req = req2;
+        if outcome.is_none() {
+            outcome = match (routed, view) {
+                (Some(routed), _) => Some(routed),
+                (None, Some(view)) => {
+                    let (r, out) = self.view(req, view).await?;
+                    req = r;
+                    Some(out)
+                }
+                (None, None) => Some(Err(abort(404))),
+            };
+        }
+
+        // 4. Error handling.
+        let mut unhandled: Option<Arc<HttpError>> = None;
+        let mut resp = match outcome.unwrap_or_else(|| Err(abort(404))) {
+            Ok(resp) => resp,
+            Err(e) => {
+                let (r, resp, left) = self.handle_error(req, e).await?;
+                req = r;
+                unhandled = left;
+                resp
+            }
+        };
+
+        // 5. after_request, innermost scope first, each in reverse order.
+        'after: for scope in self.scopes.iter().rev() {
+            for hook in scope.after.iter().rev() {
+                let result = match hook {
+                    Callable::Sync(f) => {
+                        let f = *f;
+                        let (r, out) = self.mode.call_sync(req, move |req| f(req, resp)).await?;
+                        req = r;
+                        out
+                    }
+                    Callable::Async(f) => call_async(f(&mut req, resp)).await,
+                };
+                match result {
+                    Ok(r) => resp = r,
+                    Err(e) => {
+                        tracing::error!(error = %e, "an after_request hook failed; the remaining ones are skipped");
+                        let (r, error_resp, left) = self.handle_error(req, e).await?;
+                        req = r;
+                        resp = error_resp;
+                        unhandled = unhandled.or(left);
+                        break 'after;
+                    }
+                }
+            }
+        }
+
+        // 6. teardown_request, always; their own errors are logged and ignored.
+        for scope in self.scopes.iter().rev() {
+            for hook in scope.teardown.iter().rev() {
+                let err = unhandled.clone();
+                let result = match hook {
+                    Callable::Sync(f) => {
+                        let f = *f;
+                        let (r, out) = self.mode.call_sync(req, move |req| f(req, err.as_deref())).await?;
+                        req = r;
+                        out
+                    }
+                    Callable::Async(f) => call_async(f(&mut req, err.as_deref())).await,
+                };
+                if let Err(e) = result {
+                    tracing::error!(error = %e, "a teardown_request hook failed");
+                }
+            }
+        }
+        Ok(resp)
+    }
+
+    /// Runs the before hooks; `Some` is the first hook's response, or its error.
+    async fn before(&self, mut req: Request) -> Result<(Request, Option<Outcome>), Lost> {
+        for scope in &self.scopes {
+            for hook in &scope.before {
+                let result = match hook {
+                    Callable::Sync(f) => {
+                        let f = *f;
+                        let (r, out) = self.mode.call_sync(req, f).await?;
+                        req = r;
+                        out
+                    }
+                    Callable::Async(f) => call_async(f(&mut req)).await,
+                };
+                match result {
+                    Ok(None) => {}
+                    Ok(Some(resp)) => return Ok((req, Some(Ok(resp)))),
+                    Err(e) => return Ok((req, Some(Err(e)))),
+                }
+            }
+        }
+        Ok((req, None))
+    }
+
+    async fn view(&self, mut req: Request, view: &crate::handler::View) -> Result<(Request, Outcome), Lost> {
+        Ok(match view {
+            Callable::Sync(f) => self.mode.call_sync(req, *f).await?,
+            Callable::Async(f) => {
+                let out = call_async(f(&mut req)).await;
+                (req, out)
+            }
+        })
+    }
+
+    /// Renders an error with the first handler that takes it. Returns the response and,
+    /// for teardown hooks, the error if it is an exception that no type handler took.
+    async fn handle_error(
+        &self,
+        req: Request,
+        error: HttpError,
+    ) -> Result<(Request, Response, Option<Arc<HttpError>>), Lost> {
+        let error = Arc::new(error);
+        // By type: the blueprint's first, then the app's.
+        let typed = self
+            .scopes
+            .iter()
+            .rev()
+            .flat_map(|s| s.by_type.iter())
+            .find(|(matches, _)| matches(&error))
+            .map(|(_, h)| h);
+        if let Some(handler) = typed {
+            let (req, resp, failure) = self.call_error_handler(req, handler, error).await?;
+            return Ok((req, resp, failure));
+        }
+        let unhandled = error.is_exception().then(|| error.clone());
+        let code = error.status().as_u16();
+        let by_code = self.scopes.iter().rev().find_map(|s| s.by_code.get(&code));
+        match by_code {
+            Some(handler) => {
+                let (req, resp, failure) = self.call_error_handler(req, handler, error).await?;
+                Ok((req, resp, unhandled.or(failure)))
+            }
+            None => {
+                if error.is_exception() {
+                    tracing::error!(error = %error, path = %req.path, "unhandled error in a request");
+                }
+                Ok((req, error.default_response(), unhandled))
+            }
+        }
+    }
+
+    /// Calls an error handler; if it fails, the answer is a plain 500 and its error is
+    /// returned for the teardown hooks.
+    async fn call_error_handler(
+        &self,
+        mut req: Request,
+        handler: &ErrorHandler,
+        error: Arc<HttpError>,
+    ) -> Result<(Request, Response, Option<Arc<HttpError>>), Lost> {
+        let result = match handler {
+            Callable::Sync(f) => {
+                let f = *f;
+                let (r, out) = self.mode.call_sync(req, move |req| f(req, &error)).await?;
+                req = r;
+                out
+            }
+            Callable::Async(f) => call_async(f(&mut req, &error)).await,
+        };
+        Ok(match result {
+            Ok(resp) => (req, resp, None),
+            Err(failure) => {
+                tracing::error!(error = %failure, "an error handler failed; answering with a plain 500");
+                let resp = HttpError::new(StatusCode::INTERNAL_SERVER_ERROR).default_response();
+                (req, resp, Some(Arc::new(failure)))
+            }
+        })
+    }
+}
+
+fn header_value(text: &str) -> HeaderValue {
+    HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+fn options_response(allow: &str) -> Response {
+    let mut resp = ().into_response();
+    resp.headers_mut().insert(ALLOW, header_value(allow));
+    resp
+}

@@ -1,0 +1,270 @@
+//! Errors a request can end in: [`HttpError`] and [`abort`].
+
+use std::borrow::Cow;
+use std::error::Error as StdError;
+use std::fmt;
+
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+
+/// An error that ends a request with an HTTP status, as Flask's `HTTPException`.
+///
+/// Views and hooks return it in `Err`, or any `std::error::Error + Send + Sync + 'static`
+/// that converts into it with `?`. An error made by [`abort`] or [`HttpError::new`] is an
+/// *HTTP error*: it carries the status to answer with. Any other error (and a panic) is an
+/// *unhandled exception*: it becomes a 500, error handlers registered for its type see it,
+/// and `teardown_request` hooks receive it when no type handler took it, as in Flask.
+///
+/// `HttpError` deliberately does not implement `std::error::Error` itself (like
+/// `anyhow::Error`), so that `?` converts every other error into it.
+///
+/// ```
+/// use erlen::prelude::*;
+///
+/// fn find(id: i64) -> Result<String, HttpError> {
+///     if id == 0 {
+///         return Err(abort(404).with_message("no user 0"));
+///     }
+///     let n: i64 = "12".parse()?; // a ParseIntError becomes a 500
+///     Ok(format!("user {}", id + n))
+/// }
+/// assert_eq!(find(0).unwrap_err().status(), 404);
+/// assert_eq!(find(1).unwrap(), "user 13");
+/// ```
+pub struct HttpError {
+    status: StatusCode,
+    message: Option<Cow<'static, str>>,
+    source: Option<Box<dyn StdError + Send + Sync + 'static>>,
+    headers: HeaderMap,
+    kind: Kind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Http,
+    Exception,
+    Panic,
+}
+
+/// Ends a request with `code`, as Flask's `abort(404)`: `return Err(abort(404))`.
+///
+/// A code outside 400..=599 is a programming mistake; it is answered as a 500 that says so.
+///
+/// ```
+/// use erlen::prelude::*;
+/// assert_eq!(abort(403).status(), StatusCode::FORBIDDEN);
+/// assert_eq!(abort(42).status(), 500);
+/// ```
+pub fn abort(code: u16) -> HttpError {
+    match StatusCode::from_u16(code) {
+        Ok(status) if status.is_client_error() || status.is_server_error() => HttpError::new(status),
+        _ => HttpError::new(StatusCode::INTERNAL_SERVER_ERROR)
+            .with_message(format!("abort({code}): the code must be in 400..=599")),
+    }
+}
+
+impl HttpError {
+    /// An HTTP error with `status` and the standard description of that status.
+    pub fn new(status: StatusCode) -> HttpError {
+        HttpError { status, message: None, source: None, headers: HeaderMap::new(), kind: Kind::Http }
+    }
+
+    /// Sets the text shown in the error page (and to error handlers through
+    /// [`HttpError::message`]).
+    pub fn with_message(mut self, message: impl Into<Cow<'static, str>>) -> HttpError {
+        self.message = Some(message.into());
+        self
+    }
+
+    /// Attaches the error that caused this one; handlers registered for its type find it.
+    pub fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> HttpError {
+        self.source = Some(Box::new(source));
+        self
+    }
+
+    /// Adds a header to the response this error renders to (the default page keeps it),
+    /// such as `Allow` on a 405 or `Retry-After` on a 503.
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> HttpError {
+        self.headers.append(name, value);
+        self
+    }
+
+    pub(crate) fn from_panic(payload: &(dyn std::any::Any + Send)) -> HttpError {
+        let text = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a non-string panic payload".to_string());
+        HttpError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: Some(Cow::Owned(format!("panic: {text}"))),
+            source: None,
+            headers: HeaderMap::new(),
+            kind: Kind::Panic,
+        }
+    }
+
+    /// The status the request ends with.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The message given with [`HttpError::with_message`], the panic message for a panic,
+    /// or the source error's text for an unhandled exception.
+    pub fn message(&self) -> Option<Cow<'_, str>> {
+        match (&self.message, &self.source) {
+            (Some(m), _) => Some(Cow::Borrowed(m)),
+            (None, Some(s)) => Some(Cow::Owned(s.to_string())),
+            (None, None) => None,
+        }
+    }
+
+    /// The underlying error, if there is one.
+    pub fn source(&self) -> Option<&(dyn StdError + Send + Sync + 'static)> {
+        self.source.as_deref()
+    }
+
+    /// The underlying error as `T`, if it is one.
+    pub fn downcast_ref<T: StdError + 'static>(&self) -> Option<&T> {
+        self.source.as_deref().and_then(|s| s.downcast_ref::<T>())
+    }
+
+    /// Headers the error's response carries.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// Whether this is a panic caught in a view, hook or error handler.
+    pub fn is_panic(&self) -> bool {
+        self.kind == Kind::Panic
+    }
+
+    /// Whether this error is an unhandled exception (a panic, or an error that is not an
+    /// HTTP error), which `teardown_request` hooks receive when no handler took it.
+    pub fn is_exception(&self) -> bool {
+        self.kind != Kind::Http
+    }
+
+    /// The page erlen answers with when no error handler takes the error, in the style of
+    /// Werkzeug's error pages. Unhandled exceptions do not show their message to clients.
+    pub(crate) fn default_response(&self) -> crate::Response {
+        let reason = self.status.canonical_reason().unwrap_or("Error");
+        let description = match (&self.message, self.kind) {
+            (Some(m), Kind::Http) => escape_html(m),
+            _ => default_description(self.status).to_string(),
+        };
+        let body = format!(
+            "<!doctype html>\n<html lang=en>\n<title>{code} {reason}</title>\n<h1>{reason}</h1>\n<p>{description}</p>\n",
+            code = self.status.as_u16()
+        );
+        let mut resp = crate::response::html_response(body);
+        *resp.status_mut() = self.status;
+        for (name, value) in &self.headers {
+            resp.headers_mut().append(name, value.clone());
+        }
+        resp
+    }
+}
+
+fn default_description(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "The browser (or proxy) sent a request that this server could not understand.",
+        401 => "The server could not verify that you are authorized to access the URL requested.",
+        403 => "You don't have the permission to access the requested resource.",
+        404 => {
+            "The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again."
+        }
+        405 => "The method is not allowed for the requested URL.",
+        408 => {
+            "The server closed the network connection because the browser didn't finish the request within the specified time."
+        }
+        413 => "The data value transmitted exceeds the capacity limit.",
+        415 => "The server does not support the media type transmitted in the request.",
+        431 => "One or more header fields exceeds the maximum size.",
+        503 => "The server is temporarily unable to service your request. Please try again later.",
+        504 => "The server did not answer in time.",
+        s if s >= 500 => "The server encountered an internal error and was unable to complete your request.",
+        _ => "The request could not be served.",
+    }
+}
+
+pub(crate) fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+impl<E: StdError + Send + Sync + 'static> From<E> for HttpError {
+    fn from(error: E) -> HttpError {
+        HttpError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: None,
+            source: Some(Box::new(error)),
+            headers: HeaderMap::new(),
+            kind: Kind::Exception,
+        }
+    }
+}
+
+impl fmt::Display for HttpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.status)?;
+        if let Some(m) = self.message() {
+            write!(f, ": {m}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for HttpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpError")
+            .field("status", &self.status)
+            .field("kind", &self.kind)
+            .field("message", &self.message)
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Oops;
+    impl fmt::Display for Oops {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("oops <b>")
+        }
+    }
+    impl StdError for Oops {}
+
+    #[test]
+    fn errors_convert_and_keep_their_type() {
+        let e: HttpError = Oops.into();
+        assert_eq!(e.status(), 500);
+        assert!(e.is_exception());
+        assert!(e.downcast_ref::<Oops>().is_some());
+        assert_eq!(e.message().as_deref(), Some("oops <b>"));
+        let page = e.default_response();
+        let body = String::from_utf8_lossy(page.body());
+        assert!(!body.contains("oops"), "exception text must not leak: {body}");
+    }
+
+    #[test]
+    fn abort_messages_are_escaped() {
+        let page = abort(404).with_message("<script>").default_response();
+        assert_eq!(page.status(), 404);
+        assert!(String::from_utf8_lossy(page.body()).contains("&lt;script&gt;"));
+        assert!(!abort(404).is_exception());
+    }
+}

@@ -1,0 +1,162 @@
+//! What the macros register: views, hooks and error handlers, each either sync or async as
+//! the macro saw at compile time, and the [`Handlers`] list that `handlers![...]` builds.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::error::HttpError;
+use crate::request::Request;
+use crate::response::Response;
+
+/// A boxed, `Send` future, as async handlers are stored.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A function as the macro found it: a plain `fn` or an `async fn`. The lifecycle runs a
+/// `Sync` one off the async runtime's threads (or directly on a worker thread) and awaits
+/// an `Async` one; nothing is decided at run time.
+pub enum Callable<S, A> {
+    /// A plain `fn`.
+    Sync(S),
+    /// An `async fn`.
+    Async(A),
+}
+
+impl<S, A> Callable<S, A> {
+    /// Whether the user wrote an `async fn`.
+    pub fn is_async(&self) -> bool {
+        matches!(self, Callable::Async(_))
+    }
+}
+
+/// A view: the request in, a response or an error out.
+pub type View = Callable<
+    fn(&mut Request) -> Result<Response, HttpError>,
+    for<'r> fn(&'r mut Request) -> BoxFuture<'r, Result<Response, HttpError>>,
+>;
+/// A `before_request` hook: `Some(response)` ends the request before the view.
+pub type Before = Callable<
+    fn(&mut Request) -> Result<Option<Response>, HttpError>,
+    for<'r> fn(&'r mut Request) -> BoxFuture<'r, Result<Option<Response>, HttpError>>,
+>;
+/// An `after_request` hook: takes the response and returns it.
+pub type After = Callable<
+    fn(&mut Request, Response) -> Result<Response, HttpError>,
+    for<'r> fn(&'r mut Request, Response) -> BoxFuture<'r, Result<Response, HttpError>>,
+>;
+/// A `teardown_request` hook: gets the error no handler took, if any.
+pub type Teardown = Callable<
+    fn(&mut Request, Option<&HttpError>) -> Result<(), HttpError>,
+    for<'r> fn(&'r mut Request, Option<&'r HttpError>) -> BoxFuture<'r, Result<(), HttpError>>,
+>;
+/// An error handler: renders an error into a response.
+pub type ErrorHandler = Callable<
+    fn(&mut Request, &HttpError) -> Result<Response, HttpError>,
+    for<'r> fn(&'r mut Request, &'r HttpError) -> BoxFuture<'r, Result<Response, HttpError>>,
+>;
+
+/// One registration made by an annotated function.
+pub struct Entry {
+    pub(crate) name: &'static str,
+    pub(crate) kind: EntryKind,
+}
+
+pub(crate) enum EntryKind {
+    Route { rules: &'static [(&'static str, &'static [&'static str])], view: View },
+    Before(Before),
+    After(After),
+    Teardown(Teardown),
+    ErrorCode { code: u16, handler: ErrorHandler },
+    ErrorType { matches: fn(&HttpError) -> bool, handler: ErrorHandler },
+}
+
+impl Entry {
+    /// A route: `rules` are the (pattern, methods) pairs of every stacked route attribute.
+    pub fn route(
+        name: &'static str,
+        rules: &'static [(&'static str, &'static [&'static str])],
+        view: View,
+    ) -> Entry {
+        Entry { name, kind: EntryKind::Route { rules, view } }
+    }
+
+    /// A `before_request` hook.
+    pub fn before_request(name: &'static str, hook: Before) -> Entry {
+        Entry { name, kind: EntryKind::Before(hook) }
+    }
+
+    /// An `after_request` hook.
+    pub fn after_request(name: &'static str, hook: After) -> Entry {
+        Entry { name, kind: EntryKind::After(hook) }
+    }
+
+    /// A `teardown_request` hook.
+    pub fn teardown_request(name: &'static str, hook: Teardown) -> Entry {
+        Entry { name, kind: EntryKind::Teardown(hook) }
+    }
+
+    /// An error handler for a status code.
+    pub fn error_code(name: &'static str, code: u16, handler: ErrorHandler) -> Entry {
+        Entry { name, kind: EntryKind::ErrorCode { code, handler } }
+    }
+
+    /// An error handler for an error type.
+    pub fn error_type<E: std::error::Error + 'static>(name: &'static str, handler: ErrorHandler) -> Entry {
+        Entry { name, kind: EntryKind::ErrorType { matches: |e| e.downcast_ref::<E>().is_some(), handler } }
+    }
+}
+
+/// Implemented by the hidden struct each attribute macro generates next to the user's
+/// function, so that `handlers![f]` can collect what `f` registers.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` was not made a handler by an erlen attribute",
+    note = "mark the function with `#[route(...)]`, `#[get(...)]`, `#[before_request]`, `#[after_request]`, `#[teardown_request]` or `#[errorhandler(...)]`"
+)]
+pub trait Item {
+    /// The registrations of the annotated function.
+    fn entries(self) -> Vec<Entry>;
+}
+
+/// The views, hooks and error handlers that `handlers![a, b, path::c]` collects, for
+/// [`App::register`](crate::App::register) and
+/// [`Blueprint::register`](crate::Blueprint::register).
+pub struct Handlers(pub(crate) Vec<Entry>);
+
+impl Handlers {
+    #[doc(hidden)]
+    pub fn from_entries(lists: Vec<Vec<Entry>>) -> Handlers {
+        Handlers(lists.into_iter().flatten().collect())
+    }
+}
+
+impl std::fmt::Debug for Handlers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.iter().map(|e| e.name)).finish()
+    }
+}
+
+/// Collects functions marked with erlen's attributes, for `App::register` and
+/// `Blueprint::register`.
+///
+/// ```
+/// use erlen::prelude::*;
+///
+/// mod api {
+///     use erlen::prelude::*;
+///     #[get("/users")]
+///     pub fn users() -> &'static str { "[]" }
+/// }
+///
+/// #[get("/")]
+/// async fn index() -> &'static str { "home" }
+///
+/// let app = App::new().register(handlers![index, api::users]);
+/// assert_eq!(app.test_client().get("/users").send().text(), "[]");
+/// ```
+#[macro_export]
+macro_rules! handlers {
+    ($($($segment:ident)::+),* $(,)?) => {
+        $crate::__private::Handlers::from_entries(::std::vec![
+            $($crate::__private::Item::entries($($segment)::+ {})),*
+        ])
+    };
+}

@@ -1,0 +1,160 @@
+//! # erlen
+//!
+//! A Flask-style web framework for Rust. Write plain functions, `fn` or `async fn`, and
+//! mark them with attributes; erlen sees at compile time which is which and runs each the
+//! right way on the backend you choose.
+//!
+//! ```
+//! use erlen::prelude::*;
+//!
+//! #[route("/data")]
+//! async fn get_data() -> &'static str {
+//!     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+//!     "Done!"
+//! }
+//!
+//! #[get("/users/<int:id>")]
+//! fn user(id: i64) -> Result<Json<serde_json::Value>, HttpError> {
+//!     if id == 0 {
+//!         return Err(abort(404));
+//!     }
+//!     Ok(Json(serde_json::json!({ "id": id })))
+//! }
+//!
+//! #[after_request]
+//! async fn tag(mut resp: Response) -> Response {
+//!     resp.headers_mut().insert("x-served-by", "erlen".parse().unwrap());
+//!     resp
+//! }
+//!
+//! let client = App::new().register(handlers![get_data, user, tag]).test_client();
+//! assert_eq!(client.get("/data").send().text(), "Done!");
+//! assert_eq!(client.get("/users/7").send().json::<serde_json::Value>()["id"], 7);
+//! assert_eq!(client.get("/users/0").send().status(), 404);
+//! assert_eq!(client.get("/users/0").send().header("x-served-by"), Some("erlen"));
+//! ```
+//!
+//! ## The lifecycle
+//!
+//! Every request goes through Flask's lifecycle, written once and shared by every backend
+//! and the [`TestClient`]: routing, `before_request` hooks, the view, error handlers,
+//! `after_request` hooks, `teardown_request` hooks. See the `dispatch` module's source for
+//! the exact order.
+//!
+//! ## Sync and async
+//!
+//! On the default async backend, async handlers run on the tokio runtime and sync
+//! handlers on its blocking pool, never on the runtime's worker threads. On the threaded
+//! backend (a worker pool, like a WSGI server), sync handlers run on the worker thread and
+//! async handlers go through the blocking bridge onto one shared runtime. Use
+//! [`block_on`] to await a future from sync code.
+
+#![warn(missing_docs)]
+
+mod app;
+mod bridge;
+mod dispatch;
+mod error;
+mod exec;
+mod extract;
+mod handler;
+mod hooks;
+mod request;
+mod response;
+mod routing;
+mod testing;
+
+pub use app::{App, AppCore, Blueprint, BuildError};
+pub use bridge::block_on;
+pub use error::{HttpError, abort};
+pub use extract::{FloatParam, Form, FromRequest, IntParam, Query, State, StrParam, UuidParam};
+pub use handler::Handlers;
+pub use hooks::{AfterOutcome, BeforeOutcome, TeardownOutcome};
+pub use request::Request;
+pub use response::{Html, IntoResponse, Json, Redirect, Response};
+pub use testing::{TestClient, TestRequest, TestResponse};
+
+pub use bytes::Bytes;
+pub use erlen_macros::{
+    after_request, before_request, delete, errorhandler, get, patch, post, put, route, teardown_request,
+};
+pub use http::{self, HeaderMap, Method, StatusCode};
+
+/// The shared runtime the async backend serves on and the bridge runs futures on.
+pub mod runtime {
+    pub use crate::bridge::handle;
+}
+
+/// Everything a handler module needs: `use erlen::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        App, Blueprint, Bytes, Form, FromRequest, HeaderMap, Html, HttpError, IntoResponse, Json, Method,
+        Query, Redirect, Request, Response, State, StatusCode, TestClient, abort, after_request,
+        before_request, delete, errorhandler, get, handlers, patch, post, put, route, teardown_request,
+    };
+}
+
+/// What the macros' generated code calls. Not public API: it may change in any release.
+#[doc(hidden)]
+pub mod __private {
+    use std::future::Future;
+
+    pub use crate::handler::{
+        After, Before, BoxFuture, Callable, Entry, ErrorHandler, Handlers, Item, Teardown, View,
+    };
+    pub use crate::{
+        AfterOutcome, BeforeOutcome, HttpError, IntoResponse, Request, Response, TeardownOutcome,
+    };
+
+    use crate::extract::{FloatParam, FromRequest, IntParam, StrParam, UuidParam};
+
+    /// A path parameter with the `string` or `path` converter.
+    pub fn param_str<T: StrParam>(req: &Request, name: &str) -> Result<T, HttpError> {
+        crate::extract::param(req, name)
+    }
+    /// A path parameter with the `int` converter.
+    pub fn param_int<T: IntParam>(req: &Request, name: &str) -> Result<T, HttpError> {
+        crate::extract::param(req, name)
+    }
+    /// A path parameter with the `float` converter.
+    pub fn param_float<T: FloatParam>(req: &Request, name: &str) -> Result<T, HttpError> {
+        crate::extract::param(req, name)
+    }
+    /// A path parameter with the `uuid` converter.
+    pub fn param_uuid<T: UuidParam>(req: &Request, name: &str) -> Result<T, HttpError> {
+        crate::extract::param(req, name)
+    }
+    /// Any other parameter: an extractor.
+    pub fn extract<T: FromRequest>(req: &Request) -> Result<T, HttpError> {
+        T::from_request(req)
+    }
+    /// A view's or error handler's return value.
+    pub fn respond<T: IntoResponse>(value: T) -> Result<Response, HttpError> {
+        value.into_outcome()
+    }
+    /// A before_request hook's return value.
+    pub fn before<T: BeforeOutcome>(value: T) -> Result<Option<Response>, HttpError> {
+        value.into_before()
+    }
+    /// An after_request hook's return value.
+    pub fn after<T: AfterOutcome>(value: T) -> Result<Response, HttpError> {
+        value.into_after()
+    }
+    /// A teardown_request hook's return value.
+    pub fn teardown<T: TeardownOutcome>(value: T) -> Result<(), HttpError> {
+        value.into_teardown()
+    }
+    /// The typed error an `errorhandler(Type)` handler was registered for.
+    pub fn downcast<E: std::error::Error + 'static>(error: &HttpError) -> Result<&E, HttpError> {
+        error.downcast_ref::<E>().ok_or_else(|| {
+            HttpError::new(crate::StatusCode::INTERNAL_SERVER_ERROR)
+                .with_message("an error handler was called with an error of another type")
+        })
+    }
+    /// Requires an async handler's future to be `Send`, so that it can run on the
+    /// multi-thread runtime; the compiler then points at the `.await` that holds a
+    /// non-`Send` value.
+    pub fn assert_send<F: Future + Send>(future: F) -> F {
+        future
+    }
+}

@@ -1,0 +1,189 @@
+//! The request as views and hooks see it.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+use http::{Extensions, HeaderMap, Method, Uri, Version};
+use serde::de::DeserializeOwned;
+
+use crate::error::HttpError;
+
+/// An HTTP request whose body has been read in full.
+///
+/// Views take it as `&Request`; `before_request` and other hooks may take `&mut Request`
+/// to change it or to store per-request values in its extensions (Flask's `g`).
+///
+/// ```
+/// use erlen::prelude::*;
+///
+/// #[get("/hello")]
+/// fn hello(req: &Request) -> String {
+///     format!("{} {} q={:?}", req.method(), req.path(), req.query("q"))
+/// }
+///
+/// let client = App::new().register(handlers![hello]).test_client();
+/// assert_eq!(client.get("/hello?q=1").send().text(), "GET /hello q=Some(\"1\")");
+/// ```
+pub struct Request {
+    pub(crate) method: Method,
+    pub(crate) uri: Uri,
+    pub(crate) version: Version,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
+    pub(crate) path: String,
+    pub(crate) extensions: Extensions,
+    pub(crate) params: Vec<(Arc<str>, String)>,
+    pub(crate) endpoint: Option<Arc<str>>,
+    pub(crate) remote_addr: Option<SocketAddr>,
+    pub(crate) state: Arc<Extensions>,
+    query_cache: OnceLock<Vec<(String, String)>>,
+}
+
+impl Request {
+    /// Builds a request from its parts. The path is percent-decoded here; a path that does
+    /// not decode to UTF-8 is a 400.
+    pub(crate) fn from_parts(parts: http::request::Parts, body: Bytes) -> Result<Request, HttpError> {
+        let path = percent_encoding::percent_decode_str(parts.uri.path())
+            .decode_utf8()
+            .map_err(|_| {
+                crate::abort(400).with_message("the request path is not valid UTF-8 once percent-decoded")
+            })?
+            .into_owned();
+        Ok(Request {
+            method: parts.method,
+            uri: parts.uri,
+            version: parts.version,
+            headers: parts.headers,
+            body,
+            path,
+            extensions: parts.extensions,
+            params: Vec::new(),
+            endpoint: None,
+            remote_addr: None,
+            state: Arc::default(),
+            query_cache: OnceLock::new(),
+        })
+    }
+
+    /// The request method.
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The full request URI, as sent.
+    pub fn uri(&self) -> &Uri {
+        &self.uri
+    }
+
+    /// The HTTP version.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The percent-decoded path, such as `/users/7`.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The raw query string, without `?`.
+    pub fn query_string(&self) -> &str {
+        self.uri.query().unwrap_or("")
+    }
+
+    /// The first value of the query parameter `name`, decoded.
+    ///
+    /// Returns `None` when the parameter is absent. For many or typed parameters use the
+    /// [`Query`](crate::Query) extractor.
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query_values().iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    fn query_values(&self) -> &[(String, String)] {
+        // Parsed on first use, so that requests that never look at their query pay nothing.
+        self.query_cache.get_or_init(|| {
+            serde_urlencoded::from_str::<Vec<(String, String)>>(self.query_string()).unwrap_or_default()
+        })
+    }
+
+    /// The value of header `name`, if it is present and valid text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// All request headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// All request headers, to change in a `before_request` hook.
+    pub fn headers_mut(&mut self) -> &mut HeaderMap {
+        &mut self.headers
+    }
+
+    /// The body.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// The body as cheaply clonable bytes.
+    pub fn body_bytes(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// The body parsed as JSON. Malformed JSON, or JSON of the wrong shape, is a 400 whose
+    /// message says what is wrong.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, HttpError> {
+        serde_json::from_slice(&self.body)
+            .map_err(|e| crate::abort(400).with_message(format!("invalid JSON body: {e}")))
+    }
+
+    /// A path parameter of the matched route, as text, by name.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params.iter().find(|(n, _)| &**n == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The endpoint that matched, such as `index` or `bp.index` (Flask's
+    /// `request.endpoint`); `None` when no route matched.
+    pub fn endpoint(&self) -> Option<&str> {
+        self.endpoint.as_deref()
+    }
+
+    /// The blueprint of the matched route, if it belongs to one.
+    pub fn blueprint(&self) -> Option<&str> {
+        self.endpoint.as_deref().and_then(|e| e.rsplit_once('.')).map(|(bp, _)| bp)
+    }
+
+    /// The client's address, when the request came over a socket.
+    pub fn remote_addr(&self) -> Option<SocketAddr> {
+        self.remote_addr
+    }
+
+    /// Per-request values, Flask's `g`: `req.extensions().get::<User>()`.
+    pub fn extensions(&self) -> &Extensions {
+        &self.extensions
+    }
+
+    /// Per-request values to set, typically in a `before_request` hook:
+    /// `req.extensions_mut().insert(user)`.
+    pub fn extensions_mut(&mut self) -> &mut Extensions {
+        &mut self.extensions
+    }
+
+    /// A value of application state added with [`App::state`](crate::App::state).
+    pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.state.get::<T>()
+    }
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("uri", &self.uri)
+            .field("headers", &self.headers)
+            .field("body_len", &self.body.len())
+            .field("endpoint", &self.endpoint)
+            .finish()
+    }
+}

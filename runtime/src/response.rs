@@ -1,0 +1,292 @@
+//! Responses, and [`IntoResponse`]: everything a view or an error handler may return.
+
+use std::borrow::Cow;
+
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, LOCATION};
+use http::{HeaderValue, StatusCode};
+use serde::Serialize;
+
+use crate::error::HttpError;
+
+/// The response type: an `http::Response` whose body is read in full.
+///
+/// `after_request` hooks take it and return it, and may change its status, headers and body.
+pub type Response = http::Response<Bytes>;
+
+/// Values a view, hook or error handler can return.
+///
+/// Implemented for text (`&'static str`, `String`: `text/plain`), bytes (`Vec<u8>`,
+/// `Bytes`: `application/octet-stream`), [`Json`], [`Html`], [`Redirect`], `()` (an empty
+/// 200), [`Response`], `(StatusCode, T)` and `(u16, T)` to set the status, `Option<T>`
+/// (`None` is a 404) and `Result<T, E>` where `E` converts into [`HttpError`] (an `Err`
+/// goes to the error handlers).
+///
+/// ```
+/// use erlen::prelude::*;
+///
+/// let resp = (StatusCode::FORBIDDEN, "no").into_response();
+/// assert_eq!(resp.status(), 403);
+/// assert_eq!(resp.headers()["content-type"], "text/plain; charset=utf-8");
+/// assert_eq!(Json(serde_json::json!({"a": 1})).into_response().body().as_ref(), br#"{"a":1}"#);
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be returned from a handler: it does not implement `IntoResponse`",
+    label = "this type is not a response",
+    note = "return a `String`, `&'static str`, `Json<T>`, `Html<T>`, `Response`, `(StatusCode, T)`, `Option<T>` or `Result<T, E>` where `T` is one of these",
+    note = "for your own type, implement `erlen::IntoResponse` for it"
+)]
+pub trait IntoResponse {
+    /// Turns the value into a response.
+    fn into_response(self) -> Response;
+
+    /// Turns the value into a response, or an error that the error handlers should see.
+    /// Only `Result` and `Option` override it; everything else is `Ok(into_response())`.
+    #[doc(hidden)]
+    fn into_outcome(self) -> Result<Response, HttpError>
+    where
+        Self: Sized,
+    {
+        Ok(self.into_response())
+    }
+}
+
+pub(crate) fn with_type(body: impl Into<Bytes>, content_type: &'static str) -> Response {
+    let mut resp = Response::new(body.into());
+    resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp
+}
+
+pub(crate) fn html_response(body: impl Into<Bytes>) -> Response {
+    with_type(body, "text/html; charset=utf-8")
+}
+
+impl IntoResponse for Response {
+    fn into_response(self) -> Response {
+        self
+    }
+}
+
+impl IntoResponse for () {
+    fn into_response(self) -> Response {
+        Response::new(Bytes::new())
+    }
+}
+
+impl IntoResponse for &'static str {
+    fn into_response(self) -> Response {
+        with_type(Bytes::from_static(self.as_bytes()), "text/plain; charset=utf-8")
+    }
+}
+
+impl IntoResponse for String {
+    fn into_response(self) -> Response {
+        with_type(self, "text/plain; charset=utf-8")
+    }
+}
+
+impl IntoResponse for Cow<'static, str> {
+    fn into_response(self) -> Response {
+        match self {
+            Cow::Borrowed(s) => s.into_response(),
+            Cow::Owned(s) => s.into_response(),
+        }
+    }
+}
+
+impl IntoResponse for Vec<u8> {
+    fn into_response(self) -> Response {
+        with_type(self, "application/octet-stream")
+    }
+}
+
+impl IntoResponse for &'static [u8] {
+    fn into_response(self) -> Response {
+        with_type(Bytes::from_static(self), "application/octet-stream")
+    }
+}
+
+impl IntoResponse for Bytes {
+    fn into_response(self) -> Response {
+        with_type(self, "application/octet-stream")
+    }
+}
+
+impl IntoResponse for StatusCode {
+    fn into_response(self) -> Response {
+        let mut resp = Response::new(Bytes::new());
+        *resp.status_mut() = self;
+        resp
+    }
+}
+
+impl<T: IntoResponse> IntoResponse for (StatusCode, T) {
+    fn into_response(self) -> Response {
+        let mut resp = self.1.into_response();
+        *resp.status_mut() = self.0;
+        resp
+    }
+}
+
+/// `(u16, T)` sets the status like Flask's `return body, 404`. A number that is not a
+/// valid status (outside 100..=999) is a 500 that says so.
+impl<T: IntoResponse> IntoResponse for (u16, T) {
+    fn into_response(self) -> Response {
+        match self.into_outcome() {
+            Ok(resp) => resp,
+            Err(e) => e.default_response(),
+        }
+    }
+
+    fn into_outcome(self) -> Result<Response, HttpError> {
+        let status = StatusCode::from_u16(self.0).map_err(|_| {
+            HttpError::new(StatusCode::INTERNAL_SERVER_ERROR)
+                .with_message(format!("the handler returned the invalid status code {}", self.0))
+        })?;
+        Ok((status, self.1).into_response())
+    }
+}
+
+impl<T: IntoResponse, E: Into<HttpError>> IntoResponse for Result<T, E> {
+    fn into_response(self) -> Response {
+        match self.into_outcome() {
+            Ok(resp) => resp,
+            Err(e) => e.default_response(),
+        }
+    }
+
+    fn into_outcome(self) -> Result<Response, HttpError> {
+        match self {
+            Ok(v) => v.into_outcome(),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// `None` is a 404, as a missing row usually is.
+impl<T: IntoResponse> IntoResponse for Option<T> {
+    fn into_response(self) -> Response {
+        match self.into_outcome() {
+            Ok(resp) => resp,
+            Err(e) => e.default_response(),
+        }
+    }
+
+    fn into_outcome(self) -> Result<Response, HttpError> {
+        match self {
+            Some(v) => v.into_outcome(),
+            None => Err(crate::abort(404)),
+        }
+    }
+}
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        self.default_response()
+    }
+
+    fn into_outcome(self) -> Result<Response, HttpError> {
+        Err(self)
+    }
+}
+
+/// A JSON body: as a return value it serializes `T` with `application/json`; as an
+/// extractor it parses the request body (malformed JSON is a 400).
+///
+/// ```
+/// use erlen::prelude::*;
+///
+/// #[derive(serde::Deserialize, serde::Serialize)]
+/// struct Point { x: i32, y: i32 }
+///
+/// #[post("/flip")]
+/// fn flip(Json(p): Json<Point>) -> Json<Point> {
+///     Json(Point { x: p.y, y: p.x })
+/// }
+///
+/// let client = App::new().register(handlers![flip]).test_client();
+/// let resp = client.post("/flip").json(&serde_json::json!({"x": 1, "y": 2})).send();
+/// assert_eq!(resp.json::<serde_json::Value>(), serde_json::json!({"x": 2, "y": 1}));
+/// assert_eq!(client.post("/flip").body("{oops").send().status(), 400);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Json<T>(pub T);
+
+impl<T: Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        match self.into_outcome() {
+            Ok(resp) => resp,
+            Err(e) => e.default_response(),
+        }
+    }
+
+    fn into_outcome(self) -> Result<Response, HttpError> {
+        let body = serde_json::to_vec(&self.0).map_err(|e| {
+            HttpError::new(StatusCode::INTERNAL_SERVER_ERROR)
+                .with_message(format!("the response could not be serialized as JSON: {e}"))
+        })?;
+        Ok(with_type(body, "application/json"))
+    }
+}
+
+/// An HTML body (`text/html; charset=utf-8`). Escape what you interpolate into it.
+///
+/// ```
+/// use erlen::prelude::*;
+/// let resp = Html("<h1>URLs:</h1>").into_response();
+/// assert_eq!(resp.headers()["content-type"], "text/html; charset=utf-8");
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Html<T>(pub T);
+
+impl<T: Into<Bytes>> IntoResponse for Html<T> {
+    fn into_response(self) -> Response {
+        html_response(self.0)
+    }
+}
+
+/// A redirect: `Redirect::to("/login")` is a 302 with `Location`, as Flask's `redirect()`.
+///
+/// ```
+/// use erlen::prelude::*;
+/// let resp = Redirect::permanent("/new").into_response();
+/// assert_eq!(resp.status(), 308);
+/// assert_eq!(resp.headers()["location"], "/new");
+/// ```
+#[derive(Debug, Clone)]
+pub struct Redirect {
+    status: StatusCode,
+    location: String,
+}
+
+impl Redirect {
+    /// A 302 Found to `location`.
+    pub fn to(location: impl Into<String>) -> Redirect {
+        Redirect { status: StatusCode::FOUND, location: location.into() }
+    }
+
+    /// A 303 See Other to `location`, the answer to a form POST.
+    pub fn see_other(location: impl Into<String>) -> Redirect {
+        Redirect { status: StatusCode::SEE_OTHER, location: location.into() }
+    }
+
+    /// A 308 Permanent Redirect to `location`, which keeps the method and body.
+    pub fn permanent(location: impl Into<String>) -> Redirect {
+        Redirect { status: StatusCode::PERMANENT_REDIRECT, location: location.into() }
+    }
+}
+
+impl IntoResponse for Redirect {
+    fn into_response(self) -> Response {
+        match HeaderValue::try_from(self.location) {
+            Ok(location) => {
+                let mut resp = self.status.into_response();
+                resp.headers_mut().insert(LOCATION, location);
+                resp
+            }
+            Err(_) => HttpError::new(StatusCode::INTERNAL_SERVER_ERROR)
+                .with_message("redirect location is not a valid header value")
+                .default_response(),
+        }
+    }
+}
