@@ -55,7 +55,7 @@ fn expand(
     let kind = kind(&mut func, &mut errors);
     let output = match kind {
         Some(kind) => {
-            let handler = model::analyze(func, kind, &mut errors);
+            let handler = model::analyze(func, kind, attr, &mut errors);
             match errors.into_compile_errors() {
                 None => {
                     let generated = expand::generate(&handler);
@@ -77,8 +77,11 @@ fn expand(
 }
 
 /// The user's function, an empty registration (so `handlers![f]` still compiles) and the
-/// errors.
+/// errors. A method (it takes `self`) sits in an `impl`, where no struct can be added.
 fn with_errors(func: &syn::ItemFn, errors: TokenStream2) -> TokenStream2 {
+    if func.sig.receiver().is_some() {
+        return quote!(#func #errors);
+    }
     let empty = expand::item_struct(func, quote!(::std::vec::Vec::new()));
     quote!(#func #empty #errors)
 }
@@ -213,4 +216,29 @@ pub fn errorhandler(attr: TokenStream, item: TokenStream) -> TokenStream {
         }
     })
     .into()
+}
+
+/// Collects functions marked with erlen's attributes for `App::register` and
+/// `Blueprint::register`: `handlers![index, api::users]`.
+#[proc_macro]
+pub fn handlers(input: TokenStream) -> TokenStream {
+    use syn::parse::Parser;
+    use syn::spanned::Spanned;
+    let parser = syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated;
+    let paths = match parser.parse(input) {
+        Ok(paths) => paths,
+        Err(e) => {
+            let message = format!(
+                "{e}: `handlers!` takes the names of annotated functions, as in `handlers![index, api::users]`"
+            );
+            return syn::Error::new(e.span(), message).to_compile_error().into();
+        }
+    };
+    // `path {}` builds the struct the attribute generated next to the function; the
+    // braces carry the path's span, so that a plain function is reported at its name.
+    let items = paths.iter().map(|path| {
+        let build = quote::quote_spanned!(path.span()=> #path {});
+        quote!(::erlen::__private::Item::entries(#build))
+    });
+    quote!(::erlen::__private::Handlers::from_entries(::std::vec![#(#items),*])).into()
 }

@@ -18,16 +18,6 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub fn attr_name(&self) -> &'static str {
-        match self {
-            Kind::Route(_) => "route",
-            Kind::Before => "before_request",
-            Kind::After => "after_request",
-            Kind::Teardown => "teardown_request",
-            Kind::Error(_) => "errorhandler",
-        }
-    }
-
     fn is_hook(&self) -> bool {
         !matches!(self, Kind::Route(_))
     }
@@ -85,10 +75,28 @@ fn tokens_eq(a: &Type, b: &Type) -> bool {
     quote::quote!(#a).to_string() == quote::quote!(#b).to_string()
 }
 
+/// A type as the user would write it: `std::io::Error`, not `std :: io :: Error`.
+pub fn pretty(ty: &Type) -> String {
+    let text = quote::quote!(#ty).to_string();
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    let mut prev = ' ';
+    while let Some(c) = chars.next() {
+        let next = chars.peek().copied().unwrap_or(' ');
+        let glue =
+            matches!(prev, ':' | '<' | '&' | '(' | '[') || matches!(next, ':' | '<' | '>' | ',' | ')' | ']');
+        if c == ' ' && glue {
+            continue;
+        }
+        out.push(c);
+        prev = c;
+    }
+    out
+}
+
 /// Checks `func` for `kind`; mistakes go to `errors`, and what can be classified is.
-pub fn analyze(func: ItemFn, kind: Kind, errors: &mut Errors) -> Handler {
+pub fn analyze(func: ItemFn, kind: Kind, attr: &str, errors: &mut Errors) -> Handler {
     let sig = &func.sig;
-    let attr = kind.attr_name();
     if let Some(c) = &sig.constness {
         errors.at(c, format!("`#[{attr}]` cannot be placed on a `const fn`"));
     }
@@ -134,15 +142,14 @@ pub fn analyze(func: ItemFn, kind: Kind, errors: &mut Errors) -> Handler {
             Pat::Ident(i) => Some(i.ident.to_string()),
             _ => None,
         };
-        args.push(classify(&kind, name, &pat_ty.ty, errors));
+        args.push(classify(&kind, attr, name, &pat_ty.ty, errors));
     }
     check_route_params(&kind, &func, &mut args, errors);
     check_kind_args(&kind, &func, &args, errors);
     Handler { func, kind, args }
 }
 
-fn classify(kind: &Kind, name: Option<String>, ty: &Type, errors: &mut Errors) -> Arg {
-    let attr = kind.attr_name();
+fn classify(kind: &Kind, attr: &str, name: Option<String>, ty: &Type, errors: &mut Errors) -> Arg {
     // Route parameters by name come first; `check_route_params` fills in their converter.
     if let (Kind::Route(rules), Some(name)) = (kind, &name) {
         if let Some(converter) =
@@ -170,13 +177,9 @@ fn classify(kind: &Kind, name: Option<String>, ty: &Type, errors: &mut Errors) -
                     errors.at(
                         &r.elem,
                         format!(
-                            "this handler is registered for `{}` but takes `&{}`: take `&{}`",
-                            quote::quote!(#target),
-                            {
-                                let e = &r.elem;
-                                quote::quote!(#e)
-                            },
-                            quote::quote!(#target)
+                            "this handler is registered for `{t}` but takes `&{}`: take `err: &{t}`",
+                            pretty(&r.elem),
+                            t = pretty(target)
                         ),
                     );
                 }
@@ -286,9 +289,8 @@ fn check_kind_args(kind: &Kind, func: &ItemFn, args: &[Arg], errors: &mut Errors
             errors.at(
                 &sig.ident,
                 format!(
-                    "an `#[errorhandler({})]` handler takes the error: add `err: &{}` to its parameters",
-                    quote::quote!(#target),
-                    quote::quote!(#target)
+                    "an `#[errorhandler({t})]` handler takes the error: add `err: &{t}` to its parameters",
+                    t = pretty(target)
                 ),
             );
         }

@@ -153,6 +153,9 @@ impl From<BuildError> for std::io::Error {
     }
 }
 
+/// Whether an error is of the type an `errorhandler(Type)` was registered for.
+pub(crate) type TypeMatcher = fn(&crate::HttpError) -> bool;
+
 /// The hooks and error handlers of the app (scope 0) or of one blueprint.
 #[derive(Default)]
 pub(crate) struct Scope {
@@ -160,7 +163,7 @@ pub(crate) struct Scope {
     pub(crate) after: Vec<After>,
     pub(crate) teardown: Vec<Teardown>,
     pub(crate) by_code: HashMap<u16, ErrorHandler>,
-    pub(crate) by_type: Vec<(fn(&crate::HttpError) -> bool, ErrorHandler)>,
+    pub(crate) by_type: Vec<(TypeMatcher, ErrorHandler)>,
 }
 
 pub(crate) struct Endpoint {

@@ -30,7 +30,10 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 /// assert_eq!(find(0).unwrap_err().status(), 404);
 /// assert_eq!(find(1).unwrap(), "user 13");
 /// ```
-pub struct HttpError {
+pub struct HttpError(Box<Inner>);
+
+/// Boxed, so that `Result<T, HttpError>` stays small on the success path.
+struct Inner {
     status: StatusCode,
     message: Option<Cow<'static, str>>,
     source: Option<Box<dyn StdError + Send + Sync + 'static>>,
@@ -63,28 +66,32 @@ pub fn abort(code: u16) -> HttpError {
 }
 
 impl HttpError {
+    fn with_kind(status: StatusCode, kind: Kind) -> HttpError {
+        HttpError(Box::new(Inner { status, message: None, source: None, headers: HeaderMap::new(), kind }))
+    }
+
     /// An HTTP error with `status` and the standard description of that status.
     pub fn new(status: StatusCode) -> HttpError {
-        HttpError { status, message: None, source: None, headers: HeaderMap::new(), kind: Kind::Http }
+        HttpError::with_kind(status, Kind::Http)
     }
 
     /// Sets the text shown in the error page (and to error handlers through
     /// [`HttpError::message`]).
     pub fn with_message(mut self, message: impl Into<Cow<'static, str>>) -> HttpError {
-        self.message = Some(message.into());
+        self.0.message = Some(message.into());
         self
     }
 
     /// Attaches the error that caused this one; handlers registered for its type find it.
     pub fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> HttpError {
-        self.source = Some(Box::new(source));
+        self.0.source = Some(Box::new(source));
         self
     }
 
     /// Adds a header to the response this error renders to (the default page keeps it),
     /// such as `Allow` on a 405 or `Retry-After` on a 503.
     pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> HttpError {
-        self.headers.append(name, value);
+        self.0.headers.append(name, value);
         self
     }
 
@@ -94,24 +101,18 @@ impl HttpError {
             .map(|s| s.to_string())
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "a non-string panic payload".to_string());
-        HttpError {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            message: Some(Cow::Owned(format!("panic: {text}"))),
-            source: None,
-            headers: HeaderMap::new(),
-            kind: Kind::Panic,
-        }
+        HttpError::with_kind(StatusCode::INTERNAL_SERVER_ERROR, Kind::Panic).with_message(format!("panic: {text}"))
     }
 
     /// The status the request ends with.
     pub fn status(&self) -> StatusCode {
-        self.status
+        self.0.status
     }
 
     /// The message given with [`HttpError::with_message`], the panic message for a panic,
     /// or the source error's text for an unhandled exception.
     pub fn message(&self) -> Option<Cow<'_, str>> {
-        match (&self.message, &self.source) {
+        match (&self.0.message, &self.0.source) {
             (Some(m), _) => Some(Cow::Borrowed(m)),
             (None, Some(s)) => Some(Cow::Owned(s.to_string())),
             (None, None) => None,
@@ -120,45 +121,45 @@ impl HttpError {
 
     /// The underlying error, if there is one.
     pub fn source(&self) -> Option<&(dyn StdError + Send + Sync + 'static)> {
-        self.source.as_deref()
+        self.0.source.as_deref()
     }
 
     /// The underlying error as `T`, if it is one.
     pub fn downcast_ref<T: StdError + 'static>(&self) -> Option<&T> {
-        self.source.as_deref().and_then(|s| s.downcast_ref::<T>())
+        self.0.source.as_deref().and_then(|s| s.downcast_ref::<T>())
     }
 
     /// Headers the error's response carries.
     pub fn headers(&self) -> &HeaderMap {
-        &self.headers
+        &self.0.headers
     }
 
     /// Whether this is a panic caught in a view, hook or error handler.
     pub fn is_panic(&self) -> bool {
-        self.kind == Kind::Panic
+        self.0.kind == Kind::Panic
     }
 
     /// Whether this error is an unhandled exception (a panic, or an error that is not an
     /// HTTP error), which `teardown_request` hooks receive when no handler took it.
     pub fn is_exception(&self) -> bool {
-        self.kind != Kind::Http
+        self.0.kind != Kind::Http
     }
 
     /// The page erlen answers with when no error handler takes the error, in the style of
     /// Werkzeug's error pages. Unhandled exceptions do not show their message to clients.
     pub(crate) fn default_response(&self) -> crate::Response {
-        let reason = self.status.canonical_reason().unwrap_or("Error");
-        let description = match (&self.message, self.kind) {
+        let reason = self.0.status.canonical_reason().unwrap_or("Error");
+        let description = match (&self.0.message, self.0.kind) {
             (Some(m), Kind::Http) => escape_html(m),
-            _ => default_description(self.status).to_string(),
+            _ => default_description(self.0.status).to_string(),
         };
         let body = format!(
             "<!doctype html>\n<html lang=en>\n<title>{code} {reason}</title>\n<h1>{reason}</h1>\n<p>{description}</p>\n",
-            code = self.status.as_u16()
+            code = self.0.status.as_u16()
         );
         let mut resp = crate::response::html_response(body);
-        *resp.status_mut() = self.status;
-        for (name, value) in &self.headers {
+        *resp.status_mut() = self.0.status;
+        for (name, value) in &self.0.headers {
             resp.headers_mut().append(name, value.clone());
         }
         resp
@@ -204,19 +205,15 @@ pub(crate) fn escape_html(text: &str) -> String {
 
 impl<E: StdError + Send + Sync + 'static> From<E> for HttpError {
     fn from(error: E) -> HttpError {
-        HttpError {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            message: None,
-            source: Some(Box::new(error)),
-            headers: HeaderMap::new(),
-            kind: Kind::Exception,
-        }
+        let mut e = HttpError::with_kind(StatusCode::INTERNAL_SERVER_ERROR, Kind::Exception);
+        e.0.source = Some(Box::new(error));
+        e
     }
 }
 
 impl fmt::Display for HttpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.status)?;
+        write!(f, "{}", self.0.status)?;
         if let Some(m) = self.message() {
             write!(f, ": {m}")?;
         }
@@ -227,10 +224,10 @@ impl fmt::Display for HttpError {
 impl fmt::Debug for HttpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpError")
-            .field("status", &self.status)
-            .field("kind", &self.kind)
-            .field("message", &self.message)
-            .field("source", &self.source)
+            .field("status", &self.0.status)
+            .field("kind", &self.0.kind)
+            .field("message", &self.0.message)
+            .field("source", &self.0.source)
             .finish()
     }
 }

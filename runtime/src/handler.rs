@@ -133,30 +133,3 @@ impl std::fmt::Debug for Handlers {
         f.debug_list().entries(self.0.iter().map(|e| e.name)).finish()
     }
 }
-
-/// Collects functions marked with erlen's attributes, for `App::register` and
-/// `Blueprint::register`.
-///
-/// ```
-/// use erlen::prelude::*;
-///
-/// mod api {
-///     use erlen::prelude::*;
-///     #[get("/users")]
-///     pub fn users() -> &'static str { "[]" }
-/// }
-///
-/// #[get("/")]
-/// async fn index() -> &'static str { "home" }
-///
-/// let app = App::new().register(handlers![index, api::users]);
-/// assert_eq!(app.test_client().get("/users").send().text(), "[]");
-/// ```
-#[macro_export]
-macro_rules! handlers {
-    ($($($segment:ident)::+),* $(,)?) => {
-        $crate::__private::Handlers::from_entries(::std::vec![
-            $($crate::__private::Item::entries($($segment)::+ {})),*
-        ])
-    };
-}

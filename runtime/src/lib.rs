@@ -51,6 +51,9 @@
 
 #![warn(missing_docs)]
 
+// The macros name `::erlen`; this lets the crate's own tests use them too.
+extern crate self as erlen;
+
 mod app;
 mod bridge;
 mod dispatch;
@@ -76,7 +79,8 @@ pub use testing::{TestClient, TestRequest, TestResponse};
 
 pub use bytes::Bytes;
 pub use erlen_macros::{
-    after_request, before_request, delete, errorhandler, get, patch, post, put, route, teardown_request,
+    after_request, before_request, delete, errorhandler, get, handlers, patch, post, put, route,
+    teardown_request,
 };
 pub use http::{self, HeaderMap, Method, StatusCode};
 

@@ -146,7 +146,7 @@ impl TestRequest {
         crate::bridge::block_on(self.into_future())
     }
 
-    fn into_request(self) -> Result<(Arc<AppCore>, Request), TestResponse> {
+    fn into_request(self) -> Result<(Arc<AppCore>, Request), crate::HttpError> {
         let mut builder = http::Request::builder().method(self.method).uri(&self.path);
         if let Some(h) = builder.headers_mut() {
             *h = self.headers;
@@ -154,10 +154,7 @@ impl TestRequest {
         let request =
             builder.body(()).unwrap_or_else(|e| panic!("`{}` is not a valid request target: {e}", self.path));
         let (parts, ()) = request.into_parts();
-        match Request::from_parts(parts, self.body) {
-            Ok(req) => Ok((self.app, req)),
-            Err(e) => Err(TestResponse::from(e.default_response())),
-        }
+        Ok((self.app, Request::from_parts(parts, self.body)?))
     }
 }
 
@@ -169,7 +166,7 @@ impl IntoFuture for TestRequest {
         Box::pin(async move {
             let (app, req) = match self.into_request() {
                 Ok(parts) => parts,
-                Err(resp) => return resp,
+                Err(e) => return TestResponse::from(e.default_response()),
             };
             // Dispatch on the shared runtime, whatever runtime (if any) awaits us.
             let task = crate::bridge::handle().spawn(async move {

@@ -1,0 +1,8 @@
+use erlen::prelude::*;
+
+#[get("/")]
+fn index<T: Default + IntoResponse>() -> T {
+    T::default()
+}
+
+fn main() {}

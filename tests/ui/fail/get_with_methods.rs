@@ -1,0 +1,8 @@
+use erlen::prelude::*;
+
+#[get("/", methods = ["POST"])]
+fn index() -> &'static str {
+    "?"
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use erlen::prelude::*;
+
+#[get("users")]
+fn users() -> &'static str {
+    "[]"
+}
+
+fn main() {}

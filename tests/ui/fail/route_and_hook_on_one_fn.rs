@@ -1,0 +1,7 @@
+use erlen::prelude::*;
+
+#[get("/")]
+#[before_request]
+fn index() {}
+
+fn main() {}

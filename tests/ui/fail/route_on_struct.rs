@@ -1,0 +1,6 @@
+use erlen::prelude::*;
+
+#[route("/")]
+struct Index;
+
+fn main() {}
