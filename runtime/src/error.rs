@@ -101,7 +101,8 @@ impl HttpError {
             .map(|s| s.to_string())
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "a non-string panic payload".to_string());
-        HttpError::with_kind(StatusCode::INTERNAL_SERVER_ERROR, Kind::Panic).with_message(format!("panic: {text}"))
+        HttpError::with_kind(StatusCode::INTERNAL_SERVER_ERROR, Kind::Panic)
+            .with_message(format!("panic: {text}"))
     }
 
     /// The status the request ends with.

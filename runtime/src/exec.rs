@@ -21,6 +21,8 @@ use crate::request::Request;
 pub(crate) enum Mode {
     /// On the runtime's blocking pool, with at most `limit` at once when set.
     Offload { limit: Option<Arc<Semaphore>> },
+    /// On the calling thread (a worker of the threaded backend).
+    Inline,
 }
 
 /// The request was lost with a blocking task the runtime cancelled (it is shutting down).
@@ -40,6 +42,7 @@ impl Mode {
             (req, out)
         };
         match self {
+            Mode::Inline => Ok(call()),
             Mode::Offload { limit } => {
                 let _permit = match limit {
                     Some(sem) => Some(sem.clone().acquire_owned().await.map_err(|_| Lost)?),

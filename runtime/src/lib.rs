@@ -65,6 +65,7 @@ mod hooks;
 mod request;
 mod response;
 mod routing;
+mod serve;
 mod testing;
 
 pub use app::{App, AppCore, Blueprint, BuildError};
@@ -75,6 +76,7 @@ pub use handler::Handlers;
 pub use hooks::{AfterOutcome, BeforeOutcome, TeardownOutcome};
 pub use request::Request;
 pub use response::{Html, IntoResponse, Json, Redirect, Response};
+pub use serve::{Backend, Server, ServerHandle};
 pub use testing::{TestClient, TestRequest, TestResponse};
 
 pub use bytes::Bytes;

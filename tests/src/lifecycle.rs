@@ -3,22 +3,9 @@
 //! error handlers that fail, and what `teardown_request` receives. Sync and async hooks
 //! are mixed on purpose: the order must not depend on which is which.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
-
-use erlen::TestResponse;
 use erlen::prelude::*;
 
-fn log() -> &'static Mutex<HashMap<String, Vec<String>>> {
-    static LOG: OnceLock<Mutex<HashMap<String, Vec<String>>>> = OnceLock::new();
-    LOG.get_or_init(Default::default)
-}
-
-fn record(req: &Request, event: impl Into<String>) {
-    let id = req.header("x-id").unwrap_or("none").to_string();
-    log().lock().unwrap().entry(id).or_default().push(event.into());
-}
+use crate::{Connect, Reply, record};
 
 fn describe(err: Option<&HttpError>) -> String {
     match err {
@@ -244,7 +231,7 @@ fn bp_app_typed(req: &Request) -> Result<&'static str, AppError> {
     Err(AppError)
 }
 
-fn client() -> TestClient {
+pub fn app() -> App {
     let bp = Blueprint::new("bp").url_prefix("/bp").register(handlers![
         before_b1,
         after_b1,
@@ -281,20 +268,11 @@ fn client() -> TestClient {
             slash
         ])
         .register_blueprint(bp)
-        .test_client()
 }
 
 /// Sends a request tagged with a fresh id; returns the response and the events recorded.
-fn run(method: Method, path: &str, headers: &[(&str, &str)]) -> (TestResponse, Vec<String>) {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let id = format!("req-{}", NEXT.fetch_add(1, Ordering::SeqCst));
-    let mut request = client().request(method, path).header("x-id", &id);
-    for (k, v) in headers {
-        request = request.header(k, v);
-    }
-    let resp = request.send();
-    let events = log().lock().unwrap().remove(&id).unwrap_or_default();
-    (resp, events)
+fn run(connect: &Connect, method: Method, path: &str, headers: &[(&str, &str)]) -> (Reply, Vec<String>) {
+    crate::send_recorded(&*connect(app()), method, path, headers)
 }
 
 const APP_AFTER: [&str; 2] = ["after a2", "after a1"];
@@ -307,11 +285,10 @@ fn seq(parts: &[&[&str]]) -> Vec<String> {
     parts.iter().flat_map(|p| p.iter().map(|s| s.to_string())).collect()
 }
 
-#[test]
-fn plain_request_runs_hooks_in_flask_order() {
+pub fn plain_request_runs_hooks_in_flask_order(connect: &Connect) {
     for (path, view) in [("/ok", "view ok"), ("/async_ok", "view async_ok")] {
-        let (resp, events) = run(Method::GET, path, &[]);
-        assert_eq!(resp.status(), 200);
+        let (resp, events) = run(connect, Method::GET, path, &[]);
+        assert_eq!(resp.status, 200);
         assert_eq!(resp.header("x-after"), Some("a2"));
         let mut expected = seq(&[&["before a1", "before a2", view], &APP_AFTER]);
         expected.extend(app_teardown("none"));
@@ -319,9 +296,8 @@ fn plain_request_runs_hooks_in_flask_order() {
     }
 }
 
-#[test]
-fn blueprint_hooks_wrap_app_hooks() {
-    let (resp, events) = run(Method::GET, "/bp/ok", &[]);
+pub fn blueprint_hooks_wrap_app_hooks(connect: &Connect) {
+    let (resp, events) = run(connect, Method::GET, "/bp/ok", &[]);
     assert_eq!(resp.text(), "bp ok");
     assert_eq!(
         events,
@@ -333,93 +309,85 @@ fn blueprint_hooks_wrap_app_hooks() {
     );
 }
 
-#[test]
-fn before_hook_short_circuits_the_view_and_later_hooks() {
-    let (resp, events) = run(Method::GET, "/ok", &[("x-short", "app")]);
-    assert_eq!(resp.status(), 203);
+pub fn before_hook_short_circuits_the_view_and_later_hooks(connect: &Connect) {
+    let (resp, events) = run(connect, Method::GET, "/ok", &[("x-short", "app")]);
+    assert_eq!(resp.status, 203);
     assert_eq!(resp.text(), "short app");
     let mut expected = seq(&[&["before a1", "before a2"], &APP_AFTER]);
     expected.extend(app_teardown("none"));
     assert_eq!(events, expected);
 
-    let (resp, events) = run(Method::GET, "/bp/ok", &[("x-short", "bp")]);
+    let (resp, events) = run(connect, Method::GET, "/bp/ok", &[("x-short", "bp")]);
     assert_eq!(resp.text(), "short bp");
     assert!(!events.contains(&"view bp_ok".to_string()), "{events:?}");
     assert_eq!(events[3], "after b1");
 }
 
-#[test]
-fn routing_errors_run_app_before_hooks_then_app_handlers_only() {
-    let (resp, events) = run(Method::GET, "/nope", &[]);
-    assert_eq!((resp.status().as_u16(), resp.text()), (404, "app 404".into()));
+pub fn routing_errors_run_app_before_hooks_then_app_handlers_only(connect: &Connect) {
+    let (resp, events) = run(connect, Method::GET, "/nope", &[]);
+    assert_eq!((resp.status, resp.text()), (404, "app 404".into()));
     let mut expected = seq(&[&["before a1", "before a2", "handler app 404"], &APP_AFTER]);
     expected.extend(app_teardown("none"));
     assert_eq!(events, expected);
 
     // A path under the blueprint's prefix that no route matches: still the app's handler.
-    let (resp, events) = run(Method::GET, "/bp/nope", &[]);
+    let (resp, events) = run(connect, Method::GET, "/bp/nope", &[]);
     assert_eq!(resp.text(), "app 404");
     assert!(!events.iter().any(|e| e.contains("b1")), "{events:?}");
 }
 
-#[test]
-fn method_not_allowed_carries_allow() {
-    let (resp, events) = run(Method::GET, "/only_post", &[]);
-    assert_eq!(resp.status(), 405);
+pub fn method_not_allowed_carries_allow(connect: &Connect) {
+    let (resp, events) = run(connect, Method::GET, "/only_post", &[]);
+    assert_eq!(resp.status, 405);
     assert_eq!(resp.header("allow"), Some("OPTIONS, POST"));
     assert_eq!(&events[..3], ["before a1", "before a2", "handler app 405"]);
 }
 
-#[test]
-fn strict_slashes_redirect_with_308() {
-    let (resp, events) = run(Method::GET, "/slash?a=1", &[]);
-    assert_eq!(resp.status(), 308);
+pub fn strict_slashes_redirect_with_308(connect: &Connect) {
+    let (resp, events) = run(connect, Method::GET, "/slash?a=1", &[]);
+    assert_eq!(resp.status, 308);
     assert_eq!(resp.header("location"), Some("/slash/?a=1"));
     assert_eq!(&events[..2], ["before a1", "before a2"]);
     assert!(events.contains(&"after a1".to_string()));
-    let (resp, _) = run(Method::GET, "/slash/", &[]);
+    let (resp, _) = run(connect, Method::GET, "/slash/", &[]);
     assert_eq!(resp.text(), "slash");
-    let (resp, _) = run(Method::GET, "/ok/", &[]);
-    assert_eq!(resp.status(), 404, "a route without a slash does not answer with one");
+    let (resp, _) = run(connect, Method::GET, "/ok/", &[]);
+    assert_eq!(resp.status, 404, "a route without a slash does not answer with one");
 }
 
-#[test]
-fn head_and_options_are_automatic() {
-    let (resp, events) = run(Method::HEAD, "/ok", &[]);
-    assert_eq!(resp.status(), 200);
-    assert!(resp.bytes().is_empty());
+pub fn head_and_options_are_automatic(connect: &Connect) {
+    let (resp, events) = run(connect, Method::HEAD, "/ok", &[]);
+    assert_eq!(resp.status, 200);
+    assert!(resp.body.is_empty());
     assert_eq!(resp.header("content-length"), Some("2"));
     assert!(events.contains(&"view ok".to_string()));
 
-    let (resp, events) = run(Method::OPTIONS, "/ok", &[]);
-    assert_eq!(resp.status(), 200);
+    let (resp, events) = run(connect, Method::OPTIONS, "/ok", &[]);
+    assert_eq!(resp.status, 200);
     assert_eq!(resp.header("allow"), Some("GET, HEAD, OPTIONS"));
     assert!(!events.contains(&"view ok".to_string()));
     assert!(events.contains(&"after a1".to_string()));
 }
 
-#[test]
-fn typed_errors_are_handled_and_not_passed_to_teardown() {
-    let (resp, events) = run(Method::GET, "/typed", &[]);
-    assert_eq!((resp.status().as_u16(), resp.text()), (412, "app typed".into()));
+pub fn typed_errors_are_handled_and_not_passed_to_teardown(connect: &Connect) {
+    let (resp, events) = run(connect, Method::GET, "/typed", &[]);
+    assert_eq!((resp.status, resp.text()), (412, "app typed".into()));
     let mut expected = seq(&[&["before a1", "before a2", "view typed", "handler app typed"], &APP_AFTER]);
     expected.extend(app_teardown("none"));
     assert_eq!(events, expected);
 }
 
-#[test]
-fn unhandled_errors_render_with_the_500_handler_and_reach_teardown() {
-    let (resp, events) = run(Method::GET, "/io_error", &[]);
-    assert_eq!((resp.status().as_u16(), resp.text()), (500, "app 500: error 500".into()));
+pub fn unhandled_errors_render_with_the_500_handler_and_reach_teardown(connect: &Connect) {
+    let (resp, events) = run(connect, Method::GET, "/io_error", &[]);
+    assert_eq!((resp.status, resp.text()), (500, "app 500: error 500".into()));
     let mut expected = seq(&[&["before a1", "before a2", "view io_error", "handler app 500"], &APP_AFTER]);
     expected.extend(app_teardown("error 500"));
     assert_eq!(events, expected);
 }
 
-#[test]
-fn panics_in_views_are_500s_and_reach_teardown() {
+pub fn panics_in_views_are_500s_and_reach_teardown(connect: &Connect) {
     for (path, view) in [("/panic", "view panic"), ("/async_panic", "view async_panic")] {
-        let (resp, events) = run(Method::GET, path, &[]);
+        let (resp, events) = run(connect, Method::GET, path, &[]);
         assert_eq!(resp.text(), "app 500: panic 500", "{path}");
         let mut expected = seq(&[&["before a1", "before a2", view, "handler app 500"], &APP_AFTER]);
         expected.extend(app_teardown("panic 500"));
@@ -427,68 +395,62 @@ fn panics_in_views_are_500s_and_reach_teardown() {
     }
 }
 
-#[test]
-fn panic_in_a_before_hook_skips_the_view() {
-    let (resp, events) = run(Method::GET, "/ok", &[("x-before-panic", "1")]);
-    assert_eq!(resp.status(), 500);
+pub fn panic_in_a_before_hook_skips_the_view(connect: &Connect) {
+    let (resp, events) = run(connect, Method::GET, "/ok", &[("x-before-panic", "1")]);
+    assert_eq!(resp.status, 500);
     let mut expected = seq(&[&["before a1", "handler app 500"], &APP_AFTER]);
     expected.extend(app_teardown("panic 500"));
     assert_eq!(events, expected);
 }
 
-#[test]
-fn panic_in_an_after_hook_is_handled_and_skips_the_rest() {
-    let (resp, events) = run(Method::GET, "/ok", &[("x-after-panic", "1")]);
+pub fn panic_in_an_after_hook_is_handled_and_skips_the_rest(connect: &Connect) {
+    let (resp, events) = run(connect, Method::GET, "/ok", &[("x-after-panic", "1")]);
     assert_eq!(resp.text(), "app 500: panic 500");
     let mut expected = seq(&[&["before a1", "before a2", "view ok", "after a2", "handler app 500"]]);
     expected.extend(app_teardown("panic 500"));
     assert_eq!(events, expected);
 }
 
-#[test]
-fn panic_in_a_teardown_hook_is_ignored() {
-    let (resp, events) = run(Method::GET, "/ok", &[("x-teardown-panic", "1")]);
+pub fn panic_in_a_teardown_hook_is_ignored(connect: &Connect) {
+    let (resp, events) = run(connect, Method::GET, "/ok", &[("x-teardown-panic", "1")]);
     assert_eq!(resp.text(), "ok");
     assert_eq!(events.last().map(String::as_str), Some("teardown a1 none"));
 }
 
-#[test]
-fn failing_error_handlers_give_a_plain_500() {
+pub fn failing_error_handlers_give_a_plain_500(connect: &Connect) {
     for (code, event) in [(409, "handler 409 panics"), (410, "handler 410 fails")] {
-        let (resp, events) = run(Method::GET, &format!("/abort/{code}"), &[]);
-        assert_eq!(resp.status(), 500, "{code}");
+        let (resp, events) = run(connect, Method::GET, &format!("/abort/{code}"), &[]);
+        assert_eq!(resp.status, 500, "{code}");
         assert!(resp.text().contains("Internal Server Error"), "{}", resp.text());
         assert!(events.contains(&event.to_string()), "{events:?}");
         assert!(events.contains(&"after a1".to_string()));
         assert!(events.last().unwrap().starts_with("teardown a1 "), "{events:?}");
     }
     // And the app keeps serving.
-    assert_eq!(run(Method::GET, "/ok", &[]).0.text(), "ok");
+    assert_eq!(run(connect, Method::GET, "/ok", &[]).0.text(), "ok");
 }
 
-#[test]
-fn abort_without_a_handler_gets_the_default_page() {
-    let (resp, events) = run(Method::GET, "/abort/403", &[]);
-    assert_eq!(resp.status(), 403);
+pub fn abort_without_a_handler_gets_the_default_page(connect: &Connect) {
+    let (resp, events) = run(connect, Method::GET, "/abort/403", &[]);
+    assert_eq!(resp.status, 403);
     assert!(resp.text().contains("<title>403 Forbidden</title>"), "{}", resp.text());
     assert_eq!(resp.header("content-type"), Some("text/html; charset=utf-8"));
     assert!(events.ends_with(&app_teardown("none")));
 }
 
-#[test]
-fn blueprint_error_handlers_come_first_for_its_routes() {
-    let (resp, events) = run(Method::GET, "/bp/missing", &[]);
+pub fn blueprint_error_handlers_come_first_for_its_routes(connect: &Connect) {
+    let (resp, events) = run(connect, Method::GET, "/bp/missing", &[]);
     assert_eq!(resp.text(), "bp 404");
     assert!(events.contains(&"handler bp 404".to_string()));
 
-    let (resp, _) = run(Method::GET, "/bp/typed", &[]);
-    assert_eq!((resp.status().as_u16(), resp.text()), (412, "bp typed".into()));
+    let (resp, _) = run(connect, Method::GET, "/bp/typed", &[]);
+    assert_eq!((resp.status, resp.text()), (412, "bp typed".into()));
 
     // No blueprint handler for AppError: the app's takes it.
-    let (resp, _) = run(Method::GET, "/bp/app_typed", &[]);
+    let (resp, _) = run(connect, Method::GET, "/bp/app_typed", &[]);
     assert_eq!(resp.text(), "app typed");
 
     // App routes never see the blueprint's handlers.
-    let (resp, _) = run(Method::GET, "/abort/404", &[]);
+    let (resp, _) = run(connect, Method::GET, "/abort/404", &[]);
     assert_eq!(resp.text(), "app 404");
 }

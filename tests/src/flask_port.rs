@@ -2,9 +2,9 @@
 //! blueprint, async error handlers answering 412, async before/after hooks on the app and
 //! on a blueprint.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use erlen::prelude::*;
+
+use crate::{Connect, record};
 
 #[derive(Debug)]
 struct AppError;
@@ -57,35 +57,28 @@ async fn bp_error() -> Result<String, BlueprintError> {
     Err(BlueprintError)
 }
 
-fn async_app() -> App {
+pub fn async_app() -> App {
     let blueprint = Blueprint::new("bp").url_prefix("/bp").register(handlers![bp_index, bp_handle, bp_error]);
     App::new().register(handlers![index, handle, error]).register_blueprint(blueprint)
 }
 
-#[test]
-fn async_route() {
-    let client = async_app().test_client();
+pub fn async_route(connect: &Connect) {
+    let client = connect(async_app());
     for path in ["/", "/home", "/bp/"] {
-        let resp = client.get(path).send();
-        assert_eq!(resp.status(), 200, "{path}");
+        let resp = client.get(path);
+        assert_eq!(resp.status, 200, "{path}");
         assert!(resp.text().contains("GET"), "{path}: {}", resp.text());
-        let resp = client.post(path).send();
+        let resp = client.post(path);
         assert!(resp.text().contains("POST"), "{path}: {}", resp.text());
     }
 }
 
-#[test]
-fn async_error_handler() {
-    let client = async_app().test_client();
+pub fn async_error_handler(connect: &Connect) {
+    let client = connect(async_app());
     for path in ["/error", "/bp/error"] {
-        assert_eq!(client.get(path).send().status(), 412, "{path}");
+        assert_eq!(client.get(path).status, 412, "{path}");
     }
 }
-
-static APP_BEFORE: AtomicBool = AtomicBool::new(false);
-static APP_AFTER: AtomicBool = AtomicBool::new(false);
-static BP_BEFORE: AtomicBool = AtomicBool::new(false);
-static BP_AFTER: AtomicBool = AtomicBool::new(false);
 
 mod hooks {
     use super::*;
@@ -96,13 +89,13 @@ mod hooks {
     }
 
     #[before_request]
-    pub async fn before() {
-        APP_BEFORE.store(true, Ordering::SeqCst);
+    pub async fn before(req: &Request) {
+        record(req, "app before");
     }
 
     #[after_request]
-    pub async fn after(response: Response) -> Response {
-        APP_AFTER.store(true, Ordering::SeqCst);
+    pub async fn after(req: &Request, response: Response) -> Response {
+        record(req, "app after");
         response
     }
 
@@ -112,33 +105,30 @@ mod hooks {
     }
 
     #[before_request]
-    pub async fn bp_before() {
-        BP_BEFORE.store(true, Ordering::SeqCst);
+    pub async fn bp_before(req: &Request) {
+        record(req, "bp before");
     }
 
     #[after_request]
-    pub async fn bp_after(response: Response) -> Response {
-        BP_AFTER.store(true, Ordering::SeqCst);
+    pub async fn bp_after(req: &Request, response: Response) -> Response {
+        record(req, "bp after");
         response
     }
 }
 
-#[test]
-fn async_before_after_request() {
+pub fn async_before_after_request(connect: &Connect) {
     let blueprint = Blueprint::new("bp").url_prefix("/bp").register(handlers![
         hooks::bp_index,
         hooks::bp_before,
         hooks::bp_after
     ]);
-    let client = App::new()
-        .register(handlers![hooks::index, hooks::before, hooks::after])
-        .register_blueprint(blueprint)
-        .test_client();
-    client.get("/").send();
-    assert!(APP_BEFORE.load(Ordering::SeqCst));
-    assert!(APP_AFTER.load(Ordering::SeqCst));
-    assert!(!BP_BEFORE.load(Ordering::SeqCst), "blueprint hooks must not run for app routes");
-    client.get("/bp/").send();
-    assert!(BP_BEFORE.load(Ordering::SeqCst));
-    assert!(BP_AFTER.load(Ordering::SeqCst));
+    let client = connect(
+        App::new()
+            .register(handlers![hooks::index, hooks::before, hooks::after])
+            .register_blueprint(blueprint),
+    );
+    let (_, events) = crate::send_recorded(&*client, Method::GET, "/", &[]);
+    assert_eq!(events, ["app before", "app after"], "blueprint hooks must not run for app routes");
+    let (_, events) = crate::send_recorded(&*client, Method::GET, "/bp/", &[]);
+    assert_eq!(events, ["app before", "bp before", "bp after", "app after"]);
 }

@@ -1,0 +1,28 @@
+//! The async backend: the lifecycle runs in the connection's task on the shared runtime.
+//! Async handlers are awaited there; sync handlers are moved to the blocking pool, at
+//! most `blocking_threads` at once when that is set.
+
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+
+use super::Limits;
+use crate::app::AppCore;
+use crate::exec::Mode;
+use crate::request::Request;
+use crate::response::Response;
+
+pub(crate) struct Engine {
+    mode: Mode,
+}
+
+impl Engine {
+    pub(crate) fn new(limits: &Limits) -> Engine {
+        let limit = limits.blocking_threads.map(|n| Arc::new(Semaphore::new(n)));
+        Engine { mode: Mode::Offload { limit } }
+    }
+
+    pub(crate) async fn serve(&self, app: &AppCore, request: Request) -> Response {
+        crate::dispatch::dispatch(app, request, &self.mode).await
+    }
+}

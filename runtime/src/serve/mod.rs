@@ -1,0 +1,332 @@
+//! Serving over sockets: [`Server`], its [`Backend`]s and the [`ServerHandle`].
+//!
+//! Both backends share the HTTP layer (`conn`): hyper on the shared runtime, HTTP/1.1
+//! with keep-alive and HTTP/2 (h2c, prior knowledge) on one port, with limits that protect
+//! the server. They differ only in where the lifecycle runs:
+//!
+//! * [`Backend::Async`] (`async_backend`): in the connection's task; async handlers are
+//!   awaited there, sync handlers go to the blocking pool.
+//! * [`Backend::Threaded`] (`threaded`): on a fixed pool of worker threads, one request
+//!   per worker at a time, like a WSGI server's `gthread` worker; sync handlers run on the
+//!   worker, async handlers through the blocking bridge onto the shared runtime. Idle
+//!   keep-alive connections stay in the event loop and hold no worker.
+
+mod async_backend;
+mod conn;
+mod threaded;
+
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::app::{App, AppCore};
+use crate::bridge;
+
+/// Which backend serves the app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Backend {
+    /// hyper on the shared tokio runtime (the default).
+    #[default]
+    Async,
+    /// A pool of `workers` threads, each serving one request at a time.
+    Threaded {
+        /// How many requests are served at once.
+        workers: usize,
+    },
+}
+
+/// Limits and timeouts; every one is answered with a clear HTTP error, and the server
+/// goes on serving.
+#[derive(Debug, Clone)]
+pub(crate) struct Limits {
+    pub(crate) body_limit: usize,
+    pub(crate) header_read_timeout: Duration,
+    pub(crate) max_header_bytes: usize,
+    pub(crate) request_timeout: Option<Duration>,
+    pub(crate) shutdown_timeout: Duration,
+    pub(crate) blocking_threads: Option<usize>,
+    pub(crate) queue_size: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            body_limit: 2 * 1024 * 1024,
+            header_read_timeout: Duration::from_secs(10),
+            max_header_bytes: 64 * 1024,
+            request_timeout: None,
+            shutdown_timeout: Duration::from_secs(10),
+            blocking_threads: None,
+            queue_size: 1024,
+        }
+    }
+}
+
+/// A server for an [`App`], configured then started with [`Server::spawn`] or
+/// [`Server::run`].
+///
+/// ```
+/// use erlen::prelude::*;
+/// use erlen::{Backend, Server};
+///
+/// #[get("/")]
+/// async fn index() -> &'static str { "hi" }
+///
+/// let server = Server::bind("127.0.0.1:0")
+///     .backend(Backend::Threaded { workers: 4 })
+///     .spawn(App::new().register(handlers![index]))?;
+/// let addr = server.addr();
+/// # let _ = addr;
+/// server.shutdown(); // graceful: in-flight requests finish
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Server {
+    addr: io::Result<SocketAddr>,
+    backend: Backend,
+    limits: Limits,
+}
+
+impl Server {
+    /// A server that will listen on `addr` (`"127.0.0.1:0"` picks a free port). An address
+    /// that does not resolve is reported by `spawn` or `run`.
+    pub fn bind(addr: impl ToSocketAddrs) -> Server {
+        let addr = addr.to_socket_addrs().and_then(|mut addrs| {
+            addrs
+                .next()
+                .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the address resolved to nothing"))
+        });
+        Server { addr, backend: Backend::Async, limits: Limits::default() }
+    }
+
+    /// Chooses the backend (default: [`Backend::Async`]).
+    pub fn backend(mut self, backend: Backend) -> Server {
+        self.backend = backend;
+        self
+    }
+
+    /// Largest request body accepted; larger ones get 413 (default 2 MiB).
+    pub fn body_limit(mut self, bytes: usize) -> Server {
+        self.limits.body_limit = bytes;
+        self
+    }
+
+    /// How long a client may take to send a request's headers, against slow clients
+    /// (slowloris); the connection is closed when it runs out (default 10 s).
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Server {
+        self.limits.header_read_timeout = timeout;
+        self
+    }
+
+    /// Largest request head accepted; larger ones get 431 (default 64 KiB, at least 8 KiB).
+    pub fn max_header_bytes(mut self, bytes: usize) -> Server {
+        self.limits.max_header_bytes = bytes.max(8 * 1024);
+        self
+    }
+
+    /// Answers 503 when a request takes longer than `timeout` (default: no limit).
+    pub fn request_timeout(mut self, timeout: Duration) -> Server {
+        self.limits.request_timeout = Some(timeout);
+        self
+    }
+
+    /// How long a graceful shutdown waits for in-flight requests (default 10 s).
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Server {
+        self.limits.shutdown_timeout = timeout;
+        self
+    }
+
+    /// On the async backend, how many sync handlers may run at once on the blocking pool
+    /// (default: the runtime's bound, 512 or `ERLEN_BLOCKING_THREADS`).
+    pub fn blocking_threads(mut self, threads: usize) -> Server {
+        self.limits.blocking_threads = Some(threads.max(1));
+        self
+    }
+
+    /// On the threaded backend, how many requests may wait for a worker; beyond that
+    /// they get 503 (default 1024).
+    pub fn queue_size(mut self, size: usize) -> Server {
+        self.limits.queue_size = size.max(1);
+        self
+    }
+
+    /// Starts serving in the background and returns at once. Works from plain code and
+    /// from inside a tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// If the app cannot be built (the error lists why), or the address cannot be bound.
+    pub fn spawn(self, app: App) -> io::Result<ServerHandle> {
+        let app = app.build()?;
+        self.spawn_core(app)
+    }
+
+    fn spawn_core(self, app: Arc<AppCore>) -> io::Result<ServerHandle> {
+        let listener = std::net::TcpListener::bind(self.addr?)?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let (engine, workers) = match self.backend {
+            Backend::Async => (conn::Engine::Async(async_backend::Engine::new(&self.limits)), None),
+            Backend::Threaded { workers } => {
+                let (engine, pool) = threaded::Engine::start(workers.max(1), self.limits.queue_size)?;
+                (conn::Engine::Threaded(engine), Some(pool))
+            }
+        };
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let shared = Arc::new(conn::Shared { app, engine, limits: self.limits });
+        let shutdown_timeout = shared.limits.shutdown_timeout;
+        let task = {
+            let _entered = bridge::handle().enter();
+            let listener = tokio::net::TcpListener::from_std(listener)?;
+            bridge::handle().spawn(conn::serve(listener, shared, stop_rx))
+        };
+        tracing::info!(%addr, backend = ?self.backend, "erlen is listening");
+        Ok(ServerHandle { addr, stop: stop_tx, task: Some(task), workers, shutdown_timeout })
+    }
+
+    /// Serves until ctrl-c or SIGTERM, then shuts down gracefully. Blocks.
+    ///
+    /// # Errors
+    ///
+    /// As [`Server::spawn`].
+    pub fn run(self, app: App) -> io::Result<()> {
+        let handle = self.spawn(app)?;
+        bridge::block_on(shutdown_signal());
+        tracing::info!("shutting down gracefully");
+        handle.shutdown();
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; only ctrl-c stops the server");
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// A running server. [`ServerHandle::shutdown`] (or dropping the handle) stops it
+/// gracefully: it stops accepting, lets in-flight requests finish (up to the shutdown
+/// timeout), then closes.
+#[derive(Debug)]
+pub struct ServerHandle {
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    workers: Option<threaded::Pool>,
+    shutdown_timeout: Duration,
+}
+
+impl ServerHandle {
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops the server gracefully and waits until it has stopped.
+    pub fn shutdown(mut self) {
+        self.stop_and_wait();
+    }
+
+    fn stop_and_wait(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = bridge::block_on(task);
+        }
+        if let Some(pool) = self.workers.take() {
+            pool.join(self.shutdown_timeout);
+        }
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        self.stop_and_wait();
+    }
+}
+
+impl App {
+    /// Serves the app until ctrl-c or SIGTERM, as Flask's `app.run()`: on 127.0.0.1:5000
+    /// with the async backend, unless `ERLEN_ADDR`, `ERLEN_BACKEND` (`async` or
+    /// `threaded`) and `ERLEN_WORKERS` say otherwise.
+    ///
+    /// # Errors
+    ///
+    /// If the app cannot be built, the variables are invalid, or the address cannot be
+    /// bound.
+    pub fn run(self) -> io::Result<()> {
+        let addr = std::env::var("ERLEN_ADDR").unwrap_or_else(|_| "127.0.0.1:5000".to_string());
+        let backend = backend_from_env(
+            std::env::var("ERLEN_BACKEND").ok().as_deref(),
+            std::env::var("ERLEN_WORKERS").ok().as_deref(),
+        )?;
+        let app = self.build()?;
+        let handle = Server::bind(addr.as_str()).backend(backend).spawn_core(app)?;
+        let mode = match backend {
+            Backend::Async => "async".to_string(),
+            Backend::Threaded { workers } => format!("threaded, {workers} workers"),
+        };
+        eprintln!(" * Running on http://{} ({mode} backend; ctrl-c to quit)", handle.addr());
+        bridge::block_on(shutdown_signal());
+        handle.shutdown();
+        Ok(())
+    }
+}
+
+fn backend_from_env(backend: Option<&str>, workers: Option<&str>) -> io::Result<Backend> {
+    let invalid = |m: String| io::Error::new(io::ErrorKind::InvalidInput, m);
+    let workers =
+        match workers {
+            None => default_workers(),
+            Some(w) => w.trim().parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                invalid(format!("ERLEN_WORKERS={w:?}: expected a number of threads above 0"))
+            })?,
+        };
+    match backend.map(str::trim) {
+        None | Some("async") => Ok(Backend::Async),
+        Some("threaded") => Ok(Backend::Threaded { workers }),
+        Some(other) => Err(invalid(format!("ERLEN_BACKEND={other:?}: expected `async` or `threaded`"))),
+    }
+}
+
+/// Twice the cores, at least 4: threads mostly wait on I/O.
+fn default_workers() -> usize {
+    std::thread::available_parallelism().map(|n| n.get() * 2).unwrap_or(4).max(4)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_from_the_environment() {
+        assert_eq!(backend_from_env(None, None).unwrap(), Backend::Async);
+        assert_eq!(backend_from_env(Some("threaded"), Some("3")).unwrap(), Backend::Threaded { workers: 3 });
+        assert!(backend_from_env(Some("gevent"), None).unwrap_err().to_string().contains("expected `async`"));
+        assert!(backend_from_env(Some("threaded"), Some("0")).is_err());
+    }
+
+    #[test]
+    fn unresolvable_addresses_are_reported_by_spawn() {
+        let err = Server::bind("not an address").spawn(App::new()).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    }
+}

@@ -1,0 +1,118 @@
+//! The threaded backend: a fixed pool of worker threads, like a WSGI server's.
+//!
+//! Connections live in the event loop; when a request has been read in full it is queued
+//! for the pool, and the first free worker runs its whole lifecycle, start to finish. Sync
+//! handlers run right on the worker. Async handlers are polled on the worker too, through
+//! the bridge ([`crate::bridge::park_on`]): the worker parks while the shared runtime's
+//! reactor and timers drive their I/O, so no thread and no event loop is created per call
+//! (Flask's `AsyncToSync` creates both). A full queue is a 503, never a hang.
+
+use std::io;
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use http::StatusCode;
+use tokio::sync::oneshot;
+
+use crate::app::AppCore;
+use crate::bridge;
+use crate::dispatch::dispatch;
+use crate::error::HttpError;
+use crate::exec::Mode;
+use crate::request::Request;
+use crate::response::Response;
+
+struct Job {
+    app: Arc<AppCore>,
+    request: Request,
+    reply: oneshot::Sender<Response>,
+}
+
+/// The sending side, used by connections.
+pub(crate) struct Engine {
+    queue: SyncSender<Job>,
+}
+
+/// The worker threads, joined at shutdown.
+#[derive(Debug)]
+pub(crate) struct Pool {
+    threads: Vec<JoinHandle<()>>,
+    // In a mutex only so that `ServerHandle` is `Sync`; it is used once, at shutdown.
+    exited: Mutex<Receiver<()>>,
+}
+
+impl Engine {
+    /// Starts `workers` threads sharing a queue of `queue_size` requests.
+    pub(crate) fn start(workers: usize, queue_size: usize) -> io::Result<(Engine, Pool)> {
+        let (queue, jobs) = mpsc::sync_channel::<Job>(queue_size);
+        let jobs = Arc::new(Mutex::new(jobs));
+        let (exit, exited) = mpsc::channel();
+        let threads = (0..workers)
+            .map(|i| {
+                let jobs = jobs.clone();
+                let exit = exit.clone();
+                std::thread::Builder::new().name(format!("erlen-worker-{i}")).spawn(move || {
+                    work(&jobs);
+                    let _ = exit.send(());
+                })
+            })
+            .collect::<io::Result<Vec<_>>>()?;
+        Ok((Engine { queue }, Pool { threads, exited: Mutex::new(exited) }))
+    }
+
+    /// Queues the request and waits for a worker's response.
+    pub(crate) async fn serve(&self, app: &Arc<AppCore>, request: Request) -> Result<Response, HttpError> {
+        let (reply, response) = oneshot::channel();
+        match self.queue.try_send(Job { app: app.clone(), request, reply }) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                return Err(HttpError::new(StatusCode::SERVICE_UNAVAILABLE)
+                    .with_message("all workers are busy and the queue is full; try again shortly"));
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                return Err(HttpError::new(StatusCode::SERVICE_UNAVAILABLE)
+                    .with_message("the server is shutting down"));
+            }
+        }
+        response.await.map_err(|_| {
+            HttpError::new(StatusCode::INTERNAL_SERVER_ERROR)
+                .with_message("the worker serving the request stopped")
+        })
+    }
+}
+
+fn work(jobs: &Mutex<Receiver<Job>>) {
+    loop {
+        // The lock is held only while waiting for the next job, never while serving one.
+        let job = match jobs.lock() {
+            Ok(rx) => rx.recv(),
+            Err(poisoned) => poisoned.into_inner().recv(),
+        };
+        let Ok(Job { app, request, reply }) = job else { return };
+        let response = bridge::park_on(dispatch(&app, request, &Mode::Inline));
+        // The client may have gone away; nothing to do then.
+        let _ = reply.send(response);
+    }
+}
+
+impl Pool {
+    /// Waits, up to `deadline`, for every worker to finish its current request and exit
+    /// (the queue's sender is dropped first, which ends their loop). A worker stuck in a
+    /// handler past the deadline is left to finish on its own.
+    pub(crate) fn join(self, deadline: Duration) {
+        let until = Instant::now() + deadline;
+        let exited = self.exited.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for _ in 0..self.threads.len() {
+            let left = until.saturating_duration_since(Instant::now());
+            if exited.recv_timeout(left).is_err() {
+                tracing::warn!("a worker is still busy after the shutdown timeout; leaving it behind");
+                return;
+            }
+        }
+        for thread in self.threads {
+            let _ = thread.join();
+        }
+    }
+}
