@@ -30,7 +30,7 @@ pub fn handle() -> &'static Handle {
     RUNTIME
         .get_or_init(|| {
             let mut builder = tokio::runtime::Builder::new_multi_thread();
-            builder.enable_all().thread_name("erlen-rt");
+            builder.enable_all().thread_name("erlen-rt").on_thread_park(crate::pool::flush);
             if let Some(n) = env_usize("ERLEN_THREADS") {
                 builder.worker_threads(n);
             }

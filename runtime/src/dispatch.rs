@@ -31,7 +31,10 @@ use crate::routing::Match;
 /// failing handler ends as a response.
 pub(crate) async fn dispatch(app: &AppCore, req: Request, mode: &Mode) -> Response {
     let head = req.method == Method::HEAD;
-    let mut resp = match (Lifecycle { app, mode, scopes: Vec::new() }).run(req).await {
+    let mut resp = match (Lifecycle { app, mode, scopes: Scopes { app: &app.scopes[0], blueprint: None } })
+        .run(req)
+        .await
+    {
         Ok(resp) => resp,
         Err(Lost) => HttpError::new(StatusCode::SERVICE_UNAVAILABLE)
             .with_message("the server is shutting down")
@@ -49,7 +52,20 @@ struct Lifecycle<'a> {
     app: &'a AppCore,
     mode: &'a Mode,
     /// The scopes that apply, app first: `[app]` or `[app, blueprint]`.
-    scopes: Vec<&'a Scope>,
+    scopes: Scopes<'a>,
+}
+
+/// The app's scope and, for a blueprint's route, the blueprint's: no allocation.
+struct Scopes<'a> {
+    app: &'a Scope,
+    blueprint: Option<&'a Scope>,
+}
+
+impl<'a> Scopes<'a> {
+    /// App first, then the blueprint (the order of before hooks).
+    fn iter(&self) -> impl DoubleEndedIterator<Item = &'a Scope> + use<'a> {
+        std::iter::once(self.app).chain(self.blueprint)
+    }
 }
 
 /// A view's or hook's result before error handling.
@@ -59,15 +75,14 @@ impl Lifecycle<'_> {
     async fn run(mut self, mut req: Request) -> Result<Response, Lost> {
         req.state = self.app.state.clone();
         // 1. Routing. Its errors are raised after the before hooks, as in Flask.
-        self.scopes.push(&self.app.scopes[0]);
         let mut view = None;
-        let routed: Option<Outcome> = match self.app.router.lookup(&req.method, &req.path, req.uri.query()) {
+        let routed: Option<Outcome> = match self.app.router.lookup(&req.method, req.path(), req.uri.query()) {
             Match::Found { endpoint, params, options } => {
                 let endpoint = &self.app.endpoints[endpoint];
                 req.params = params;
                 req.endpoint = Some(endpoint.name.clone());
                 if endpoint.scope != 0 {
-                    self.scopes.push(&self.app.scopes[endpoint.scope]);
+                    self.scopes.blueprint = Some(&self.app.scopes[endpoint.scope]);
                 }
                 match options {
                     Some(allow) => Some(Ok(options_response(&allow))),
@@ -160,7 +175,7 @@ impl Lifecycle<'_> {
 
     /// Runs the before hooks; `Some` is the first hook's response, or its error.
     async fn before(&self, mut req: Request) -> Result<(Request, Option<Outcome>), Lost> {
-        for scope in &self.scopes {
+        for scope in self.scopes.iter() {
             for hook in &scope.before {
                 let result = match hook {
                     Callable::Sync(f) => {
@@ -221,7 +236,7 @@ impl Lifecycle<'_> {
             }
             None => {
                 if error.is_exception() {
-                    tracing::error!(error = %error, path = %req.path, "unhandled error in a request");
+                    tracing::error!(error = %error, path = %req.path(), "unhandled error in a request");
                 }
                 Ok((req, error.default_response(), unhandled))
             }

@@ -3,8 +3,8 @@
 //! Async handlers are always awaited in place (on the async backend that is the
 //! connection's task on the runtime; on the threaded backend, the worker thread parked on
 //! the shared runtime through the bridge). Sync handlers either run inline (threaded
-//! worker: it is a thread made for blocking) or are moved to the runtime's blocking pool,
-//! so they never stall the runtime's worker threads. Panics are caught here, once.
+//! worker: it is a thread made for blocking) or are moved to the sync pool (`pool`), so
+//! they never stall the runtime's worker threads. Panics are caught here, once.
 
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -19,7 +19,7 @@ use crate::request::Request;
 /// Where sync handlers run.
 #[derive(Clone, Debug)]
 pub(crate) enum Mode {
-    /// On the runtime's blocking pool, with at most `limit` at once when set.
+    /// On erlen's sync pool (see `pool`), with at most `limit` at once when set.
     Offload { limit: Option<Arc<Semaphore>> },
     /// On the calling thread (a worker of the threaded backend).
     Inline,
@@ -48,7 +48,11 @@ impl Mode {
                     Some(sem) => Some(sem.clone().acquire_owned().await.map_err(|_| Lost)?),
                     None => None,
                 };
-                tokio::task::spawn_blocking(call).await.map_err(|_| Lost)
+                let (done, result) = tokio::sync::oneshot::channel();
+                crate::pool::global().execute(move || {
+                    let _ = done.send(call());
+                });
+                result.await.map_err(|_| Lost)
             }
         }
     }

@@ -62,6 +62,7 @@ mod exec;
 mod extract;
 mod handler;
 mod hooks;
+mod pool;
 mod request;
 mod response;
 mod routing;

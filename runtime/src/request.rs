@@ -1,5 +1,6 @@
 //! The request as views and hooks see it.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
@@ -31,7 +32,8 @@ pub struct Request {
     pub(crate) version: Version,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Bytes,
-    pub(crate) path: String,
+    /// The percent-decoded path, when it differs from the URI's.
+    pub(crate) decoded_path: Option<String>,
     pub(crate) extensions: Extensions,
     pub(crate) params: Vec<(Arc<str>, String)>,
     pub(crate) endpoint: Option<Arc<str>>,
@@ -44,19 +46,21 @@ impl Request {
     /// Builds a request from its parts. The path is percent-decoded here; a path that does
     /// not decode to UTF-8 is a 400.
     pub(crate) fn from_parts(parts: http::request::Parts, body: Bytes) -> Result<Request, HttpError> {
-        let path = percent_encoding::percent_decode_str(parts.uri.path())
-            .decode_utf8()
-            .map_err(|_| {
-                crate::abort(400).with_message("the request path is not valid UTF-8 once percent-decoded")
-            })?
-            .into_owned();
+        let decoded_path = match percent_encoding::percent_decode_str(parts.uri.path()).decode_utf8() {
+            Ok(Cow::Borrowed(_)) => None,
+            Ok(Cow::Owned(decoded)) => Some(decoded),
+            Err(_) => {
+                return Err(crate::abort(400)
+                    .with_message("the request path is not valid UTF-8 once percent-decoded"));
+            }
+        };
         Ok(Request {
             method: parts.method,
             uri: parts.uri,
             version: parts.version,
             headers: parts.headers,
             body,
-            path,
+            decoded_path,
             extensions: parts.extensions,
             params: Vec::new(),
             endpoint: None,
@@ -83,7 +87,7 @@ impl Request {
 
     /// The percent-decoded path, such as `/users/7`.
     pub fn path(&self) -> &str {
-        &self.path
+        self.decoded_path.as_deref().unwrap_or_else(|| self.uri.path())
     }
 
     /// The raw query string, without `?`.

@@ -22,10 +22,6 @@ struct Rule {
 }
 
 impl Rule {
-    fn accepts(&self, values: &[&str]) -> bool {
-        self.converters.len() == values.len() && self.converters.iter().zip(values).all(|(c, v)| c.accepts(v))
-    }
-
     fn serves(&self, method: &Method) -> bool {
         self.methods.contains(method) || (method == Method::HEAD && self.methods.contains(&Method::GET))
     }
@@ -139,24 +135,25 @@ impl Router {
 
     fn lookup_path(&self, method: &Method, path: &str) -> Option<Match> {
         let matched = self.tree.at(path).ok()?;
-        let values: Vec<&str> = matched.params.iter().map(|(_, v)| v).collect();
-        let candidates: Vec<&Rule> =
-            self.nodes[*matched.value].iter().filter(|r| r.accepts(&values)).collect();
-        if candidates.is_empty() {
-            return None;
-        }
-        let params =
-            |rule: &Rule| rule.names.iter().cloned().zip(values.iter().map(|v| v.to_string())).collect();
-        if let Some(rule) = candidates.iter().find(|r| r.serves(method)) {
+        let values = || matched.params.iter().map(|(_, v)| v);
+        let accepts = |rule: &&Rule| {
+            rule.converters.len() == matched.params.len()
+                && rule.converters.iter().zip(values()).all(|(c, v)| c.accepts(v))
+        };
+        let params = |rule: &Rule| rule.names.iter().cloned().zip(values().map(str::to_string)).collect();
+        // The common case allocates nothing but the parameters: the first rule that accepts
+        // the values and serves the method.
+        let rules = &self.nodes[*matched.value];
+        if let Some(rule) = rules.iter().filter(accepts).find(|r| r.serves(method)) {
             return Some(Match::Found { endpoint: rule.endpoint, params: params(rule), options: None });
         }
-        let allowed: Vec<&Method> = candidates.iter().flat_map(|r| r.methods.iter()).collect();
+        let first = rules.iter().find(accepts)?;
+        let allowed: Vec<&Method> = rules.iter().filter(accepts).flat_map(|r| r.methods.iter()).collect();
         let allow = allow_header(&allowed);
         if method == Method::OPTIONS {
-            let rule = candidates[0];
             return Some(Match::Found {
-                endpoint: rule.endpoint,
-                params: params(rule),
+                endpoint: first.endpoint,
+                params: params(first),
                 options: Some(allow),
             });
         }

@@ -100,8 +100,9 @@ async fn handle(
     remote: SocketAddr,
 ) -> hyper::Response<Full<Bytes>> {
     let start = Instant::now();
-    let method = req.method().clone();
-    let path = req.uri().path().to_string();
+    // The access log's fields are kept only when someone listens.
+    let logged = tracing::enabled!(target: "erlen::access", tracing::Level::INFO)
+        .then(|| (req.method().clone(), req.uri().path().to_string()));
     let resp = match read_request(shared, req, remote).await {
         Ok(request) => {
             let served = run(shared, request);
@@ -116,14 +117,16 @@ async fn handle(
         }
         Err(e) => e.default_response(),
     };
-    tracing::info!(
-        target: "erlen::access",
-        %method,
-        path,
-        status = resp.status().as_u16(),
-        duration_us = start.elapsed().as_micros() as u64,
-        %remote,
-    );
+    if let Some((method, path)) = logged {
+        tracing::info!(
+            target: "erlen::access",
+            %method,
+            path,
+            status = resp.status().as_u16(),
+            duration_us = start.elapsed().as_micros() as u64,
+            %remote,
+        );
+    }
     resp.map(Full::new)
 }
 

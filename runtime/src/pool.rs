@@ -1,0 +1,260 @@
+//! The thread pool that runs sync handlers for the async backend and the test client.
+//!
+//! Sync handlers must never run on the runtime's worker threads, so each call crosses to
+//! another thread and back. With tokio's `spawn_blocking` every call wakes an idle thread
+//! (a context switch each way); measured on one core, that halved the throughput of a
+//! trivial sync handler against an async one. This pool wakes a thread only when no pool
+//! thread is awake: an awake thread drains the queue before it parks, so a burst of calls
+//! costs one wake-up instead of one per call.
+//!
+//! The runtime's workers queue calls without waking anyone and wake a thread when they
+//! are about to park (`flush`), so that a whole tick of calls is handed over at once.
+//!
+//! A sync handler may block for long (a sleep, a slow query). So that it cannot hold up
+//! the calls queued behind it, a monitor thread checks every millisecond while calls are
+//! queued: if none has started since its last look, it wakes (or starts) another thread,
+//! up to the limit. Threads idle for 10 s exit.
+
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+const TICK: Duration = Duration::from_millis(1);
+const IDLE_EXIT: Duration = Duration::from_secs(10);
+/// Queued calls past which a runtime worker wakes a thread without waiting to park.
+const BATCH: usize = 16;
+
+#[derive(Default)]
+struct State {
+    queue: VecDeque<Job>,
+    /// Threads alive.
+    threads: usize,
+    /// Threads not parked (running a job or about to look for one).
+    awake: usize,
+    /// Wake-ups granted to parked threads and not yet taken.
+    permits: usize,
+    /// Jobs started so far; the monitor compares it between ticks.
+    started: u64,
+    /// Whether the monitor is parked because the queue was empty.
+    monitor_parked: bool,
+}
+
+struct Inner {
+    state: Mutex<State>,
+    wake_worker: Condvar,
+    wake_monitor: Condvar,
+    max_threads: usize,
+}
+
+static POOL: OnceLock<SyncPool> = OnceLock::new();
+
+/// The pool, started on first use.
+pub(crate) fn global() -> &'static SyncPool {
+    POOL.get_or_init(|| {
+        let max = std::env::var("ERLEN_BLOCKING_THREADS")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(512);
+        SyncPool::new(max)
+    })
+}
+
+pub(crate) struct SyncPool {
+    inner: Arc<Inner>,
+}
+
+impl SyncPool {
+    fn new(max_threads: usize) -> SyncPool {
+        let inner = Arc::new(Inner {
+            state: Mutex::new(State::default()),
+            wake_worker: Condvar::new(),
+            wake_monitor: Condvar::new(),
+            max_threads: max_threads.max(1),
+        });
+        let monitor = inner.clone();
+        let spawned =
+            std::thread::Builder::new().name("erlen-sync-monitor".into()).spawn(move || monitor.monitor());
+        if let Err(e) = spawned {
+            // Without the monitor a blocked handler can delay the calls queued behind it
+            // until it returns; everything still completes.
+            tracing::error!(error = %e, "cannot start the sync pool's monitor thread");
+        }
+        SyncPool { inner }
+    }
+
+    /// Runs `job` on a pool thread.
+    ///
+    /// Called from a runtime worker, the wake-up waits for [`SyncPool::flush`], which the
+    /// worker calls when it runs out of tasks, so that one wake-up serves every call that
+    /// the worker's tick queued (unless many are queued already).
+    pub(crate) fn execute(&self, job: impl FnOnce() + Send + 'static) {
+        let mut state = self.inner.lock();
+        state.queue.push_back(Box::new(job));
+        let deferred = RUNTIME_WORKER.with(Cell::get) && state.queue.len() < BATCH;
+        if state.awake == 0 && !deferred {
+            self.inner.wake_one(&mut state);
+        }
+        if state.monitor_parked {
+            state.monitor_parked = false;
+            self.inner.wake_monitor.notify_one();
+        }
+    }
+}
+
+/// Called by the shared runtime's workers before they park: wakes a thread for the calls
+/// they queued. Also marks the thread as a worker, for `execute`.
+pub(crate) fn flush() {
+    RUNTIME_WORKER.with(|w| w.set(true));
+    if let Some(pool) = POOL.get() {
+        let mut state = pool.inner.lock();
+        if state.awake == 0 && !state.queue.is_empty() {
+            pool.inner.wake_one(&mut state);
+        }
+    }
+}
+
+thread_local! {
+    static RUNTIME_WORKER: Cell<bool> = const { Cell::new(false) };
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Wakes a parked thread, or starts one if none is parked and the limit allows.
+    fn wake_one(self: &Arc<Self>, state: &mut State) {
+        let parked = state.threads - state.awake;
+        if parked > 0 {
+            state.permits += 1;
+            state.awake += 1;
+            self.wake_worker.notify_one();
+        } else if state.threads < self.max_threads {
+            let inner = self.clone();
+            let spawned = std::thread::Builder::new().name("erlen-sync".into()).spawn(move || inner.work());
+            match spawned {
+                Ok(_) => {
+                    state.threads += 1;
+                    state.awake += 1;
+                }
+                Err(e) => tracing::error!(error = %e, "cannot start a sync pool thread"),
+            }
+        }
+    }
+
+    fn work(self: Arc<Self>) {
+        let mut state = self.lock();
+        loop {
+            if let Some(job) = state.queue.pop_front() {
+                state.started += 1;
+                drop(state);
+                // Handlers catch their own panics; this keeps the thread alive regardless.
+                let _ = catch_unwind(AssertUnwindSafe(job));
+                state = self.lock();
+                continue;
+            }
+            state.awake -= 1;
+            loop {
+                let (next, timeout) = self
+                    .wake_worker
+                    .wait_timeout(state, IDLE_EXIT)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                state = next;
+                if state.permits > 0 {
+                    state.permits -= 1;
+                    break;
+                }
+                if timeout.timed_out() && state.queue.is_empty() {
+                    state.threads -= 1;
+                    return;
+                }
+            }
+        }
+    }
+
+    fn monitor(self: Arc<Self>) {
+        let mut state = self.lock();
+        let mut seen = state.started;
+        loop {
+            if state.queue.is_empty() {
+                state.monitor_parked = true;
+                while state.monitor_parked {
+                    state = self.wake_monitor.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner());
+                }
+                seen = state.started;
+            }
+            drop(state);
+            std::thread::sleep(TICK);
+            state = self.lock();
+            if !state.queue.is_empty() && state.started == seen {
+                // Queued calls made no progress for a tick: the awake threads are blocked.
+                self.wake_one(&mut state);
+            }
+            seen = state.started;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::time::Instant;
+
+    #[test]
+    fn blocked_jobs_do_not_hold_up_the_queue() {
+        let pool = SyncPool::new(8);
+        let (tx, rx) = mpsc::channel();
+        let start = Instant::now();
+        for i in 0..6 {
+            let tx = tx.clone();
+            pool.execute(move || {
+                std::thread::sleep(Duration::from_millis(300));
+                let _ = tx.send(i);
+            });
+        }
+        let done: Vec<i32> = (0..6).map(|_| rx.recv_timeout(Duration::from_secs(5)).unwrap()).collect();
+        assert_eq!(done.len(), 6);
+        // One after another they take 1.8 s; the monitor adds threads within milliseconds.
+        assert!(start.elapsed() < Duration::from_millis(1200), "took {:?}", start.elapsed());
+    }
+
+    #[test]
+    fn a_burst_runs_on_few_threads_and_survives_panics() {
+        let pool = SyncPool::new(64);
+        let (tx, rx) = mpsc::channel();
+        pool.execute(|| panic!("a job panicked"));
+        for i in 0..1000 {
+            let tx = tx.clone();
+            pool.execute(move || {
+                let _ = tx.send(i);
+            });
+        }
+        let sum: i32 = (0..1000).map(|_| rx.recv_timeout(Duration::from_secs(5)).unwrap()).sum();
+        assert_eq!(sum, 999 * 1000 / 2);
+        let threads = pool.inner.lock().threads;
+        assert!(threads < 64, "{threads} threads for 1000 trivial jobs");
+    }
+
+    #[test]
+    fn the_limit_is_respected() {
+        let pool = SyncPool::new(2);
+        let (tx, rx) = mpsc::channel();
+        for _ in 0..4 {
+            let tx = tx.clone();
+            pool.execute(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                let _ = tx.send(());
+            });
+        }
+        for _ in 0..4 {
+            rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        }
+        assert!(pool.inner.lock().threads <= 2);
+    }
+}

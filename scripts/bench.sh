@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Benchmarks erlen (async and threaded backends, sync and async handlers) against raw
+# hyper under wrk, and prints requests/s, p99 latency and the ratios the README reports.
+#
+# All servers run at once, each pinned to core 0 with one runtime thread; wrk runs on
+# core 1. Measurements are interleaved (every endpoint of every server once per round)
+# and the median of the rounds is reported, so that the machine's drift hits all alike.
+#
+#   scripts/bench.sh                    # 5 rounds of 4 s per measurement
+#   ROUNDS=7 DURATION=6 scripts/bench.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS=${ROUNDS:-5}
+DURATION=${DURATION:-4}
+if ! command -v wrk >/dev/null; then
+  echo "installing wrk" >&2
+  (apt-get install -y wrk || (apt-get update && apt-get install -y wrk)) >/dev/null
+fi
+cargo build --release --example bench >&2
+BIN=target/release/examples/bench
+SERVER_CORE=0
+LOAD_CORE=1
+[ "$(nproc)" -ge 2 ] || LOAD_CORE=0
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+start() { # port server backend [workers]
+  ERLEN_THREADS=1 BENCH_THREADS=1 taskset -c $SERVER_CORE "$BIN" "$2" "$3" "127.0.0.1:$1" ${4:-} 2>/dev/null &
+  pids+=($!)
+  for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$1/plaintext" && return; sleep 0.1; done
+  echo "server $2 $3 did not start" >&2
+  exit 1
+}
+start 18080 hyper -
+start 18081 erlen async
+start 18082 erlen threaded 16
+
+# name port path connections
+CASES=(
+  "hyper/plaintext 18080 /plaintext 64"
+  "hyper/json 18080 /json 64"
+  "hyper/sleep 18080 /sleep 256"
+  "async/plaintext 18081 /plaintext 64"
+  "async/json 18081 /json 64"
+  "async/sleep 18081 /sleep 256"
+  "async-sync/plaintext 18081 /sync/plaintext 64"
+  "async-sync/json 18081 /sync/json 64"
+  "threaded-sync/plaintext 18082 /sync/plaintext 64"
+  "threaded-sync/json 18082 /sync/json 64"
+  "threaded-async/plaintext 18082 /plaintext 64"
+  "threaded-async/json 18082 /json 64"
+)
+
+results=$(mktemp)
+for round in $(seq "$ROUNDS"); do
+  echo "round $round of $ROUNDS" >&2
+  for case in "${CASES[@]}"; do
+    read -r name port path conns <<<"$case"
+    url="http://127.0.0.1:$port$path"
+    taskset -c $LOAD_CORE wrk -t1 -c"$conns" -d1s "$url" >/dev/null
+    taskset -c $LOAD_CORE wrk -t1 -c"$conns" -d"${DURATION}s" --latency "$url" | awk -v name="$name" '
+      /Requests\/sec/ { rps = $2 }
+      /^ +99%/ { v = $2; ms = v + 0;
+        if (v ~ /us$/) ms = ms / 1000; else if (v ~ /ms$/) ms = ms; else if (v ~ /s$/) ms = ms * 1000;
+        p99 = ms }
+      /Non-2xx/ { bad = $NF }
+      END { printf "%s %.0f %.2f %d\n", name, rps, p99, bad + 0 }' >>"$results"
+  done
+done
+
+# The median over rounds of requests/s (and of p99) per case.
+declare -A RPS P99
+while read -r name rps p99; do RPS[$name]=$rps; P99[$name]=$p99; done < <(
+  awk '{ if ($4 > 0) printf "warning: %s answered %d non-2xx\n", $1, $4 > "/dev/stderr";
+         r[$1] = r[$1] " " $2; l[$1] = l[$1] " " $3 }
+       function median(s,   a, n, i, j, t) { n = split(s, a, " ");
+         for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+         return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+       END { for (k in r) printf "%s %.0f %.2f\n", k, median(r[k]), median(l[k]) }' "$results")
+rm -f "$results"
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+line() { # label case base-case base-label
+  printf '| %-38s | %10s | %8s | %-30s |\n' "$1" "${RPS[$2]}" "${P99[$2]}" "$(ratio "${RPS[$2]}" "${RPS[$3]}") x $4"
+}
+ideal=$(awk 'BEGIN { printf "%.0f", 256 / 0.050 }')
+echo
+echo "median of $ROUNDS rounds of ${DURATION}s; server on core $SERVER_CORE (1 runtime thread), wrk -t1 on core $LOAD_CORE"
+printf '| %-38s | %10s | %8s | %-30s |\n' "server, handler, endpoint (connections)" "requests/s" "p99 ms" "ratio"
+printf '|%s|%s|%s|%s|\n' "----------------------------------------" "------------" "----------" "--------------------------------"
+line "raw hyper /plaintext (64)" hyper/plaintext hyper/plaintext "raw hyper"
+line "raw hyper /json (64)" hyper/json hyper/json "raw hyper"
+line "raw hyper /sleep 50 ms (256)" hyper/sleep hyper/sleep "raw hyper"
+line "erlen async, async fn /plaintext (64)" async/plaintext hyper/plaintext "raw hyper"
+line "erlen async, async fn /json (64)" async/json hyper/json "raw hyper"
+line "erlen async, sync fn /plaintext (64)" async-sync/plaintext async/plaintext "erlen async, async fn"
+line "erlen async, sync fn /json (64)" async-sync/json async/json "erlen async, async fn"
+line "erlen threaded, sync fn /plaintext (64)" threaded-sync/plaintext hyper/plaintext "raw hyper"
+line "erlen threaded, sync fn /json (64)" threaded-sync/json hyper/json "raw hyper"
+line "erlen threaded, async fn /plaintext (64)" threaded-async/plaintext threaded-sync/plaintext "threaded, sync fn"
+line "erlen threaded, async fn /json (64)" threaded-async/json threaded-sync/json "threaded, sync fn"
+printf '| %-38s | %10s | %8s | %-30s |\n' "erlen async, async fn /sleep 50 ms (256)" "${RPS[async/sleep]}" "${P99[async/sleep]}" \
+  "$(ratio "${RPS[async/sleep]}" "$ideal") x ideal (256 / 50 ms = $ideal)"
