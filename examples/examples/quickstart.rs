@@ -26,7 +26,6 @@ fn app() -> App {
     App::new().register(handlers![index, user, powered_by])
 }
 
-fn main() {
-    let client = app().test_client();
-    println!("GET /users/7 -> {}", client.get("/users/7").send().text());
+fn main() -> std::io::Result<()> {
+    app().run() // 127.0.0.1:5000; ERLEN_ADDR, ERLEN_BACKEND=threaded override
 }

@@ -1,1 +1,17 @@
-//! Shared helpers for the erlen examples.
+//! The apps behind erlen's examples, kept in a library so that the examples
+//! (`examples/*.rs`), their tests (`tests/*.rs`) and the README's snippets share one copy.
+//!
+//! Each module follows one part of the article "Async in Flask 2.0".
+
+pub mod async_urls;
+pub mod data;
+pub mod hooks;
+pub mod timing;
+pub mod upstream;
+
+/// Logs to stderr through `tracing`: `info` and up, or what `RUST_LOG` says.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}

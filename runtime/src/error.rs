@@ -189,7 +189,12 @@ fn default_description(status: StatusCode) -> &'static str {
     }
 }
 
-pub(crate) fn escape_html(text: &str) -> String {
+/// Escapes `&`, `<`, `>`, `"` and `'` for HTML, as Flask's `escape` (MarkupSafe) does.
+///
+/// ```
+/// assert_eq!(erlen::escape_html("<a href='x'>&</a>"), "&lt;a href=&#39;x&#39;&gt;&amp;&lt;/a&gt;");
+/// ```
+pub fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -71,7 +71,7 @@ mod testing;
 
 pub use app::{App, AppCore, Blueprint, BuildError};
 pub use bridge::block_on;
-pub use error::{HttpError, abort};
+pub use error::{HttpError, abort, escape_html};
 pub use extract::{FloatParam, Form, FromRequest, IntParam, Query, State, StrParam, UuidParam};
 pub use handler::Handlers;
 pub use hooks::{AfterOutcome, BeforeOutcome, TeardownOutcome};
