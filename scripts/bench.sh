@@ -87,9 +87,10 @@ line() { # label case base-case base-label
 }
 ideal=$(awk 'BEGIN { printf "%.0f", 256 / 0.050 }')
 echo
-echo "median of $ROUNDS rounds of ${DURATION}s; server on core $SERVER_CORE (1 runtime thread), wrk -t1 on core $LOAD_CORE"
+echo "Median of $ROUNDS rounds of ${DURATION} s; server on core $SERVER_CORE (1 runtime thread), wrk -t1 on core $LOAD_CORE."
+echo
 printf '| %-38s | %10s | %8s | %-30s |\n' "server, handler, endpoint (connections)" "requests/s" "p99 ms" "ratio"
-printf '|%s|%s|%s|%s|\n' "----------------------------------------" "------------" "----------" "--------------------------------"
+printf '| %s | %s | %s | %s |\n' "---" "---:" "---:" "---"
 line "raw hyper /plaintext (64)" hyper/plaintext hyper/plaintext "raw hyper"
 line "raw hyper /json (64)" hyper/json hyper/json "raw hyper"
 line "raw hyper /sleep 50 ms (256)" hyper/sleep hyper/sleep "raw hyper"

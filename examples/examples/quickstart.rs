@@ -18,11 +18,11 @@ fn user(id: i64) -> Result<Json<serde_json::Value>, HttpError> {
 
 #[after_request]
 async fn powered_by(mut resp: Response) -> Response {
-    resp.headers_mut().insert("x-powered-by", "erlen".parse().unwrap());
+    resp.headers_mut().insert("x-powered-by", HeaderValue::from_static("erlen"));
     resp
 }
 
-fn app() -> App {
+pub fn app() -> App {
     App::new().register(handlers![index, user, powered_by])
 }
 

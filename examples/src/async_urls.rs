@@ -83,7 +83,8 @@ fn sync_get_urls(
     State(timeout): State<FetchTimeout>,
 ) -> Html<String> {
     // One call after another, as `requests.get` in a loop would.
-    let sites: Vec<Site> = urls.0.iter().map(|url| erlen::block_on(fetch_url(&client, url, timeout.0))).collect();
+    let sites: Vec<Site> =
+        urls.0.iter().map(|url| erlen::block_on(fetch_url(&client, url, timeout.0))).collect();
     render(&sites)
 }
 
@@ -112,10 +113,8 @@ pub fn urls_from(args: &[String], env: Option<&str>) -> Vec<String> {
             urls.extend(args.next().cloned());
         }
     }
-    if urls.is_empty() {
-        if let Some(env) = env {
-            urls = env.split([',', ' ']).filter(|u| !u.is_empty()).map(str::to_string).collect();
-        }
+    if let (true, Some(env)) = (urls.is_empty(), env) {
+        urls = env.split([',', ' ']).filter(|u| !u.is_empty()).map(str::to_string).collect();
     }
     urls
 }

@@ -42,11 +42,12 @@ impl Options {
         let mut backends = Vec::new();
         let mut args = args.iter();
         while let Some(arg) = args.next() {
-            let mut value = |name: &str| {
-                args.next().cloned().ok_or_else(|| format!("{name} needs a value"))
-            };
+            let mut value = |name: &str| args.next().cloned().ok_or_else(|| format!("{name} needs a value"));
             let number = |name: &str, v: String| {
-                v.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| format!("{name} takes a number above 0, not {v:?}"))
+                v.parse::<u64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| format!("{name} takes a number above 0, not {v:?}"))
             };
             match arg.as_str() {
                 "--calls" => options.calls = number("--calls", value("--calls")?)? as usize,
@@ -129,7 +130,8 @@ const ROUTES: [(&str, &str); 3] = [
 /// Serves the app on each backend and times its routes.
 pub fn measure(options: &Options) -> io::Result<Vec<Report>> {
     let latencies = options.latencies();
-    let ideal = latencies.iter().sum::<u64>() as f64 / latencies.iter().copied().max().unwrap_or(1).max(1) as f64;
+    let ideal =
+        latencies.iter().sum::<u64>() as f64 / latencies.iter().copied().max().unwrap_or(1).max(1) as f64;
     let upstream = Upstream::start()?;
     let urls = upstream.urls(&latencies);
     let client = reqwest::Client::new();
@@ -141,8 +143,10 @@ pub fn measure(options: &Options) -> io::Result<Vec<Report>> {
             let url = format!("http://{}{path}", server.addr());
             let call = || -> io::Result<Duration> {
                 let start = Instant::now();
-                let page = erlen::block_on(async { client.get(&url).send().await?.error_for_status()?.text().await })
-                    .map_err(io::Error::other)?;
+                let page = erlen::block_on(async {
+                    client.get(&url).send().await?.error_for_status()?.text().await
+                })
+                .map_err(io::Error::other)?;
                 let took = start.elapsed();
                 if page.matches("Status Code: 200").count() != latencies.len() {
                     return Err(io::Error::other(format!("{path} did not list every URL with 200: {page}")));

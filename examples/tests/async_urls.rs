@@ -72,8 +72,15 @@ fn failing_and_slow_upstreams_are_error_lines_not_500s() {
             let page = erlen::block_on(resp.text()).unwrap();
             assert!(page.contains(&format!("<p>URL: {} --- Status Code: 200</p>", urls[0])), "{page}");
             assert!(page.contains(&format!("<p>URL: {} --- Error: ", urls[1])), "{page}");
-            assert!(page.contains(&format!("<p>URL: {} --- Error: no answer within 300 ms</p>", urls[2])), "{page}");
-            assert!(start.elapsed() < Duration::from_secs(2), "{backend:?} {path} took {:?}", start.elapsed());
+            assert!(
+                page.contains(&format!("<p>URL: {} --- Error: no answer within 300 ms</p>", urls[2])),
+                "{page}"
+            );
+            assert!(
+                start.elapsed() < Duration::from_secs(2),
+                "{backend:?} {path} took {:?}",
+                start.elapsed()
+            );
         }
     }
 }

@@ -31,5 +31,8 @@ fn the_async_500_handler_answers_for_an_unhandled_error() {
 #[test]
 fn the_default_delays_are_the_articles_second() {
     let d = Delays::default();
-    assert_eq!((d.load_user, d.log_status, d.error_email), (Duration::from_secs(1), Duration::from_secs(1), Duration::from_secs(1)));
+    assert_eq!(
+        (d.load_user, d.log_status, d.error_email),
+        (Duration::from_secs(1), Duration::from_secs(1), Duration::from_secs(1))
+    );
 }

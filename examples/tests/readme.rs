@@ -14,10 +14,15 @@ fn readme_snippets_are_real_code() {
     let mut lines = readme.lines();
     let mut checked = 0;
     while let Some(line) = lines.next() {
-        let Some(path) = line.trim().strip_prefix("<!-- snippet: ").and_then(|l| l.strip_suffix(" -->")) else {
+        let Some(path) = line.trim().strip_prefix("<!-- snippet: ").and_then(|l| l.strip_suffix(" -->"))
+        else {
             continue;
         };
-        assert_eq!(lines.next().map(str::trim), Some("```rust"), "a ```rust block must follow the snippet line for {path}");
+        assert_eq!(
+            lines.next().map(str::trim),
+            Some("```rust"),
+            "a ```rust block must follow the snippet line for {path}"
+        );
         let snippet: Vec<&str> = lines.by_ref().take_while(|l| l.trim() != "```").collect();
         let source = std::fs::read_to_string(root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
         let source: Vec<&str> = source.lines().collect();

@@ -15,7 +15,8 @@ fn options_parse_and_reject_mistakes() {
 
 #[test]
 fn concurrency_wins_on_both_backends() {
-    let options = Options::parse(&["--calls", "6", "--latency-ms", "60", "--requests", "2"].map(String::from)).unwrap();
+    let options =
+        Options::parse(&["--calls", "6", "--latency-ms", "60", "--requests", "2"].map(String::from)).unwrap();
     let reports = measure(&options).unwrap();
     assert_eq!(reports.len(), 2);
     for report in &reports {

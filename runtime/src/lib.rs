@@ -23,7 +23,7 @@
 //!
 //! #[after_request]
 //! async fn tag(mut resp: Response) -> Response {
-//!     resp.headers_mut().insert("x-served-by", "erlen".parse().unwrap());
+//!     resp.headers_mut().insert("x-served-by", HeaderValue::from_static("erlen"));
 //!     resp
 //! }
 //!
@@ -85,7 +85,7 @@ pub use erlen_macros::{
     after_request, before_request, delete, errorhandler, get, handlers, patch, post, put, route,
     teardown_request,
 };
-pub use http::{self, HeaderMap, Method, StatusCode};
+pub use http::{self, HeaderMap, HeaderValue, Method, StatusCode};
 
 /// The shared runtime the async backend serves on and the bridge runs futures on.
 pub mod runtime {
@@ -95,9 +95,10 @@ pub mod runtime {
 /// Everything a handler module needs: `use erlen::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        App, Blueprint, Bytes, Form, FromRequest, HeaderMap, Html, HttpError, IntoResponse, Json, Method,
-        Query, Redirect, Request, Response, State, StatusCode, TestClient, abort, after_request,
-        before_request, delete, errorhandler, get, handlers, patch, post, put, route, teardown_request,
+        App, Blueprint, Bytes, Form, FromRequest, HeaderMap, HeaderValue, Html, HttpError, IntoResponse,
+        Json, Method, Query, Redirect, Request, Response, State, StatusCode, TestClient, abort,
+        after_request, before_request, delete, errorhandler, get, handlers, patch, post, put, route,
+        teardown_request,
     };
 }
 

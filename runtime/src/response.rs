@@ -51,6 +51,12 @@ pub trait IntoResponse {
     }
 }
 
+/// The response for an outcome: an error renders as its default page (outside the
+/// lifecycle, where no error handler can see it).
+fn render(outcome: Result<Response, HttpError>) -> Response {
+    outcome.unwrap_or_else(|e| e.default_response())
+}
+
 pub(crate) fn with_type(body: impl Into<Bytes>, content_type: &'static str) -> Response {
     let mut resp = Response::new(body.into());
     resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -132,10 +138,7 @@ impl<T: IntoResponse> IntoResponse for (StatusCode, T) {
 /// valid status (outside 100..=999) is a 500 that says so.
 impl<T: IntoResponse> IntoResponse for (u16, T) {
     fn into_response(self) -> Response {
-        match self.into_outcome() {
-            Ok(resp) => resp,
-            Err(e) => e.default_response(),
-        }
+        render(self.into_outcome())
     }
 
     fn into_outcome(self) -> Result<Response, HttpError> {
@@ -149,10 +152,7 @@ impl<T: IntoResponse> IntoResponse for (u16, T) {
 
 impl<T: IntoResponse, E: Into<HttpError>> IntoResponse for Result<T, E> {
     fn into_response(self) -> Response {
-        match self.into_outcome() {
-            Ok(resp) => resp,
-            Err(e) => e.default_response(),
-        }
+        render(self.into_outcome())
     }
 
     fn into_outcome(self) -> Result<Response, HttpError> {
@@ -166,10 +166,7 @@ impl<T: IntoResponse, E: Into<HttpError>> IntoResponse for Result<T, E> {
 /// `None` is a 404, as a missing row usually is.
 impl<T: IntoResponse> IntoResponse for Option<T> {
     fn into_response(self) -> Response {
-        match self.into_outcome() {
-            Ok(resp) => resp,
-            Err(e) => e.default_response(),
-        }
+        render(self.into_outcome())
     }
 
     fn into_outcome(self) -> Result<Response, HttpError> {
@@ -214,10 +211,7 @@ pub struct Json<T>(pub T);
 
 impl<T: Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
-        match self.into_outcome() {
-            Ok(resp) => resp,
-            Err(e) => e.default_response(),
-        }
+        render(self.into_outcome())
     }
 
     fn into_outcome(self) -> Result<Response, HttpError> {

@@ -6,23 +6,9 @@ use erlen::prelude::*;
 
 use crate::{Connect, record};
 
-#[derive(Debug)]
-struct AppError;
-impl std::fmt::Display for AppError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("app error")
-    }
-}
-impl std::error::Error for AppError {}
+crate::test_error!(AppError, "app error");
 
-#[derive(Debug)]
-struct BlueprintError;
-impl std::fmt::Display for BlueprintError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("blueprint error")
-    }
-}
-impl std::error::Error for BlueprintError {}
+crate::test_error!(BlueprintError, "blueprint error");
 
 #[route("/", methods = ["GET", "POST"])]
 #[route("/home", methods = ["GET", "POST"])]

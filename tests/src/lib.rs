@@ -11,6 +11,21 @@ use std::sync::{Mutex, OnceLock};
 use erlen::http::{HeaderMap, Method};
 use erlen::{App, Backend, Server, ServerHandle, TestClient};
 
+/// Declares an error type for tests: `test_error!(AppError, "app error");`.
+#[macro_export]
+macro_rules! test_error {
+    ($name:ident, $text:literal) => {
+        #[derive(Debug)]
+        pub struct $name;
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str($text)
+            }
+        }
+        impl std::error::Error for $name {}
+    };
+}
+
 /// A response as every transport sees it.
 #[derive(Debug, Clone)]
 pub struct Reply {

@@ -15,23 +15,9 @@ fn describe(err: Option<&HttpError>) -> String {
     }
 }
 
-#[derive(Debug)]
-struct AppError;
-impl std::fmt::Display for AppError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("app error")
-    }
-}
-impl std::error::Error for AppError {}
+crate::test_error!(AppError, "app error");
 
-#[derive(Debug)]
-struct BpError;
-impl std::fmt::Display for BpError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("bp error")
-    }
-}
-impl std::error::Error for BpError {}
+crate::test_error!(BpError, "bp error");
 
 // ---- app hooks -------------------------------------------------------------------------
 
