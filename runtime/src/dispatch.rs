@@ -29,12 +29,10 @@ use crate::routing::Match;
 
 /// Serves one request through the whole lifecycle. Never fails: every error, panic and
 /// failing handler ends as a response.
-pub(crate) async fn dispatch(app: &AppCore, req: Request, mode: &Mode) -> Response {
+pub(crate) async fn dispatch(app: &AppCore, req: Req, mode: &Mode) -> Response {
     let head = req.method == Method::HEAD;
-    let mut resp = match (Lifecycle { app, mode, scopes: Scopes { app: &app.scopes[0], blueprint: None } })
-        .run(req)
-        .await
-    {
+    let lifecycle = Lifecycle { app, mode, scopes: Scopes { app: &app.scopes[0], blueprint: None } };
+    let mut resp = match lifecycle.run(req).await {
         Ok(resp) => resp,
         Err(Lost) => HttpError::new(StatusCode::SERVICE_UNAVAILABLE)
             .with_message("the server is shutting down")
@@ -71,8 +69,12 @@ impl<'a> Scopes<'a> {
 /// A view's or hook's result before error handling.
 type Outcome = Result<Response, HttpError>;
 
+/// The request as the lifecycle passes it from step to step (and to the sync pool and
+/// back): boxed, so that moving it, and the futures that hold it, costs a pointer.
+pub(crate) type Req = Box<Request>;
+
 impl Lifecycle<'_> {
-    async fn run(mut self, mut req: Request) -> Result<Response, Lost> {
+    async fn run(mut self, mut req: Req) -> Result<Response, Lost> {
         req.state = self.app.state.clone();
         // 1. Routing. Its errors are raised after the before hooks, as in Flask.
         let mut view = None;
@@ -119,7 +121,7 @@ impl Lifecycle<'_> {
         let mut resp = match outcome.unwrap_or_else(|| Err(abort(404))) {
             Ok(resp) => resp,
             Err(e) => {
-                let (r, resp, left) = self.handle_error(req, e).await?;
+                let (r, resp, left) = Box::pin(self.handle_error(req, e)).await?;
                 req = r;
                 unhandled = left;
                 resp
@@ -142,7 +144,7 @@ impl Lifecycle<'_> {
                     Ok(r) => resp = r,
                     Err(e) => {
                         tracing::error!(error = %e, "an after_request hook failed; the remaining ones are skipped");
-                        let (r, error_resp, left) = self.handle_error(req, e).await?;
+                        let (r, error_resp, left) = Box::pin(self.handle_error(req, e)).await?;
                         req = r;
                         resp = error_resp;
                         unhandled = unhandled.or(left);
@@ -174,7 +176,7 @@ impl Lifecycle<'_> {
     }
 
     /// Runs the before hooks; `Some` is the first hook's response, or its error.
-    async fn before(&self, mut req: Request) -> Result<(Request, Option<Outcome>), Lost> {
+    async fn before(&self, mut req: Req) -> Result<(Req, Option<Outcome>), Lost> {
         for scope in self.scopes.iter() {
             for hook in &scope.before {
                 let result = match hook {
@@ -196,7 +198,7 @@ impl Lifecycle<'_> {
         Ok((req, None))
     }
 
-    async fn view(&self, mut req: Request, view: &crate::handler::View) -> Result<(Request, Outcome), Lost> {
+    async fn view(&self, mut req: Req, view: &crate::handler::View) -> Result<(Req, Outcome), Lost> {
         Ok(match view {
             Callable::Sync(f) => self.mode.call_sync(req, *f).await?,
             Callable::Async(f) => {
@@ -210,9 +212,9 @@ impl Lifecycle<'_> {
     /// for teardown hooks, the error if it is an exception that no type handler took.
     async fn handle_error(
         &self,
-        req: Request,
+        req: Req,
         error: HttpError,
-    ) -> Result<(Request, Response, Option<Arc<HttpError>>), Lost> {
+    ) -> Result<(Req, Response, Option<Arc<HttpError>>), Lost> {
         let error = Arc::new(error);
         // By type: the blueprint's first, then the app's.
         let typed = self
@@ -247,10 +249,10 @@ impl Lifecycle<'_> {
     /// returned for the teardown hooks.
     async fn call_error_handler(
         &self,
-        mut req: Request,
+        mut req: Req,
         handler: &ErrorHandler,
         error: Arc<HttpError>,
-    ) -> Result<(Request, Response, Option<Arc<HttpError>>), Lost> {
+    ) -> Result<(Req, Response, Option<Arc<HttpError>>), Lost> {
         let result = match handler {
             Callable::Sync(f) => {
                 let f = *f;

@@ -33,9 +33,9 @@ impl Mode {
     /// Runs sync user code `f` with the request, returning the request with the result.
     pub(crate) async fn call_sync<R: Send + 'static>(
         &self,
-        mut req: Request,
+        mut req: Box<Request>,
         f: impl FnOnce(&mut Request) -> Result<R, HttpError> + Send + 'static,
-    ) -> Result<(Request, Result<R, HttpError>), Lost> {
+    ) -> Result<(Box<Request>, Result<R, HttpError>), Lost> {
         let call = move || {
             let out = catch_unwind(AssertUnwindSafe(|| f(&mut req)))
                 .unwrap_or_else(|panic| Err(HttpError::from_panic(&*panic)));

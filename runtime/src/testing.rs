@@ -170,7 +170,7 @@ impl IntoFuture for TestRequest {
             };
             // Dispatch on the shared runtime, whatever runtime (if any) awaits us.
             let task = crate::bridge::handle().spawn(async move {
-                crate::dispatch::dispatch(&app, req, &Mode::Offload { limit: None }).await
+                crate::dispatch::dispatch(&app, Box::new(req), &Mode::Offload { limit: None }).await
             });
             match task.await {
                 Ok(resp) => TestResponse::from(resp),

@@ -130,7 +130,7 @@ async fn handle(
     resp.map(Full::new)
 }
 
-async fn run(shared: &Shared, request: Request) -> Response {
+async fn run(shared: &Shared, request: Box<Request>) -> Response {
     match &shared.engine {
         Engine::Async(engine) => engine.serve(&shared.app, request).await,
         Engine::Threaded(engine) => engine.serve(&shared.app, request).await.unwrap_or_else(|e| {
@@ -147,7 +147,7 @@ async fn read_request(
     shared: &Shared,
     req: hyper::Request<Incoming>,
     remote: SocketAddr,
-) -> Result<Request, HttpError> {
+) -> Result<Box<Request>, HttpError> {
     let limit = shared.limits.body_limit;
     let too_large = || {
         crate::abort(413).with_message(format!("the request body is larger than the limit of {limit} bytes"))
@@ -158,14 +158,21 @@ async fn read_request(
         return Err(too_large());
     }
     let (parts, body) = req.into_parts();
-    let body = match Limited::new(body, limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return Err(too_large()),
-        Err(e) => {
-            return Err(crate::abort(400).with_message(format!("the request body could not be read: {e}")));
+    // Most requests have no body: skip the collecting machinery for them.
+    let body = if hyper::body::Body::is_end_stream(&body) {
+        Bytes::new()
+    } else {
+        match Limited::new(body, limit).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return Err(too_large()),
+            Err(e) => {
+                return Err(
+                    crate::abort(400).with_message(format!("the request body could not be read: {e}"))
+                );
+            }
         }
     };
-    let mut request = Request::from_parts(parts, body)?;
+    let mut request = Box::new(Request::from_parts(parts, body)?);
     request.remote_addr = Some(remote);
     Ok(request)
 }

@@ -26,7 +26,7 @@ use crate::response::Response;
 
 struct Job {
     app: Arc<AppCore>,
-    request: Request,
+    request: Box<Request>,
     reply: oneshot::Sender<Response>,
 }
 
@@ -63,7 +63,11 @@ impl Engine {
     }
 
     /// Queues the request and waits for a worker's response.
-    pub(crate) async fn serve(&self, app: &Arc<AppCore>, request: Request) -> Result<Response, HttpError> {
+    pub(crate) async fn serve(
+        &self,
+        app: &Arc<AppCore>,
+        request: Box<Request>,
+    ) -> Result<Response, HttpError> {
         let (reply, response) = oneshot::channel();
         match self.queue.try_send(Job { app: app.clone(), request, reply }) {
             Ok(()) => {}
