@@ -11,9 +11,10 @@
 //! are about to park (`flush`), so that a whole tick of calls is handed over at once.
 //!
 //! A sync handler may block for long (a sleep, a slow query). So that it cannot hold up
-//! the calls queued behind it, a monitor thread checks every millisecond while calls are
-//! queued: if none has started since its last look, it wakes (or starts) another thread,
-//! up to the limit. Threads idle for 10 s exit.
+//! the calls queued behind it, a monitor thread checks every millisecond while the pool is
+//! in use: if calls are queued and none has started since its last look, it wakes (or
+//! starts) another thread, up to the limit. It parks after 100 quiet ticks. Threads idle
+//! for 10 s exit.
 
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -24,6 +25,7 @@ use std::time::Duration;
 type Job = Box<dyn FnOnce() + Send>;
 
 const TICK: Duration = Duration::from_millis(1);
+const QUIET_TICKS_BEFORE_PARKING: u32 = 100;
 const IDLE_EXIT: Duration = Duration::from_secs(10);
 /// Queued calls past which a runtime worker wakes a thread without waiting to park.
 const BATCH: usize = 16;
@@ -180,8 +182,14 @@ impl Inner {
     fn monitor(self: Arc<Self>) {
         let mut state = self.lock();
         let mut seen = state.started;
+        let mut quiet_ticks = 0;
         loop {
-            if state.queue.is_empty() {
+            quiet_ticks = if state.queue.is_empty() { quiet_ticks + 1 } else { 0 };
+            // Park only after a quiet spell: under load the queue empties and fills many
+            // times a millisecond, and waking the monitor each time would cost more than
+            // its tick.
+            if quiet_ticks > QUIET_TICKS_BEFORE_PARKING {
+                quiet_ticks = 0;
                 state.monitor_parked = true;
                 while state.monitor_parked {
                     state = self.wake_monitor.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner());
