@@ -22,7 +22,7 @@ use http::{HeaderValue, Method, StatusCode};
 use crate::app::{AppCore, Scope};
 use crate::error::{HttpError, abort};
 use crate::exec::{Lost, Mode, call_async};
-use crate::handler::{Callable, ErrorHandler};
+use crate::handler::{Callable, ErrorHandler, View};
 use crate::request::Request;
 use crate::response::{IntoResponse, Redirect, Response};
 use crate::routing::Match;
@@ -69,6 +69,12 @@ impl<'a> Scopes<'a> {
 /// A view's or hook's result before error handling.
 type Outcome = Result<Response, HttpError>;
 
+/// What routing decided: run this view, or answer without one.
+enum Routed<'a> {
+    View(&'a View),
+    Answer(Outcome),
+}
+
 /// The request as the lifecycle passes it from step to step (and to the sync pool and
 /// back): boxed, so that moving it, and the futures that hold it, costs a pointer.
 pub(crate) type Req = Box<Request>;
@@ -76,9 +82,9 @@ pub(crate) type Req = Box<Request>;
 impl Lifecycle<'_> {
     async fn run(mut self, mut req: Req) -> Result<Response, Lost> {
         req.state = self.app.state.clone();
-        // 1. Routing. Its errors are raised after the before hooks, as in Flask.
-        let mut view = None;
-        let routed: Option<Outcome> = match self.app.router.lookup(&req.method, req.path(), req.uri.query()) {
+        // 1. Routing. Its answer (an error, a redirect, OPTIONS) waits for the before hooks,
+        // as Flask raises routing errors after them.
+        let routed = match self.app.router.lookup(&req.method, req.path(), req.uri.query()) {
             Match::Found { endpoint, params, options } => {
                 let endpoint = &self.app.endpoints[endpoint];
                 req.params = params;
@@ -87,38 +93,32 @@ impl Lifecycle<'_> {
                     self.scopes.blueprint = Some(&self.app.scopes[endpoint.scope]);
                 }
                 match options {
-                    Some(allow) => Some(Ok(options_response(&allow))),
-                    None => {
-                        view = Some(&endpoint.view);
-                        None
-                    }
+                    Some(allow) => Routed::Answer(Ok(options_response(&allow))),
+                    None => Routed::View(&endpoint.view),
                 }
             }
             Match::MethodNotAllowed { allow } => {
-                Some(Err(abort(405).with_header(ALLOW, header_value(&allow))))
+                Routed::Answer(Err(abort(405).with_header(ALLOW, header_value(&allow))))
             }
-            Match::Redirect { location } => Some(Ok(Redirect::permanent(location).into_response())),
-            Match::NotFound => Some(Err(abort(404))),
+            Match::Redirect { location } => Routed::Answer(Ok(Redirect::permanent(location).into_response())),
+            Match::NotFound => Routed::Answer(Err(abort(404))),
         };
 
-        // 2. before_request, then 3. the routing error or the view.
-        let (req2, mut outcome) = self.before(req).await?;
-        req = req2;
-        if outcome.is_none() {
-            outcome = match (routed, view) {
-                (Some(routed), _) => Some(routed),
-                (None, Some(view)) => {
-                    let (r, out) = self.view(req, view).await?;
-                    req = r;
-                    Some(out)
-                }
-                (None, None) => Some(Err(abort(404))),
-            };
-        }
+        // 2. before_request; unless one answered, 3. the routing answer or the view.
+        let (r, answered) = self.before(req).await?;
+        req = r;
+        let outcome = match (answered, routed) {
+            (Some(answer), _) | (None, Routed::Answer(answer)) => answer,
+            (None, Routed::View(view)) => {
+                let (r, out) = self.view(req, view).await?;
+                req = r;
+                out
+            }
+        };
 
         // 4. Error handling.
         let mut unhandled: Option<Arc<HttpError>> = None;
-        let mut resp = match outcome.unwrap_or_else(|| Err(abort(404))) {
+        let mut resp = match outcome {
             Ok(resp) => resp,
             Err(e) => {
                 let (r, resp, left) = Box::pin(self.handle_error(req, e)).await?;
@@ -198,7 +198,7 @@ impl Lifecycle<'_> {
         Ok((req, None))
     }
 
-    async fn view(&self, mut req: Req, view: &crate::handler::View) -> Result<(Req, Outcome), Lost> {
+    async fn view(&self, mut req: Req, view: &View) -> Result<(Req, Outcome), Lost> {
         Ok(match view {
             Callable::Sync(f) => self.mode.call_sync(req, *f).await?,
             Callable::Async(f) => {

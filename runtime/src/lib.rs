@@ -43,11 +43,34 @@
 //!
 //! ## Sync and async
 //!
-//! On the default async backend, async handlers run on the tokio runtime and sync
-//! handlers on its blocking pool, never on the runtime's worker threads. On the threaded
-//! backend (a worker pool, like a WSGI server), sync handlers run on the worker thread and
-//! async handlers go through the blocking bridge onto one shared runtime. Use
-//! [`block_on`] to await a future from sync code.
+//! The macros see at compile time whether a function is `async`. On the default async
+//! backend, async handlers are awaited on the tokio runtime and sync handlers run on
+//! erlen's sync pool, never on the runtime's worker threads. On the threaded backend (a
+//! worker pool, like a WSGI server), sync handlers run on the worker thread and async
+//! handlers go through the blocking bridge onto one shared runtime. Use [`block_on`] to
+//! await a future from sync code.
+//!
+//! ## Serving
+//!
+//! [`App::run`] serves on 127.0.0.1:5000 like Flask's `app.run()`; [`Server`] chooses the
+//! address, the [`Backend`] and the limits, and [`Server::spawn`] returns a
+//! [`ServerHandle`] for tests and embedding:
+//!
+//! ```
+//! use erlen::prelude::*;
+//! use erlen::{Backend, Server};
+//!
+//! #[get("/ping")]
+//! fn ping() -> &'static str { "pong" }
+//!
+//! let server = Server::bind("127.0.0.1:0")
+//!     .backend(Backend::Threaded { workers: 4 })
+//!     .body_limit(64 * 1024)
+//!     .spawn(App::new().register(handlers![ping]))?;
+//! println!("listening on {}", server.addr());
+//! server.shutdown();
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 #![warn(missing_docs)]
 
@@ -88,6 +111,12 @@ pub use erlen_macros::{
 pub use http::{self, HeaderMap, HeaderValue, Method, StatusCode};
 
 /// The shared runtime the async backend serves on and the bridge runs futures on.
+///
+/// ```
+/// // Spawn background work next to the servers, on the same runtime.
+/// let task = erlen::runtime::handle().spawn(async { 1 + 1 });
+/// assert_eq!(erlen::block_on(task).unwrap(), 2);
+/// ```
 pub mod runtime {
     pub use crate::bridge::handle;
 }
