@@ -281,10 +281,10 @@ impl App {
         let app = self.build()?;
         let handle = Server::bind(addr.as_str()).backend(backend).spawn_core(app)?;
         let mode = match backend {
-            Backend::Async => "async".to_string(),
-            Backend::Threaded { workers } => format!("threaded, {workers} workers"),
+            Backend::Async => "async backend".to_string(),
+            Backend::Threaded { workers } => format!("threaded backend, {workers} workers"),
         };
-        eprintln!(" * Running on http://{} ({mode} backend; ctrl-c to quit)", handle.addr());
+        eprintln!(" * Running on http://{} ({mode}; ctrl-c to quit)", handle.addr());
         bridge::block_on(shutdown_signal());
         handle.shutdown();
         Ok(())

@@ -1,0 +1,55 @@
+//! `App::run` in a real process: it listens where `ERLEN_ADDR` says, on the backend
+//! `ERLEN_BACKEND` names, and SIGTERM stops it gracefully (the in-flight request
+//! finishes, the process exits 0). Bad variables are refused with a clear error.
+
+#![cfg(unix)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[test]
+fn sigterm_stops_app_run_gracefully_on_both_backends() {
+    for backend in ["async", "threaded"] {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let mut child = Command::new(env!("CARGO_BIN_EXE_serve_fixture"))
+            .env("ERLEN_ADDR", &addr)
+            .env("ERLEN_BACKEND", backend)
+            .env("ERLEN_WORKERS", "2")
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the fixture starts");
+        let mut banner = String::new();
+        BufReader::new(child.stderr.take().unwrap()).read_line(&mut banner).unwrap();
+        assert!(banner.contains(&format!("Running on http://{addr}")), "{backend}: {banner}");
+        let mode = if backend == "async" { "(async backend;" } else { "(threaded backend, 2 workers;" };
+        assert!(banner.contains(mode), "{banner}");
+
+        let url = format!("http://{addr}/slow");
+        let in_flight =
+            std::thread::spawn(move || erlen::block_on(async { reqwest::get(url).await?.text().await }));
+        std::thread::sleep(Duration::from_millis(200));
+        let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        assert!(killed.success());
+        let status = child.wait().unwrap();
+        assert!(status.success(), "{backend}: exited with {status}");
+        assert_eq!(in_flight.join().unwrap().expect("the in-flight request completes"), "finished");
+    }
+}
+
+#[test]
+fn invalid_environment_is_refused_with_a_message() {
+    let output = Command::new(env!("CARGO_BIN_EXE_serve_fixture"))
+        .env("ERLEN_ADDR", format!("127.0.0.1:{}", free_port()))
+        .env("ERLEN_BACKEND", "gevent")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("ERLEN_BACKEND") && stderr.contains("gevent"), "{stderr}");
+    assert!(stderr.contains("expected `async` or `threaded`"), "{stderr}");
+}
