@@ -99,10 +99,9 @@ async fn handle(
     req: hyper::Request<Incoming>,
     remote: SocketAddr,
 ) -> hyper::Response<Full<Bytes>> {
-    let start = Instant::now();
     // The access log's fields are kept only when someone listens.
     let logged = tracing::enabled!(target: "erlen::access", tracing::Level::INFO)
-        .then(|| (req.method().clone(), req.uri().path().to_string()));
+        .then(|| (Instant::now(), req.method().clone(), req.uri().path().to_string()));
     let resp = match read_request(shared, req, remote).await {
         Ok(request) => {
             let served = run(shared, request);
@@ -117,7 +116,7 @@ async fn handle(
         }
         Err(e) => e.default_response(),
     };
-    if let Some((method, path)) = logged {
+    if let Some((start, method, path)) = logged {
         tracing::info!(
             target: "erlen::access",
             %method,
@@ -133,7 +132,7 @@ async fn handle(
 async fn run(shared: &Shared, request: Box<Request>) -> Response {
     match &shared.engine {
         Engine::Async(engine) => engine.serve(&shared.app, request).await,
-        Engine::Threaded(engine) => engine.serve(&shared.app, request).await.unwrap_or_else(|e| {
+        Engine::Threaded(engine) => engine.serve(request).await.unwrap_or_else(|e| {
             let mut resp = e.default_response();
             if resp.status() == StatusCode::SERVICE_UNAVAILABLE {
                 resp.headers_mut().insert(RETRY_AFTER, http::HeaderValue::from_static("1"));

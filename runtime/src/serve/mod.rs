@@ -171,7 +171,8 @@ impl Server {
         let (engine, workers) = match self.backend {
             Backend::Async => (conn::Engine::Async(async_backend::Engine::new(&self.limits)), None),
             Backend::Threaded { workers } => {
-                let (engine, pool) = threaded::Engine::start(workers.max(1), self.limits.queue_size)?;
+                let (engine, pool) =
+                    threaded::Engine::start(app.clone(), workers.max(1), self.limits.queue_size)?;
                 (conn::Engine::Threaded(engine), Some(pool))
             }
         };

@@ -25,7 +25,6 @@ use crate::request::Request;
 use crate::response::Response;
 
 struct Job {
-    app: Arc<AppCore>,
     request: Box<Request>,
     reply: oneshot::Sender<Response>,
 }
@@ -44,8 +43,8 @@ pub(crate) struct Pool {
 }
 
 impl Engine {
-    /// Starts `workers` threads sharing a queue of `queue_size` requests.
-    pub(crate) fn start(workers: usize, queue_size: usize) -> io::Result<(Engine, Pool)> {
+    /// Starts `workers` threads serving `app`, sharing a queue of `queue_size` requests.
+    pub(crate) fn start(app: Arc<AppCore>, workers: usize, queue_size: usize) -> io::Result<(Engine, Pool)> {
         let (queue, jobs) = mpsc::sync_channel::<Job>(queue_size);
         let jobs = Arc::new(Mutex::new(jobs));
         let (exit, exited) = mpsc::channel();
@@ -53,8 +52,9 @@ impl Engine {
             .map(|i| {
                 let jobs = jobs.clone();
                 let exit = exit.clone();
+                let app = app.clone();
                 std::thread::Builder::new().name(format!("erlen-worker-{i}")).spawn(move || {
-                    work(&jobs);
+                    work(&app, &jobs);
                     let _ = exit.send(());
                 })
             })
@@ -63,13 +63,9 @@ impl Engine {
     }
 
     /// Queues the request and waits for a worker's response.
-    pub(crate) async fn serve(
-        &self,
-        app: &Arc<AppCore>,
-        request: Box<Request>,
-    ) -> Result<Response, HttpError> {
+    pub(crate) async fn serve(&self, request: Box<Request>) -> Result<Response, HttpError> {
         let (reply, response) = oneshot::channel();
-        match self.queue.try_send(Job { app: app.clone(), request, reply }) {
+        match self.queue.try_send(Job { request, reply }) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
                 return Err(HttpError::new(StatusCode::SERVICE_UNAVAILABLE)
@@ -87,15 +83,15 @@ impl Engine {
     }
 }
 
-fn work(jobs: &Mutex<Receiver<Job>>) {
+fn work(app: &AppCore, jobs: &Mutex<Receiver<Job>>) {
     loop {
         // The lock is held only while waiting for the next job, never while serving one.
         let job = match jobs.lock() {
             Ok(rx) => rx.recv(),
             Err(poisoned) => poisoned.into_inner().recv(),
         };
-        let Ok(Job { app, request, reply }) = job else { return };
-        let response = bridge::park_on(dispatch(&app, request, &Mode::Inline));
+        let Ok(Job { request, reply }) = job else { return };
+        let response = bridge::park_on(dispatch(app, request, &Mode::Inline));
         // The client may have gone away; nothing to do then.
         let _ = reply.send(response);
     }
