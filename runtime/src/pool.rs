@@ -252,6 +252,40 @@ mod tests {
     }
 
     #[test]
+    fn calls_queued_by_busy_runtime_workers_still_run() {
+        use std::future::Future;
+        use std::task::Poll;
+        // A runtime worker defers the wake-up to when it parks. Here every worker stays
+        // busy without parking, so only the monitor can start the queued call.
+        let handle = crate::bridge::handle();
+        crate::bridge::block_on(handle.spawn(async {})).unwrap();
+        std::thread::sleep(Duration::from_millis(50)); // the workers park once: they defer
+        let busy = Duration::from_millis(800);
+        for _ in 1..handle.metrics().num_workers() {
+            handle.spawn(async move { std::thread::sleep(busy) });
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        let (ran, ran_at) = mpsc::channel();
+        let submitted = Instant::now();
+        handle.spawn(async move {
+            let (parts, ()) = http::Request::new(()).into_parts();
+            let req = Box::new(crate::Request::from_parts(parts, bytes::Bytes::new()).unwrap());
+            let mode = crate::exec::Mode::Offload { limit: None };
+            let mut call = Box::pin(mode.call_sync(req, move |_| {
+                let _ = ran.send(Instant::now());
+                Ok(())
+            }));
+            // Poll once, which queues the call, then keep this worker busy too.
+            std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx).is_ready())).await;
+            std::thread::sleep(busy);
+            let _ = call.await;
+        });
+        let ran_at = ran_at.recv_timeout(Duration::from_secs(5)).unwrap();
+        let waited = ran_at.duration_since(submitted);
+        assert!(waited < Duration::from_millis(400), "the queued call waited {waited:?} behind busy workers");
+    }
+
+    #[test]
     fn the_limit_is_respected() {
         let pool = SyncPool::new(2);
         let (tx, rx) = mpsc::channel();
