@@ -8,9 +8,11 @@
 
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
 
 use futures::FutureExt;
+use futures::task::AtomicWaker;
 use tokio::sync::Semaphore;
 
 use crate::error::HttpError;
@@ -25,7 +27,8 @@ pub(crate) enum Mode {
     Inline,
 }
 
-/// The request was lost with a blocking task the runtime cancelled (it is shutting down).
+/// The request could not be handed to the sync pool: the server's limit on concurrent
+/// sync calls was closed (it is shutting down).
 #[derive(Debug)]
 pub(crate) struct Lost;
 
@@ -48,14 +51,55 @@ impl Mode {
                     Some(sem) => Some(sem.clone().acquire_owned().await.map_err(|_| Lost)?),
                     None => None,
                 };
-                let (done, result) = tokio::sync::oneshot::channel();
-                crate::pool::global().execute(move || {
-                    let _ = done.send(call());
+                let offloaded = Arc::new(Offloaded {
+                    call: Mutex::new(Some(call)),
+                    out: Mutex::new(None),
+                    waker: AtomicWaker::new(),
                 });
-                result.await.map_err(|_| Lost)
+                crate::pool::global().execute(offloaded.clone());
+                Ok(std::future::poll_fn(|cx| offloaded.poll_out(cx)).await)
             }
         }
     }
+}
+
+/// A sync call on its way to the pool and back, in one allocation: the call, the slot for
+/// its output, and the waker of the task awaiting it.
+struct Offloaded<F, T> {
+    call: Mutex<Option<F>>,
+    out: Mutex<Option<T>>,
+    waker: AtomicWaker,
+}
+
+impl<F: FnOnce() -> T + Send, T: Send> crate::pool::Task for Offloaded<F, T> {
+    fn run(&self) {
+        let call = lock(&self.call).take();
+        if let Some(call) = call {
+            let out = call();
+            *lock(&self.out) = Some(out);
+            self.waker.wake();
+        }
+    }
+}
+
+impl<F, T> Offloaded<F, T> {
+    fn poll_out(&self, cx: &mut Context<'_>) -> Poll<T> {
+        if let Some(out) = lock(&self.out).take() {
+            return Poll::Ready(out);
+        }
+        self.waker.register(cx.waker());
+        // The output may have arrived between the look and the registration.
+        match lock(&self.out).take() {
+            Some(out) => Poll::Ready(out),
+            None => Poll::Pending,
+        }
+    }
+}
+
+/// The calls never panic while holding these locks (the user's code runs outside them),
+/// so a poisoned lock still holds consistent data.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Awaits async user code, turning a panic into a 500 error.

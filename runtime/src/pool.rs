@@ -11,10 +11,11 @@
 //! are about to park (`flush`), so that a whole tick of calls is handed over at once.
 //!
 //! A sync handler may block for long (a sleep, a slow query). So that it cannot hold up
-//! the calls queued behind it, a monitor thread checks every millisecond while the pool is
-//! in use: if calls are queued and none has started since its last look, it wakes (or
-//! starts) another thread, up to the limit. It parks after 100 quiet ticks. Threads idle
-//! for 10 s exit.
+//! the calls queued behind it, a monitor thread looks while the pool is in use: if calls
+//! are queued and none has started since its last look, it wakes (or starts) another
+//! thread, up to the limit. It looks every millisecond after such an intervention and
+//! backs off to every 8 ms while all is well; it parks after 100 ms without queued calls.
+//! Threads idle for 10 s exit.
 
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -22,10 +23,17 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
-type Job = Box<dyn FnOnce() + Send>;
+/// A call queued on the pool, run once by one pool thread.
+pub(crate) trait Task: Send + Sync {
+    /// Runs the call; a second run does nothing.
+    fn run(&self);
+}
 
-const TICK: Duration = Duration::from_millis(1);
-const QUIET_TICKS_BEFORE_PARKING: u32 = 100;
+type Job = Arc<dyn Task>;
+
+const TICK_MIN: Duration = Duration::from_millis(1);
+const TICK_MAX: Duration = Duration::from_millis(8);
+const QUIET_BEFORE_PARKING: Duration = Duration::from_millis(100);
 const IDLE_EXIT: Duration = Duration::from_secs(10);
 /// Queued calls past which a runtime worker wakes a thread without waiting to park.
 /// Measured: 16 woke the pool several times per tick (each wake-up preempts the runtime
@@ -91,14 +99,14 @@ impl SyncPool {
         SyncPool { inner }
     }
 
-    /// Runs `job` on a pool thread.
+    /// Runs `task` on a pool thread.
     ///
     /// Called from a runtime worker, the wake-up waits for [`SyncPool::flush`], which the
     /// worker calls when it runs out of tasks, so that one wake-up serves every call that
     /// the worker's tick queued (unless many are queued already).
-    pub(crate) fn execute(&self, job: impl FnOnce() + Send + 'static) {
+    pub(crate) fn execute(&self, task: Job) {
         let mut state = self.inner.lock();
-        state.queue.push_back(Box::new(job));
+        state.queue.push_back(task);
         let deferred = RUNTIME_WORKER.with(Cell::get) && state.queue.len() < BATCH;
         if state.awake == 0 && !deferred {
             self.inner.wake_one(&mut state);
@@ -158,7 +166,7 @@ impl Inner {
                 state.started += 1;
                 drop(state);
                 // Handlers catch their own panics; this keeps the thread alive regardless.
-                let _ = catch_unwind(AssertUnwindSafe(job));
+                let _ = catch_unwind(AssertUnwindSafe(|| job.run()));
                 state = self.lock();
                 continue;
             }
@@ -184,26 +192,33 @@ impl Inner {
     fn monitor(self: Arc<Self>) {
         let mut state = self.lock();
         let mut seen = state.started;
-        let mut quiet_ticks = 0;
+        let mut tick = TICK_MIN;
+        let mut quiet = Duration::ZERO;
         loop {
-            quiet_ticks = if state.queue.is_empty() { quiet_ticks + 1 } else { 0 };
+            quiet = if state.queue.is_empty() { quiet + tick } else { Duration::ZERO };
             // Park only after a quiet spell: under load the queue empties and fills many
             // times a millisecond, and waking the monitor each time would cost more than
             // its tick.
-            if quiet_ticks > QUIET_TICKS_BEFORE_PARKING {
-                quiet_ticks = 0;
+            if quiet >= QUIET_BEFORE_PARKING {
+                quiet = Duration::ZERO;
                 state.monitor_parked = true;
                 while state.monitor_parked {
                     state = self.wake_monitor.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner());
                 }
                 seen = state.started;
+                tick = TICK_MIN;
             }
             drop(state);
-            std::thread::sleep(TICK);
+            std::thread::sleep(tick);
             state = self.lock();
             if !state.queue.is_empty() && state.started == seen {
-                // Queued calls made no progress for a tick: the awake threads are blocked.
+                // Queued calls made no progress for a tick: the awake threads are blocked
+                // (or the runtime's workers are too busy to park). Look closely again.
                 self.wake_one(&mut state);
+                tick = TICK_MIN;
+            } else {
+                // All is well: look less often, as Go's sysmon backs off.
+                tick = (tick * 2).min(TICK_MAX);
             }
             seen = state.started;
         }
@@ -216,6 +231,22 @@ mod tests {
     use std::sync::mpsc;
     use std::time::Instant;
 
+    /// A closure as a task, for the tests.
+    struct Once(Mutex<Option<Box<dyn FnOnce() + Send>>>);
+
+    impl Task for Once {
+        fn run(&self) {
+            let job = self.0.lock().unwrap().take();
+            if let Some(job) = job {
+                job();
+            }
+        }
+    }
+
+    fn task(job: impl FnOnce() + Send + 'static) -> Job {
+        Arc::new(Once(Mutex::new(Some(Box::new(job)))))
+    }
+
     #[test]
     fn blocked_jobs_do_not_hold_up_the_queue() {
         let pool = SyncPool::new(8);
@@ -223,10 +254,10 @@ mod tests {
         let start = Instant::now();
         for i in 0..6 {
             let tx = tx.clone();
-            pool.execute(move || {
+            pool.execute(task(move || {
                 std::thread::sleep(Duration::from_millis(300));
                 let _ = tx.send(i);
-            });
+            }));
         }
         let done: Vec<i32> = (0..6).map(|_| rx.recv_timeout(Duration::from_secs(5)).unwrap()).collect();
         assert_eq!(done.len(), 6);
@@ -238,12 +269,12 @@ mod tests {
     fn a_burst_runs_on_few_threads_and_survives_panics() {
         let pool = SyncPool::new(64);
         let (tx, rx) = mpsc::channel();
-        pool.execute(|| panic!("a job panicked"));
+        pool.execute(task(|| panic!("a job panicked")));
         for i in 0..1000 {
             let tx = tx.clone();
-            pool.execute(move || {
+            pool.execute(task(move || {
                 let _ = tx.send(i);
-            });
+            }));
         }
         let sum: i32 = (0..1000).map(|_| rx.recv_timeout(Duration::from_secs(5)).unwrap()).sum();
         assert_eq!(sum, 999 * 1000 / 2);
@@ -291,10 +322,10 @@ mod tests {
         let (tx, rx) = mpsc::channel();
         for _ in 0..4 {
             let tx = tx.clone();
-            pool.execute(move || {
+            pool.execute(task(move || {
                 std::thread::sleep(Duration::from_millis(50));
                 let _ = tx.send(());
-            });
+            }));
         }
         for _ in 0..4 {
             rx.recv_timeout(Duration::from_secs(5)).unwrap();
