@@ -16,14 +16,15 @@ use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
 
 static RUNTIME: OnceLock<Runtime> = OnceLock::new();
 
-fn env_usize(name: &str) -> Option<usize> {
+/// A positive number from the environment variable `name`, if it holds one.
+pub(crate) fn env_usize(name: &str) -> Option<usize> {
     std::env::var(name).ok()?.trim().parse().ok().filter(|n| *n > 0)
 }
 
 /// The shared runtime's handle, starting the runtime on first use.
 ///
-/// Its worker threads default to the number of cores (`ERLEN_THREADS` overrides), its
-/// blocking threads to 512 (`ERLEN_BLOCKING_THREADS` overrides). It is never shut down:
+/// Its worker threads default to the number of cores (`ERLEN_THREADS` overrides); sync
+/// handlers do not use its blocking pool but erlen's sync pool. It is never shut down:
 /// it lives as long as the process, so that a `reqwest::Client` or any other resource
 /// bound to it stays valid in every handler, test and server.
 pub fn handle() -> &'static Handle {
@@ -34,7 +35,6 @@ pub fn handle() -> &'static Handle {
             if let Some(n) = env_usize("ERLEN_THREADS") {
                 builder.worker_threads(n);
             }
-            builder.max_blocking_threads(env_usize("ERLEN_BLOCKING_THREADS").unwrap_or(512));
             match builder.build() {
                 Ok(rt) => rt,
                 // Without a runtime nothing can be served; this is the OS refusing threads.

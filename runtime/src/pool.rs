@@ -64,16 +64,10 @@ struct Inner {
 
 static POOL: OnceLock<SyncPool> = OnceLock::new();
 
-/// The pool, started on first use.
+/// The pool, started on first use, with at most 512 threads (`ERLEN_BLOCKING_THREADS`
+/// overrides).
 pub(crate) fn global() -> &'static SyncPool {
-    POOL.get_or_init(|| {
-        let max = std::env::var("ERLEN_BLOCKING_THREADS")
-            .ok()
-            .and_then(|v| v.trim().parse().ok())
-            .filter(|n| *n > 0)
-            .unwrap_or(512);
-        SyncPool::new(max)
-    })
+    POOL.get_or_init(|| SyncPool::new(crate::bridge::env_usize("ERLEN_BLOCKING_THREADS").unwrap_or(512)))
 }
 
 pub(crate) struct SyncPool {

@@ -19,7 +19,7 @@ use crate::request::Request;
 ///
 /// Use `.send()` in a plain `#[test]` and `.await` in `#[tokio::test]`; both work in
 /// either, and neither panics when the client is used or dropped inside a runtime.
-/// Requests run on erlen's shared runtime, with sync handlers on its blocking pool, as on
+/// Requests run on erlen's shared runtime, with sync handlers on erlen's sync pool, as on
 /// the default backend.
 ///
 /// ```

@@ -1,5 +1,5 @@
 //! The async backend: the lifecycle runs in the connection's task on the shared runtime.
-//! Async handlers are awaited there; sync handlers are moved to the blocking pool, at
+//! Async handlers are awaited there; sync handlers are moved to the sync pool, at
 //! most `blocking_threads` at once when that is set.
 
 use std::sync::Arc;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::StatusCode;
-use http::header::{CONTENT_LENGTH, RETRY_AFTER};
+use http::header::CONTENT_LENGTH;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -132,13 +132,7 @@ async fn handle(
 async fn run(shared: &Shared, request: Box<Request>) -> Response {
     match &shared.engine {
         Engine::Async(engine) => engine.serve(&shared.app, request).await,
-        Engine::Threaded(engine) => engine.serve(request).await.unwrap_or_else(|e| {
-            let mut resp = e.default_response();
-            if resp.status() == StatusCode::SERVICE_UNAVAILABLE {
-                resp.headers_mut().insert(RETRY_AFTER, http::HeaderValue::from_static("1"));
-            }
-            resp
-        }),
+        Engine::Threaded(engine) => engine.serve(request).await.unwrap_or_else(|e| e.default_response()),
     }
 }
 

@@ -5,7 +5,7 @@
 //! the server. They differ only in where the lifecycle runs:
 //!
 //! * [`Backend::Async`] (`async_backend`): in the connection's task; async handlers are
-//!   awaited there, sync handlers go to the blocking pool.
+//!   awaited there, sync handlers go to erlen's sync pool.
 //! * [`Backend::Threaded`] (`threaded`): on a fixed pool of worker threads, one request
 //!   per worker at a time, like a WSGI server's `gthread` worker; sync handlers run on the
 //!   worker, async handlers through the blocking bridge onto the shared runtime. Idle
@@ -139,8 +139,8 @@ impl Server {
         self
     }
 
-    /// On the async backend, how many sync handlers may run at once on the blocking pool
-    /// (default: the runtime's bound, 512 or `ERLEN_BLOCKING_THREADS`).
+    /// On the async backend, how many sync handlers may run at once on the sync pool
+    /// (default: the pool's bound, 512 or `ERLEN_BLOCKING_THREADS`).
     pub fn blocking_threads(mut self, threads: usize) -> Server {
         self.limits.blocking_threads = Some(threads.max(1));
         self

@@ -13,7 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use http::StatusCode;
+use http::header::RETRY_AFTER;
+use http::{HeaderValue, StatusCode};
 use tokio::sync::oneshot;
 
 use crate::app::AppCore;
@@ -69,7 +70,8 @@ impl Engine {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
                 return Err(HttpError::new(StatusCode::SERVICE_UNAVAILABLE)
-                    .with_message("all workers are busy and the queue is full; try again shortly"));
+                    .with_message("all workers are busy and the queue is full; try again shortly")
+                    .with_header(RETRY_AFTER, HeaderValue::from_static("1")));
             }
             Err(TrySendError::Disconnected(_)) => {
                 return Err(HttpError::new(StatusCode::SERVICE_UNAVAILABLE)
