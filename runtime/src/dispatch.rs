@@ -46,6 +46,23 @@ pub(crate) async fn dispatch(app: &AppCore, req: Req, mode: &Mode) -> Response {
     resp
 }
 
+/// Calls a view, hook or error handler with the request and `args`: a sync one through
+/// the mode (the request travels with it and is put back in `$req`), an async one awaited
+/// in place. Evaluates to the user function's result; a lost request returns `Err(Lost)`.
+macro_rules! invoke {
+    ($mode:expr, $req:ident, $callable:expr $(, $arg:expr)*) => {
+        match $callable {
+            Callable::Sync(f) => {
+                let f = *f;
+                let (req, out) = $mode.call_sync($req, move |req| f(req $(, $arg)*)).await?;
+                $req = req;
+                out
+            }
+            Callable::Async(f) => call_async(f(&mut $req $(, $arg)*)).await,
+        }
+    };
+}
+
 struct Lifecycle<'a> {
     app: &'a AppCore,
     mode: &'a Mode,
@@ -131,15 +148,7 @@ impl Lifecycle<'_> {
         // 5. after_request, innermost scope first, each in reverse order.
         'after: for scope in self.scopes.iter().rev() {
             for hook in scope.after.iter().rev() {
-                let result = match hook {
-                    Callable::Sync(f) => {
-                        let f = *f;
-                        let (r, out) = self.mode.call_sync(req, move |req| f(req, resp)).await?;
-                        req = r;
-                        out
-                    }
-                    Callable::Async(f) => call_async(f(&mut req, resp)).await,
-                };
+                let result = invoke!(self.mode, req, hook, resp);
                 match result {
                     Ok(r) => resp = r,
                     Err(e) => {
@@ -158,15 +167,7 @@ impl Lifecycle<'_> {
         for scope in self.scopes.iter().rev() {
             for hook in scope.teardown.iter().rev() {
                 let err = unhandled.clone();
-                let result = match hook {
-                    Callable::Sync(f) => {
-                        let f = *f;
-                        let (r, out) = self.mode.call_sync(req, move |req| f(req, err.as_deref())).await?;
-                        req = r;
-                        out
-                    }
-                    Callable::Async(f) => call_async(f(&mut req, err.as_deref())).await,
-                };
+                let result = invoke!(self.mode, req, hook, err.as_deref());
                 if let Err(e) = result {
                     tracing::error!(error = %e, "a teardown_request hook failed");
                 }
@@ -179,15 +180,7 @@ impl Lifecycle<'_> {
     async fn before(&self, mut req: Req) -> Result<(Req, Option<Outcome>), Lost> {
         for scope in self.scopes.iter() {
             for hook in &scope.before {
-                let result = match hook {
-                    Callable::Sync(f) => {
-                        let f = *f;
-                        let (r, out) = self.mode.call_sync(req, f).await?;
-                        req = r;
-                        out
-                    }
-                    Callable::Async(f) => call_async(f(&mut req)).await,
-                };
+                let result = invoke!(self.mode, req, hook);
                 match result {
                     Ok(None) => {}
                     Ok(Some(resp)) => return Ok((req, Some(Ok(resp)))),
@@ -199,13 +192,8 @@ impl Lifecycle<'_> {
     }
 
     async fn view(&self, mut req: Req, view: &View) -> Result<(Req, Outcome), Lost> {
-        Ok(match view {
-            Callable::Sync(f) => self.mode.call_sync(req, *f).await?,
-            Callable::Async(f) => {
-                let out = call_async(f(&mut req)).await;
-                (req, out)
-            }
-        })
+        let out = invoke!(self.mode, req, view);
+        Ok((req, out))
     }
 
     /// Renders an error with the first handler that takes it. Returns the response and,
@@ -253,15 +241,7 @@ impl Lifecycle<'_> {
         handler: &ErrorHandler,
         error: Arc<HttpError>,
     ) -> Result<(Req, Response, Option<Arc<HttpError>>), Lost> {
-        let result = match handler {
-            Callable::Sync(f) => {
-                let f = *f;
-                let (r, out) = self.mode.call_sync(req, move |req| f(req, &error)).await?;
-                req = r;
-                out
-            }
-            Callable::Async(f) => call_async(f(&mut req, &error)).await,
-        };
+        let result = invoke!(self.mode, req, handler, &error);
         Ok(match result {
             Ok(resp) => (req, resp, None),
             Err(failure) => {
