@@ -15,7 +15,11 @@ use crate::model::{Arg, Handler, Kind};
 
 /// The struct that `handlers![name]` builds, and its `Item` impl with `entries`.
 pub fn item_struct(func: &syn::ItemFn, entries: TokenStream) -> TokenStream {
-    let vis = &func.vis;
+    // At least crate-visible, so that `url_for!(module::view)` can name it from anywhere.
+    let vis = match &func.vis {
+        syn::Visibility::Inherited => quote!(pub(crate)),
+        vis => quote!(#vis),
+    };
     let name = &func.sig.ident;
     quote! {
         #[allow(non_camel_case_types)]
@@ -119,7 +123,7 @@ pub fn generate(handler: &Handler) -> TokenStream {
                 let methods = &r.methods;
                 quote!((#lit, &[#(#methods),*]))
             });
-            quote!(#p::Entry::route(#name_str, &[#(#rules),*], #callable))
+            quote!(#p::Entry::route(#name_str, &[#(#rules),*], #callable).of::<Self>())
         }
         Kind::Before => quote!(#p::Entry::before_request(#name_str, #callable)),
         Kind::After => quote!(#p::Entry::after_request(#name_str, #callable)),
@@ -129,11 +133,36 @@ pub fn generate(handler: &Handler) -> TokenStream {
             quote_spanned!(ty.span()=> #p::Entry::error_type::<#ty>(#name_str, #callable))
         }
     };
-    item_struct(
+    let item = item_struct(
         func,
         quote! {
             #glue
             ::std::vec![#entry]
+        },
+    );
+    let url_helper = match &handler.kind {
+        Kind::Route(rules) => crate::url_for::helper(func, Ok(&rules[0].lit)),
+        Kind::Before => crate::url_for::helper(func, Err("before_request")),
+        Kind::After => crate::url_for::helper(func, Err("after_request")),
+        Kind::Teardown => crate::url_for::helper(func, Err("teardown_request")),
+        Kind::Error(_) => crate::url_for::helper(func, Err("errorhandler")),
+    };
+    quote!(#item #url_helper)
+}
+
+/// A `#[template_filter]` or `#[template_global]`: the function, and its registration
+/// in the template environment under `jinja_name`.
+pub fn template_item(func: &syn::ItemFn, method: &str, jinja_name: &str) -> TokenStream {
+    let name = &func.sig.ident;
+    let name_str = name.to_string();
+    let add = Ident::new(method, Span::call_site());
+    item_struct(
+        func,
+        quote! {
+            ::std::vec![::erlen::__private::Entry::template(
+                #name_str,
+                |env: &mut ::erlen::__private::Environment<'static>| env.#add(#jinja_name, #name),
+            )]
         },
     )
 }

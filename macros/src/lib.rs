@@ -10,6 +10,7 @@ mod args;
 mod errors;
 mod expand;
 mod model;
+mod url_for;
 
 use proc_macro::TokenStream;
 use proc_macro2::TokenStream as TokenStream2;
@@ -241,4 +242,87 @@ pub fn handlers(input: TokenStream) -> TokenStream {
         quote!(::erlen::__private::Item::entries(#build))
     });
     quote!(::erlen::__private::Handlers::from_entries(::std::vec![#(#items),*])).into()
+}
+
+/// The URL of a route handler, checked at compile time: `url_for!(user, id = 7)` is
+/// `"/users/7"`, with the prefix of the blueprint the handler is registered under, its
+/// values percent-encoded. `_external = true` makes it absolute (scheme and host of the
+/// current request), `_anchor = "top"` adds `#top`. Every parameter of the handler's
+/// (first) route must be given, with a value of its converter's type; an unknown handler
+/// or parameter is a compile error.
+#[proc_macro]
+pub fn url_for(input: TokenStream) -> TokenStream {
+    url_for::front(input.into()).into()
+}
+
+#[doc(hidden)]
+#[proc_macro]
+pub fn __url_for_checked(input: TokenStream) -> TokenStream {
+    url_for::checked(input.into()).into()
+}
+
+/// Registers a plain `fn` as a template filter, as Flask's `@app.template_filter()`:
+/// `{{ title | shout }}` calls `fn shout(value: String) -> String`. The filter is named
+/// after the function unless a name is given: `#[template_filter("shout")]`. Register it
+/// with `handlers![]`.
+#[proc_macro_attribute]
+pub fn template_filter(attr: TokenStream, item: TokenStream) -> TokenStream {
+    template_attr("template_filter", "add_filter", attr.into(), item.into()).into()
+}
+
+/// Registers a plain `fn` as a template global function, as Flask's
+/// `@app.template_global()`: `{{ year() }}` calls `fn year() -> u32`. Named after the
+/// function unless a name is given: `#[template_global("year")]`. Register it with
+/// `handlers![]`.
+#[proc_macro_attribute]
+pub fn template_global(attr: TokenStream, item: TokenStream) -> TokenStream {
+    template_attr("template_global", "add_function", attr.into(), item.into()).into()
+}
+
+fn template_attr(attr: &'static str, method: &str, args: TokenStream2, item: TokenStream2) -> TokenStream2 {
+    let func: syn::ItemFn = match syn::parse2(item.clone()) {
+        Ok(func) => func,
+        Err(_) => {
+            let message = format!("`#[{attr}]` can only be placed on a function");
+            let error = syn::Error::new(proc_macro2::Span::call_site(), message).to_compile_error();
+            return quote!(#item #error);
+        }
+    };
+    let mut errors = Errors::default();
+    let name = if args.is_empty() {
+        func.sig.ident.to_string()
+    } else {
+        match syn::parse2::<syn::LitStr>(args.clone()) {
+            Ok(lit) => lit.value(),
+            Err(_) => {
+                errors.at(
+                    &args,
+                    format!("`#[{attr}]` takes an optional name in quotes, as in `#[{attr}(\"shout\")]`"),
+                );
+                String::new()
+            }
+        }
+    };
+    if let Some(a) = &func.sig.asyncness {
+        errors.at(
+            a,
+            format!(
+                "a `#[{attr}]` runs while a template renders, which is synchronous: make it a plain `fn`"
+            ),
+        );
+    }
+    if !func.sig.generics.params.is_empty() {
+        errors
+            .at(&func.sig.generics, format!("a `#[{attr}]` function cannot be generic: use concrete types"));
+    }
+    if let Some(r) = func.sig.receiver() {
+        errors.at(r, format!("a `#[{attr}]` function cannot take `self`: make it a free function"));
+    }
+    match errors.into_compile_errors() {
+        Some(errs) => with_errors(&func, errs),
+        None => {
+            let generated = expand::template_item(&func, method, &name);
+            quote!(#func #generated)
+        }
+    }
 }

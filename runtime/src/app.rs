@@ -1,15 +1,20 @@
 //! [`App`] and [`Blueprint`]: registering handlers, and freezing them into the
 //! [`AppCore`] that every backend and the test client serve.
 
+use std::any::TypeId;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use erlen_pattern::{Pattern, join_prefix};
 use http::{Extensions, Method};
 
-use crate::handler::{After, Before, Entry, EntryKind, ErrorHandler, Handlers, Teardown, View};
+use crate::handler::{
+    After, Before, Callable, Entry, EntryKind, ErrorHandler, Handlers, Teardown, TemplateRegistration, View,
+};
 use crate::routing::{RouteConflict, Router};
+use crate::templates::Templates;
 
 /// A web application: routes, hooks, error handlers, blueprints and state.
 ///
@@ -27,6 +32,9 @@ pub struct App {
     state: Extensions,
     entries: Vec<Entry>,
     blueprints: Vec<Blueprint>,
+    template_folder: Option<PathBuf>,
+    static_folder: Option<PathBuf>,
+    debug: Option<bool>,
 }
 
 /// A group of routes with its own URL prefix, hooks and error handlers, as in Flask.
@@ -49,12 +57,13 @@ pub struct Blueprint {
     name: String,
     url_prefix: String,
     entries: Vec<Entry>,
+    static_folder: Option<PathBuf>,
 }
 
 impl Blueprint {
     /// A blueprint named `name` (used in endpoint names: `name.function`).
     pub fn new(name: impl Into<String>) -> Blueprint {
-        Blueprint { name: name.into(), url_prefix: String::new(), entries: Vec::new() }
+        Blueprint { name: name.into(), url_prefix: String::new(), entries: Vec::new(), static_folder: None }
     }
 
     /// Mounts every route of the blueprint under `prefix`, such as `/api`.
@@ -68,7 +77,29 @@ impl Blueprint {
         self.entries.extend(handlers.0);
         self
     }
+
+    /// Serves the files under `dir` at `<url_prefix>/static/<path:filename>`, under the
+    /// endpoint `name.static`. A relative `dir` resolves as in [`App::static_folder`].
+    pub fn static_folder(mut self, dir: impl AsRef<Path>) -> Blueprint {
+        self.static_folder = Some(resolve_dir(dir.as_ref()));
+        self
+    }
 }
+
+/// A relative folder resolves against the crate's directory when run by cargo
+/// (`CARGO_MANIFEST_DIR`), else against the current directory.
+fn resolve_dir(dir: &Path) -> PathBuf {
+    if dir.is_absolute() {
+        return dir.to_path_buf();
+    }
+    match std::env::var_os("CARGO_MANIFEST_DIR") {
+        Some(root) => Path::new(&root).join(dir),
+        None => std::env::current_dir().map(|cwd| cwd.join(dir)).unwrap_or_else(|_| dir.to_path_buf()),
+    }
+}
+
+/// The route every static folder is served under, relative to its prefix.
+const STATIC_RULES: &[(&str, &[&str])] = &[("/static/<path:filename>", &["GET"])];
 
 impl App {
     /// An empty application.
@@ -95,18 +126,60 @@ impl App {
         self
     }
 
+    /// The folder `render_template` loads templates from (Jinja2 syntax, through
+    /// minijinja). A relative path resolves against the crate's directory when run by
+    /// cargo (`CARGO_MANIFEST_DIR`), else against the current directory. Each template is
+    /// parsed once, on first use; in debug mode it is parsed again when its folder changes.
+    ///
+    /// ```no_run
+    /// use erlen::prelude::*;
+    ///
+    /// #[get("/")]
+    /// fn index() -> impl IntoResponse {
+    ///     render_template("index.html", context! { name => "erlen" })
+    /// }
+    ///
+    /// let app = App::new().template_folder("templates").register(handlers![index]);
+    /// # let _ = app;
+    /// ```
+    pub fn template_folder(mut self, dir: impl AsRef<Path>) -> App {
+        self.template_folder = Some(resolve_dir(dir.as_ref()));
+        self
+    }
+
+    /// Serves the files under `dir` at `/static/<path:filename>`, under the endpoint
+    /// `static` (`url_for('static', filename='app.css')` in a template), as Flask does. A
+    /// relative `dir` resolves as in [`App::template_folder`].
+    pub fn static_folder(mut self, dir: impl AsRef<Path>) -> App {
+        self.static_folder = Some(resolve_dir(dir.as_ref()));
+        self
+    }
+
+    /// Debug mode: templates reload when their files change. Off by default; `ERLEN_DEBUG=1`
+    /// turns it on when this is not called.
+    pub fn debug(mut self, on: bool) -> App {
+        self.debug = Some(on);
+        self
+    }
+
     /// Checks the registrations and freezes the app for serving: patterns with a
     /// blueprint's prefix are valid, no route and method is registered twice, blueprint
     /// names are unique.
     pub fn build(self) -> Result<Arc<AppCore>, BuildError> {
+        let debug = self.debug.unwrap_or_else(crate::env::debug);
         let mut core = AppCore {
             router: Router::default(),
             endpoints: Vec::new(),
+            by_name: HashMap::new(),
+            by_item: HashMap::new(),
             scopes: vec![Scope::default()],
             state: Arc::new(self.state),
+            templates: Templates::default(),
         };
         let mut problems = Vec::new();
-        core.add_entries(self.entries, 0, None, &mut problems);
+        let mut template_entries = Vec::new();
+        core.add_static(self.static_folder, 0, None, &mut problems);
+        core.add_entries(self.entries, 0, None, &mut template_entries, &mut problems);
         let mut names = HashSet::new();
         for bp in self.blueprints {
             if !names.insert(bp.name.clone()) {
@@ -116,8 +189,11 @@ impl App {
             }
             core.scopes.push(Scope::default());
             let scope = core.scopes.len() - 1;
-            core.add_entries(bp.entries, scope, Some((&bp.name, &bp.url_prefix)), &mut problems);
+            let blueprint = Some((bp.name.as_str(), bp.url_prefix.as_str()));
+            core.add_static(bp.static_folder, scope, blueprint, &mut problems);
+            core.add_entries(bp.entries, scope, blueprint, &mut template_entries, &mut problems);
         }
+        core.templates = Templates::new(self.template_folder, debug, &template_entries);
         if problems.is_empty() { Ok(Arc::new(core)) } else { Err(BuildError { problems }) }
     }
 }
@@ -170,14 +246,29 @@ pub(crate) struct Endpoint {
     pub(crate) name: Arc<str>,
     pub(crate) view: View,
     pub(crate) scope: usize,
+    /// The route's full patterns (with the blueprint's prefix); URLs are built from the
+    /// first, as Flask builds them from the first rule.
+    pub(crate) patterns: Vec<Pattern>,
+    /// For a static endpoint, the folder it serves.
+    pub(crate) static_dir: Option<PathBuf>,
+}
+
+impl Endpoint {
+    /// The pattern URLs are built from.
+    pub(crate) fn url_pattern(&self) -> &Pattern {
+        &self.patterns[0]
+    }
 }
 
 /// A built application, shared by the servers and test clients that serve it.
 pub struct AppCore {
     pub(crate) router: Router,
     pub(crate) endpoints: Vec<Endpoint>,
+    by_name: HashMap<Arc<str>, usize>,
+    by_item: HashMap<TypeId, usize>,
     pub(crate) scopes: Vec<Scope>,
     pub(crate) state: Arc<Extensions>,
+    pub(crate) templates: Templates,
 }
 
 impl fmt::Debug for AppCore {
@@ -190,11 +281,37 @@ impl fmt::Debug for AppCore {
 }
 
 impl AppCore {
+    /// The endpoint named `name`, such as `index` or `auth.login`.
+    pub(crate) fn endpoint_by_name(&self, name: &str) -> Option<usize> {
+        self.by_name.get(name).copied()
+    }
+
+    /// The first endpoint registered for the handler whose generated type is `item`.
+    pub(crate) fn endpoint_by_item(&self, item: TypeId) -> Option<usize> {
+        self.by_item.get(&item).copied()
+    }
+
+    fn add_static(
+        &mut self,
+        dir: Option<PathBuf>,
+        scope: usize,
+        blueprint: Option<(&str, &str)>,
+        problems: &mut Vec<String>,
+    ) {
+        let Some(dir) = dir else { return };
+        let view: View = Callable::Sync(crate::files::static_view);
+        self.add_route("static", STATIC_RULES, view, None, scope, blueprint, problems);
+        if let Some(endpoint) = self.endpoints.last_mut() {
+            endpoint.static_dir = Some(dir);
+        }
+    }
+
     fn add_entries(
         &mut self,
         entries: Vec<Entry>,
         scope: usize,
         blueprint: Option<(&str, &str)>,
+        templates: &mut Vec<TemplateRegistration>,
         problems: &mut Vec<String>,
     ) {
         for entry in entries {
@@ -207,38 +324,73 @@ impl AppCore {
                     hooks.by_code.insert(code, handler);
                 }
                 EntryKind::ErrorType { matches, handler } => hooks.by_type.push((matches, handler)),
+                EntryKind::Template(register) => templates.push(register),
                 EntryKind::Route { rules, view } => {
-                    let name: Arc<str> = match blueprint {
-                        Some((bp, _)) => format!("{bp}.{}", entry.name).into(),
-                        None => entry.name.into(),
-                    };
-                    let endpoint = self.endpoints.len();
-                    self.endpoints.push(Endpoint { name: name.clone(), view, scope });
-                    for (rule, methods) in rules {
-                        self.add_rule(rule, methods, blueprint.map(|(_, p)| p), endpoint, problems);
-                    }
+                    self.add_route(entry.name, rules, view, entry.item, scope, blueprint, problems);
                 }
             }
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
+    fn add_route(
+        &mut self,
+        name: &str,
+        rules: &[(&str, &[&str])],
+        view: View,
+        item: Option<TypeId>,
+        scope: usize,
+        blueprint: Option<(&str, &str)>,
+        problems: &mut Vec<String>,
+    ) {
+        let name: Arc<str> = match blueprint {
+            Some((bp, _)) => format!("{bp}.{name}").into(),
+            None => name.into(),
+        };
+        let prefix = blueprint.map_or("", |(_, p)| p);
+        let mut patterns = Vec::new();
+        for (rule, _) in rules {
+            let full = join_prefix(prefix, rule);
+            match Pattern::parse(&full) {
+                Ok(p) => patterns.push(p),
+                Err(e) => problems.push(format!("route \"{full}\" of `{name}`: {e}")),
+            }
+        }
+        if patterns.len() != rules.len() {
+            return;
+        }
+        if self.by_name.contains_key(&name) {
+            problems.push(format!(
+                "two views are registered as the endpoint `{name}`: endpoint names must be unique; rename one function or put it in a blueprint"
+            ));
+            return;
+        }
+        let endpoint = self.endpoints.len();
+        self.by_name.insert(name.clone(), endpoint);
+        if let Some(item) = item {
+            self.by_item.entry(item).or_insert(endpoint);
+        }
+        self.endpoints.push(Endpoint {
+            name: name.clone(),
+            view,
+            scope,
+            patterns: patterns.clone(),
+            static_dir: None,
+        });
+        for (pattern, (_, methods)) in patterns.iter().zip(rules) {
+            self.add_rule(pattern, methods, &name, endpoint, problems);
+        }
+    }
+
     fn add_rule(
         &mut self,
-        rule: &str,
+        pattern: &Pattern,
         methods: &[&str],
-        prefix: Option<&str>,
+        name: &str,
         endpoint: usize,
         problems: &mut Vec<String>,
     ) {
-        let full = join_prefix(prefix.unwrap_or(""), rule);
-        let name = &self.endpoints[endpoint].name;
-        let pattern = match Pattern::parse(&full) {
-            Ok(p) => p,
-            Err(e) => {
-                problems.push(format!("route \"{full}\" of `{name}`: {e}"));
-                return;
-            }
-        };
+        let full = pattern.as_str();
         let mut parsed = Vec::new();
         for m in methods {
             match Method::from_bytes(m.as_bytes()) {
@@ -246,7 +398,7 @@ impl AppCore {
                 Err(_) => problems.push(format!("route \"{full}\" of `{name}`: `{m}` is not an HTTP method")),
             }
         }
-        match self.router.insert(&pattern, parsed, endpoint) {
+        match self.router.insert(pattern, parsed, endpoint) {
             Ok(()) => {}
             Err(RouteConflict::Duplicate { endpoint: twin, method, pattern }) => problems.push(format!(
                 "{method} \"{full}\" is registered twice: by `{}` (as \"{pattern}\") and by `{name}`; remove one or give them different methods",

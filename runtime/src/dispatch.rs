@@ -15,11 +15,12 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
-use http::header::{ALLOW, CONTENT_LENGTH};
+use http::header::{ALLOW, CONTENT_LENGTH, HOST};
 use http::{HeaderValue, Method, StatusCode};
 
 use crate::app::{AppCore, Scope};
+use crate::body::Body;
+use crate::context::RequestContext;
 use crate::error::{HttpError, abort};
 use crate::exec::{Lost, Mode, call_async};
 use crate::handler::{Callable, ErrorHandler, View};
@@ -29,43 +30,81 @@ use crate::routing::Match;
 
 /// Serves one request through the whole lifecycle. Never fails: every error, panic and
 /// failing handler ends as a response.
-pub(crate) async fn dispatch(app: &AppCore, req: Req, mode: &Mode) -> Response {
+pub(crate) async fn dispatch(app: &Arc<AppCore>, mut req: Req, mode: &Mode) -> Response {
     let head = req.method == Method::HEAD;
-    let lifecycle = Lifecycle { app, mode, scopes: Scopes { app: &app.scopes[0], blueprint: None } };
-    let mut resp = match lifecycle.run(req).await {
+    req.state = app.state.clone();
+    let (routed, endpoint) = route(app, &mut req);
+    let blueprint = endpoint.map(|e| app.endpoints[e].scope).filter(|&s| s != 0).map(|s| &app.scopes[s]);
+    let ctx = Arc::new(RequestContext {
+        app: app.clone(),
+        endpoint,
+        method: req.method.clone(),
+        uri: req.uri.clone(),
+        host: req.headers.get(HOST).cloned(),
+    });
+    let lifecycle = Lifecycle { mode, ctx, scopes: Scopes { app: &app.scopes[0], blueprint } };
+    let mut resp = match lifecycle.run(req, routed).await {
         Ok(resp) => resp,
         Err(Lost) => HttpError::new(StatusCode::SERVICE_UNAVAILABLE)
             .with_message("the server is shutting down")
             .default_response(),
     };
     if head {
-        let len = resp.body().len();
-        resp.headers_mut().entry(CONTENT_LENGTH).or_insert_with(|| HeaderValue::from(len));
-        *resp.body_mut() = Bytes::new();
+        if let Some(len) = resp.body().as_bytes().map(|b| b.len()) {
+            resp.headers_mut().entry(CONTENT_LENGTH).or_insert_with(|| HeaderValue::from(len));
+        }
+        *resp.body_mut() = Body::empty();
     }
     resp
 }
 
-/// Calls a view, hook or error handler with the request and `args`: a sync one through
-/// the mode (the request travels with it and is put back in `$req`), an async one awaited
-/// in place. Evaluates to the user function's result; a lost request returns `Err(Lost)`.
+/// Step 1, routing: the view to run, or the answer (an error, a redirect, OPTIONS) that
+/// waits for the before hooks, as Flask raises routing errors after them; and the
+/// endpoint.
+fn route<'a>(app: &'a AppCore, req: &mut Request) -> (Routed<'a>, Option<usize>) {
+    match app.router.lookup(&req.method, req.path(), req.uri.query()) {
+        Match::Found { endpoint: index, params, options } => {
+            let endpoint = &app.endpoints[index];
+            req.params = params;
+            req.endpoint = Some(endpoint.name.clone());
+            let routed = match options {
+                Some(allow) => Routed::Answer(Ok(options_response(&allow))),
+                None => Routed::View(&endpoint.view),
+            };
+            (routed, Some(index))
+        }
+        Match::MethodNotAllowed { allow } => {
+            (Routed::Answer(Err(abort(405).with_header(ALLOW, header_value(&allow)))), None)
+        }
+        Match::Redirect { location } => {
+            (Routed::Answer(Ok(Redirect::permanent(location).into_response())), None)
+        }
+        Match::NotFound => (Routed::Answer(Err(abort(404))), None),
+    }
+}
+
+/// Calls a view, hook or error handler with the request and `args`, inside the request
+/// context `$ctx`: a sync one through the mode (the request travels with it and is put
+/// back in `$req`), an async one awaited in place. Evaluates to the user function's
+/// result; a lost request returns `Err(Lost)`.
 macro_rules! invoke {
-    ($mode:expr, $req:ident, $callable:expr $(, $arg:expr)*) => {
+    ($mode:expr, $ctx:expr, $req:ident, $callable:expr $(, $arg:expr)*) => {
         match $callable {
             Callable::Sync(f) => {
                 let f = *f;
-                let (req, out) = $mode.call_sync($req, move |req| f(req $(, $arg)*)).await?;
+                let (req, out) = $mode.call_sync($req, $ctx.clone(), move |req| f(req $(, $arg)*)).await?;
                 $req = req;
                 out
             }
-            Callable::Async(f) => call_async(f(&mut $req $(, $arg)*)).await,
+            Callable::Async(f) => call_async($ctx.clone(), f(&mut $req $(, $arg)*)).await,
         }
     };
 }
 
 struct Lifecycle<'a> {
-    app: &'a AppCore,
     mode: &'a Mode,
+    /// The request context every user function runs in.
+    ctx: Arc<RequestContext>,
     /// The scopes that apply, app first: `[app]` or `[app, blueprint]`.
     scopes: Scopes<'a>,
 }
@@ -97,34 +136,11 @@ enum Routed<'a> {
 pub(crate) type Req = Box<Request>;
 
 impl Lifecycle<'_> {
-    async fn run(mut self, mut req: Req) -> Result<Response, Lost> {
-        req.state = self.app.state.clone();
-        // 1. Routing. Its answer (an error, a redirect, OPTIONS) waits for the before hooks,
-        // as Flask raises routing errors after them.
-        let routed = match self.app.router.lookup(&req.method, req.path(), req.uri.query()) {
-            Match::Found { endpoint, params, options } => {
-                let endpoint = &self.app.endpoints[endpoint];
-                req.params = params;
-                req.endpoint = Some(endpoint.name.clone());
-                if endpoint.scope != 0 {
-                    self.scopes.blueprint = Some(&self.app.scopes[endpoint.scope]);
-                }
-                match options {
-                    Some(allow) => Routed::Answer(Ok(options_response(&allow))),
-                    None => Routed::View(&endpoint.view),
-                }
-            }
-            Match::MethodNotAllowed { allow } => {
-                Routed::Answer(Err(abort(405).with_header(ALLOW, header_value(&allow))))
-            }
-            Match::Redirect { location } => Routed::Answer(Ok(Redirect::permanent(location).into_response())),
-            Match::NotFound => Routed::Answer(Err(abort(404))),
-        };
-
+    async fn run(self, mut req: Req, routed: Routed<'_>) -> Result<Response, Lost> {
         // 2. before_request; unless one answered, 3. the routing answer or the view.
         let (r, answered) = self.before(req).await?;
         req = r;
-        let outcome = match (answered, routed) {
+        let mut outcome = match (answered, routed) {
             (Some(answer), _) | (None, Routed::Answer(answer)) => answer,
             (None, Routed::View(view)) => {
                 let (r, out) = self.view(req, view).await?;
@@ -132,6 +148,10 @@ impl Lifecycle<'_> {
                 out
             }
         };
+        // A file answers a conditional or range request here, before the after hooks.
+        if let Ok(resp) = &mut outcome {
+            crate::files::make_conditional(&req, resp);
+        }
 
         // 4. Error handling.
         let mut unhandled: Option<Arc<HttpError>> = None;
@@ -148,7 +168,7 @@ impl Lifecycle<'_> {
         // 5. after_request, innermost scope first, each in reverse order.
         'after: for scope in self.scopes.iter().rev() {
             for hook in scope.after.iter().rev() {
-                let result = invoke!(self.mode, req, hook, resp);
+                let result = invoke!(self.mode, self.ctx, req, hook, resp);
                 match result {
                     Ok(r) => resp = r,
                     Err(e) => {
@@ -167,7 +187,7 @@ impl Lifecycle<'_> {
         for scope in self.scopes.iter().rev() {
             for hook in scope.teardown.iter().rev() {
                 let err = unhandled.clone();
-                let result = invoke!(self.mode, req, hook, err.as_deref());
+                let result = invoke!(self.mode, self.ctx, req, hook, err.as_deref());
                 if let Err(e) = result {
                     tracing::error!(error = %e, "a teardown_request hook failed");
                 }
@@ -180,7 +200,7 @@ impl Lifecycle<'_> {
     async fn before(&self, mut req: Req) -> Result<(Req, Option<Outcome>), Lost> {
         for scope in self.scopes.iter() {
             for hook in &scope.before {
-                let result = invoke!(self.mode, req, hook);
+                let result = invoke!(self.mode, self.ctx, req, hook);
                 match result {
                     Ok(None) => {}
                     Ok(Some(resp)) => return Ok((req, Some(Ok(resp)))),
@@ -192,7 +212,7 @@ impl Lifecycle<'_> {
     }
 
     async fn view(&self, mut req: Req, view: &View) -> Result<(Req, Outcome), Lost> {
-        let out = invoke!(self.mode, req, view);
+        let out = invoke!(self.mode, self.ctx, req, view);
         Ok((req, out))
     }
 
@@ -241,7 +261,7 @@ impl Lifecycle<'_> {
         handler: &ErrorHandler,
         error: Arc<HttpError>,
     ) -> Result<(Req, Response, Option<Arc<HttpError>>), Lost> {
-        let result = invoke!(self.mode, req, handler, &error);
+        let result = invoke!(self.mode, self.ctx, req, handler, &error);
         Ok(match result {
             Ok(resp) => (req, resp, None),
             Err(failure) => {

@@ -75,6 +75,20 @@ impl HttpError {
         HttpError::with_kind(status, Kind::Http)
     }
 
+    /// A 500 for a fault of the server or the app (a missing template, a misconfiguration):
+    /// `detail` goes to the log and to error handlers, never to the client, who sees the
+    /// plain 500 page.
+    ///
+    /// ```
+    /// use erlen::prelude::*;
+    /// let e = HttpError::internal("no template folder is set");
+    /// assert_eq!(e.status(), 500);
+    /// assert!(e.is_exception());
+    /// ```
+    pub fn internal(detail: impl Into<Cow<'static, str>>) -> HttpError {
+        HttpError::with_kind(StatusCode::INTERNAL_SERVER_ERROR, Kind::Exception).with_message(detail)
+    }
+
     /// Sets the text shown in the error page (and to error handlers through
     /// [`HttpError::message`]).
     pub fn with_message(mut self, message: impl Into<Cow<'static, str>>) -> HttpError {
@@ -259,7 +273,7 @@ mod tests {
         assert!(e.downcast_ref::<Oops>().is_some());
         assert_eq!(e.message().as_deref(), Some("oops <b>"));
         let page = e.default_response();
-        let body = String::from_utf8_lossy(page.body());
+        let body = String::from_utf8_lossy(page.body().as_bytes().unwrap());
         assert!(!body.contains("oops"), "exception text must not leak: {body}");
     }
 
@@ -267,7 +281,7 @@ mod tests {
     fn abort_messages_are_escaped() {
         let page = abort(404).with_message("<script>").default_response();
         assert_eq!(page.status(), 404);
-        assert!(String::from_utf8_lossy(page.body()).contains("&lt;script&gt;"));
+        assert!(String::from_utf8_lossy(page.body().as_bytes().unwrap()).contains("&lt;script&gt;"));
         assert!(!abort(404).is_exception());
     }
 }

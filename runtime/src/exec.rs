@@ -15,6 +15,7 @@ use futures::FutureExt;
 use futures::task::AtomicWaker;
 use tokio::sync::Semaphore;
 
+use crate::context::RequestContext;
 use crate::error::HttpError;
 use crate::request::Request;
 
@@ -33,14 +34,16 @@ pub(crate) enum Mode {
 pub(crate) struct Lost;
 
 impl Mode {
-    /// Runs sync user code `f` with the request, returning the request with the result.
+    /// Runs sync user code `f` with the request, inside the request context `ctx`,
+    /// returning the request with the result.
     pub(crate) async fn call_sync<R: Send + 'static>(
         &self,
         mut req: Box<Request>,
+        ctx: Arc<RequestContext>,
         f: impl FnOnce(&mut Request) -> Result<R, HttpError> + Send + 'static,
     ) -> Result<(Box<Request>, Result<R, HttpError>), Lost> {
         let call = move || {
-            let out = catch_unwind(AssertUnwindSafe(|| f(&mut req)))
+            let out = crate::context::enter_sync(ctx, || catch_unwind(AssertUnwindSafe(|| f(&mut req))))
                 .unwrap_or_else(|panic| Err(HttpError::from_panic(&*panic)));
             (req, out)
         };
@@ -102,7 +105,13 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Awaits async user code, turning a panic into a 500 error.
-pub(crate) async fn call_async<R>(fut: impl Future<Output = Result<R, HttpError>>) -> Result<R, HttpError> {
-    AssertUnwindSafe(fut).catch_unwind().await.unwrap_or_else(|panic| Err(HttpError::from_panic(&*panic)))
+/// Awaits async user code inside the request context `ctx`, turning a panic into a 500
+/// error.
+pub(crate) async fn call_async<R>(
+    ctx: Arc<RequestContext>,
+    fut: impl Future<Output = Result<R, HttpError>>,
+) -> Result<R, HttpError> {
+    crate::context::enter_async(ctx, AssertUnwindSafe(fut).catch_unwind())
+        .await
+        .unwrap_or_else(|panic| Err(HttpError::from_panic(&*panic)))
 }

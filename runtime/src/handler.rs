@@ -1,6 +1,7 @@
 //! What the macros register: views, hooks and error handlers, each either sync or async as
 //! the macro saw at compile time, and the [`Handlers`] list that `handlers![...]` builds.
 
+use std::any::TypeId;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -19,13 +20,6 @@ pub enum Callable<S, A> {
     Sync(S),
     /// An `async fn`.
     Async(A),
-}
-
-impl<S, A> Callable<S, A> {
-    /// Whether the user wrote an `async fn`.
-    pub fn is_async(&self) -> bool {
-        matches!(self, Callable::Async(_))
-    }
 }
 
 /// A view: the request in, a response or an error out.
@@ -54,10 +48,15 @@ pub type ErrorHandler = Callable<
     for<'r> fn(&'r mut Request, &'r HttpError) -> BoxFuture<'r, Result<Response, HttpError>>,
 >;
 
+/// Adds a template filter or global to the app's template environment.
+pub type TemplateRegistration = fn(&mut minijinja::Environment<'static>);
+
 /// One registration made by an annotated function.
 pub struct Entry {
     pub(crate) name: &'static str,
     pub(crate) kind: EntryKind,
+    /// The type `handlers![f]` built for `f`: `url_for!(f)` finds the endpoint by it.
+    pub(crate) item: Option<TypeId>,
 }
 
 pub(crate) enum EntryKind {
@@ -67,6 +66,7 @@ pub(crate) enum EntryKind {
     Teardown(Teardown),
     ErrorCode { code: u16, handler: ErrorHandler },
     ErrorType { matches: fn(&HttpError) -> bool, handler: ErrorHandler },
+    Template(TemplateRegistration),
 }
 
 impl Entry {
@@ -76,32 +76,47 @@ impl Entry {
         rules: &'static [(&'static str, &'static [&'static str])],
         view: View,
     ) -> Entry {
-        Entry { name, kind: EntryKind::Route { rules, view } }
+        Entry { name, kind: EntryKind::Route { rules, view }, item: None }
+    }
+
+    /// Ties the registration to the type generated for the handler (for `url_for!`).
+    pub fn of<T: 'static>(mut self) -> Entry {
+        self.item = Some(TypeId::of::<T>());
+        self
+    }
+
+    /// A `#[template_filter]` or `#[template_global]`.
+    pub fn template(name: &'static str, register: TemplateRegistration) -> Entry {
+        Entry { name, kind: EntryKind::Template(register), item: None }
     }
 
     /// A `before_request` hook.
     pub fn before_request(name: &'static str, hook: Before) -> Entry {
-        Entry { name, kind: EntryKind::Before(hook) }
+        Entry { name, kind: EntryKind::Before(hook), item: None }
     }
 
     /// An `after_request` hook.
     pub fn after_request(name: &'static str, hook: After) -> Entry {
-        Entry { name, kind: EntryKind::After(hook) }
+        Entry { name, kind: EntryKind::After(hook), item: None }
     }
 
     /// A `teardown_request` hook.
     pub fn teardown_request(name: &'static str, hook: Teardown) -> Entry {
-        Entry { name, kind: EntryKind::Teardown(hook) }
+        Entry { name, kind: EntryKind::Teardown(hook), item: None }
     }
 
     /// An error handler for a status code.
     pub fn error_code(name: &'static str, code: u16, handler: ErrorHandler) -> Entry {
-        Entry { name, kind: EntryKind::ErrorCode { code, handler } }
+        Entry { name, kind: EntryKind::ErrorCode { code, handler }, item: None }
     }
 
     /// An error handler for an error type.
     pub fn error_type<E: std::error::Error + 'static>(name: &'static str, handler: ErrorHandler) -> Entry {
-        Entry { name, kind: EntryKind::ErrorType { matches: |e| e.downcast_ref::<E>().is_some(), handler } }
+        Entry {
+            name,
+            kind: EntryKind::ErrorType { matches: |e| e.downcast_ref::<E>().is_some(), handler },
+            item: None,
+        }
     }
 }
 

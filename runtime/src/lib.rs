@@ -78,11 +78,15 @@
 extern crate self as erlen;
 
 mod app;
+mod body;
 mod bridge;
+mod context;
 mod dispatch;
+mod env;
 mod error;
 mod exec;
 mod extract;
+mod files;
 mod handler;
 mod hooks;
 mod pool;
@@ -90,23 +94,35 @@ mod request;
 mod response;
 mod routing;
 mod serve;
+mod templates;
 mod testing;
+mod urls;
 
 pub use app::{App, AppCore, Blueprint, BuildError};
+pub use body::{Body, BoxError, Chunk};
 pub use bridge::block_on;
 pub use error::{HttpError, abort, escape_html};
 pub use extract::{FloatParam, Form, FromRequest, IntParam, Query, State, StrParam, UuidParam};
+pub use files::{SendFile, send_file, send_from_directory};
 pub use handler::Handlers;
 pub use hooks::{AfterOutcome, BeforeOutcome, TeardownOutcome};
 pub use request::Request;
-pub use response::{Html, IntoResponse, Json, Redirect, Response};
+pub use response::{Html, IntoResponse, Json, Redirect, Response, redirect};
 pub use serve::{Backend, Server, ServerHandle};
-pub use testing::{TestClient, TestRequest, TestResponse};
+pub use templates::{Template, render_template};
+pub use testing::{TestBodyStream, TestClient, TestRequest, TestResponse};
+pub use urls::{UrlFloat, UrlInt, UrlText, UrlUuid};
+
+/// minijinja, the template engine: `erlen::minijinja::Value`, `value::Serde` for serde
+/// types in a context, and the types template filters and globals use.
+pub use minijinja;
+/// Builds a template context: `context! { name => "erlen", posts }`.
+pub use minijinja::context;
 
 pub use bytes::Bytes;
 pub use erlen_macros::{
     after_request, before_request, delete, errorhandler, get, handlers, patch, post, put, route,
-    teardown_request,
+    teardown_request, template_filter, template_global, url_for,
 };
 pub use http::{self, HeaderMap, HeaderValue, Method, StatusCode};
 
@@ -124,10 +140,11 @@ pub mod runtime {
 /// Everything a handler module needs: `use erlen::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        App, Blueprint, Bytes, Form, FromRequest, HeaderMap, HeaderValue, Html, HttpError, IntoResponse,
-        Json, Method, Query, Redirect, Request, Response, State, StatusCode, TestClient, abort,
-        after_request, before_request, delete, errorhandler, get, handlers, patch, post, put, route,
-        teardown_request,
+        App, Backend, Blueprint, Body, Bytes, Form, FromRequest, HeaderMap, HeaderValue, Html, HttpError,
+        IntoResponse, Json, Method, Query, Redirect, Request, Response, SendFile, Server, ServerHandle,
+        State, StatusCode, Template, TestClient, abort, after_request, before_request, context, delete,
+        errorhandler, get, handlers, patch, post, put, redirect, render_template, route, send_file,
+        send_from_directory, teardown_request, template_filter, template_global, url_for,
     };
 }
 
@@ -139,9 +156,13 @@ pub mod __private {
     pub use crate::handler::{
         After, Before, BoxFuture, Callable, Entry, ErrorHandler, Handlers, Item, Teardown, View,
     };
+    pub use crate::urls::{for_item as url_for, url_float, url_int, url_text, url_uuid};
     pub use crate::{
         AfterOutcome, BeforeOutcome, HttpError, IntoResponse, Request, Response, TeardownOutcome,
     };
+    pub use erlen_macros::__url_for_checked as url_for_checked;
+    pub use minijinja::Environment;
+    pub use std::any::TypeId;
 
     use crate::extract::{FloatParam, FromRequest, IntParam, StrParam, UuidParam};
 

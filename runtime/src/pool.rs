@@ -296,10 +296,11 @@ mod tests {
             let (parts, ()) = http::Request::new(()).into_parts();
             let req = Box::new(crate::Request::from_parts(parts, bytes::Bytes::new()).unwrap());
             let mode = crate::exec::Mode::Offload { limit: None };
-            let mut call = Box::pin(mode.call_sync(req, move |_| {
-                let _ = ran.send(Instant::now());
-                Ok(())
-            }));
+            let mut call =
+                Box::pin(mode.call_sync(req, crate::context::RequestContext::for_tests(), move |_| {
+                    let _ = ran.send(Instant::now());
+                    Ok(())
+                }));
             // Poll once, which queues the call, then keep this worker busy too.
             std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx).is_ready())).await;
             std::thread::sleep(busy);

@@ -174,6 +174,38 @@ impl Request {
         &mut self.extensions
     }
 
+    /// The URL of the endpoint named `endpoint` (`index`, `blueprint.name`, `.name` for
+    /// the current blueprint's, `static`) with its route parameters, percent-encoded; by
+    /// name at run time, where [`url_for!`](crate::url_for) checks a handler at compile
+    /// time.
+    ///
+    /// ```
+    /// use erlen::prelude::*;
+    ///
+    /// #[get("/users/<int:id>")]
+    /// fn user(id: i64) -> String { id.to_string() }
+    ///
+    /// #[get("/")]
+    /// fn index(req: &Request) -> Result<String, HttpError> {
+    ///     req.url_for("user", &[("id", "7")])
+    /// }
+    ///
+    /// let client = App::new().register(handlers![user, index]).test_client();
+    /// assert_eq!(client.get("/").send().text(), "/users/7");
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A 500 (logged, not shown to the client) for an unknown endpoint, a missing or
+    /// unknown parameter, or a value its converter does not accept.
+    pub fn url_for(&self, endpoint: &str, values: &[(&str, &str)]) -> Result<String, HttpError> {
+        let ctx = crate::context::expect("Request::url_for");
+        let index = crate::urls::resolve(&ctx.app, Some(&ctx), endpoint)?;
+        let endpoint = &ctx.app.endpoints[index];
+        let path = crate::urls::build(&endpoint.name, endpoint.url_pattern(), values, false)?;
+        Ok(crate::urls::finish(&ctx, path, false, None))
+    }
+
     /// A value of application state added with [`App::state`](crate::App::state).
     pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
         self.state.get::<T>()

@@ -7,12 +7,14 @@ use http::header::{CONTENT_TYPE, LOCATION};
 use http::{HeaderValue, StatusCode};
 use serde::Serialize;
 
+use crate::body::Body;
 use crate::error::HttpError;
 
-/// The response type: an `http::Response` whose body is read in full.
+/// The response type: an `http::Response` whose [`Body`] is held in full or streams.
 ///
-/// `after_request` hooks take it and return it, and may change its status, headers and body.
-pub type Response = http::Response<Bytes>;
+/// `after_request` hooks take it and return it, and may change its status, headers and
+/// body (for a streamed body, by wrapping its stream).
+pub type Response = http::Response<Body>;
 
 /// Values a view, hook or error handler can return.
 ///
@@ -28,7 +30,8 @@ pub type Response = http::Response<Bytes>;
 /// let resp = (StatusCode::FORBIDDEN, "no").into_response();
 /// assert_eq!(resp.status(), 403);
 /// assert_eq!(resp.headers()["content-type"], "text/plain; charset=utf-8");
-/// assert_eq!(Json(serde_json::json!({"a": 1})).into_response().body().as_ref(), br#"{"a":1}"#);
+/// let json = Json(serde_json::json!({"a": 1})).into_response();
+/// assert_eq!(json.body().as_bytes().map(|b| &b[..]), Some(&br#"{"a":1}"#[..]));
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be returned from a handler: it does not implement `IntoResponse`",
@@ -57,13 +60,13 @@ fn render(outcome: Result<Response, HttpError>) -> Response {
     outcome.unwrap_or_else(|e| e.default_response())
 }
 
-pub(crate) fn with_type(body: impl Into<Bytes>, content_type: &'static str) -> Response {
+pub(crate) fn with_type(body: impl Into<Body>, content_type: &'static str) -> Response {
     let mut resp = Response::new(body.into());
     resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     resp
 }
 
-pub(crate) fn html_response(body: impl Into<Bytes>) -> Response {
+pub(crate) fn html_response(body: impl Into<Body>) -> Response {
     with_type(body, "text/html; charset=utf-8")
 }
 
@@ -75,7 +78,15 @@ impl IntoResponse for Response {
 
 impl IntoResponse for () {
     fn into_response(self) -> Response {
-        Response::new(Bytes::new())
+        Response::new(Body::empty())
+    }
+}
+
+/// A body as it is, streamed or not, with status 200 and no content type (set one with an
+/// `after_request` hook, or build a [`Response`] with `http::Response::builder()`).
+impl IntoResponse for Body {
+    fn into_response(self) -> Response {
+        Response::new(self)
     }
 }
 
@@ -120,7 +131,7 @@ impl IntoResponse for Bytes {
 
 impl IntoResponse for StatusCode {
     fn into_response(self) -> Response {
-        let mut resp = Response::new(Bytes::new());
+        let mut resp = Response::new(Body::empty());
         *resp.status_mut() = self;
         resp
     }
@@ -233,7 +244,7 @@ impl<T: Serialize> IntoResponse for Json<T> {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Html<T>(pub T);
 
-impl<T: Into<Bytes>> IntoResponse for Html<T> {
+impl<T: Into<Body>> IntoResponse for Html<T> {
     fn into_response(self) -> Response {
         html_response(self.0)
     }
@@ -283,4 +294,16 @@ impl IntoResponse for Redirect {
                 .default_response(),
         }
     }
+}
+
+/// A 302 redirect to `location`, as Flask's `redirect()`: `return redirect(url_for!(index))`.
+///
+/// ```
+/// use erlen::prelude::*;
+/// let resp = redirect("/login").into_response();
+/// assert_eq!(resp.status(), 302);
+/// assert_eq!(resp.headers()["location"], "/login");
+/// ```
+pub fn redirect(location: impl Into<String>) -> Redirect {
+    Redirect::to(location)
 }

@@ -3,7 +3,7 @@
 
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
@@ -12,6 +12,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::app::{App, AppCore, BuildError};
+use crate::body::{Body, BoxError};
 use crate::exec::Mode;
 use crate::request::Request;
 
@@ -181,17 +182,39 @@ impl IntoFuture for TestRequest {
 }
 
 /// A response received by the [`TestClient`].
-#[derive(Debug, Clone)]
+///
+/// A streamed body is read when it is first asked for ([`TestResponse::text`],
+/// [`bytes`](TestResponse::bytes), [`json`](TestResponse::json)), or piece by piece with
+/// [`TestResponse::into_stream`].
 pub struct TestResponse {
     status: StatusCode,
     headers: HeaderMap,
-    body: Bytes,
+    collected: OnceLock<Bytes>,
+    unread: Mutex<Option<Body>>,
 }
 
 impl From<crate::Response> for TestResponse {
     fn from(resp: crate::Response) -> TestResponse {
         let (parts, body) = resp.into_parts();
-        TestResponse { status: parts.status, headers: parts.headers, body }
+        let collected = OnceLock::new();
+        let unread = match body.as_bytes() {
+            Some(bytes) => {
+                let _ = collected.set(bytes.clone());
+                None
+            }
+            None => Some(body),
+        };
+        TestResponse { status: parts.status, headers: parts.headers, collected, unread: Mutex::new(unread) }
+    }
+}
+
+impl std::fmt::Debug for TestResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestResponse")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("body", &self.collected.get())
+            .finish()
     }
 }
 
@@ -213,12 +236,23 @@ impl TestResponse {
 
     /// The body as text (invalid UTF-8 is replaced).
     pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
+        String::from_utf8_lossy(self.bytes()).into_owned()
     }
 
-    /// The body.
+    /// The body; a streamed one is read to its end first.
+    ///
+    /// # Panics
+    ///
+    /// If the body's stream ends with an error.
     pub fn bytes(&self) -> &Bytes {
-        &self.body
+        self.collected.get_or_init(|| {
+            let body = self.unread.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+            match body {
+                Some(body) => crate::bridge::block_on(body.collect())
+                    .unwrap_or_else(|e| panic!("the response body stream failed: {e}")),
+                None => Bytes::new(),
+            }
+        })
     }
 
     /// The body parsed as JSON.
@@ -227,7 +261,67 @@ impl TestResponse {
     ///
     /// If the body is not JSON of type `T`, with the body in the message.
     pub fn json<T: DeserializeOwned>(&self) -> T {
-        serde_json::from_slice(&self.body)
+        serde_json::from_slice(self.bytes())
             .unwrap_or_else(|e| panic!("the response body is not the expected JSON ({e}): {}", self.text()))
+    }
+
+    /// The body as a stream, to read piece by piece (an endless stream, such as Server-Sent
+    /// Events, can only be read this way). Dropping it is the client going away.
+    ///
+    /// ```
+    /// use erlen::prelude::*;
+    ///
+    /// #[get("/numbers")]
+    /// fn numbers() -> Body {
+    ///     Body::from_iter((0..).map(|n: u64| format!("{n};")))  // endless
+    /// }
+    ///
+    /// let client = App::new().register(handlers![numbers]).test_client();
+    /// let mut body = client.get("/numbers").send().into_stream();
+    /// let first = body.next_blocking().unwrap();
+    /// assert!(first.starts_with(b"0;"));
+    /// ```
+    pub fn into_stream(self) -> TestBodyStream {
+        let body = match self.unread.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner()) {
+            Some(body) => body,
+            None => Body::from(self.collected.into_inner().unwrap_or_default()),
+        };
+        TestBodyStream { stream: Box::pin(body.into_data_stream()) }
+    }
+}
+
+/// A response body read piece by piece: a [`futures::Stream`] of chunks, or
+/// [`TestBodyStream::next_blocking`] in a plain `#[test]`.
+pub struct TestBodyStream {
+    stream: Pin<Box<dyn futures::Stream<Item = Result<Bytes, BoxError>> + Send>>,
+}
+
+impl TestBodyStream {
+    /// The next chunk, waiting for it; `None` at the end of the body.
+    ///
+    /// # Panics
+    ///
+    /// If the body's stream ends with an error.
+    pub fn next_blocking(&mut self) -> Option<Bytes> {
+        use futures::StreamExt;
+        crate::bridge::block_on(self.stream.next())
+            .map(|chunk| chunk.unwrap_or_else(|e| panic!("the response body stream failed: {e}")))
+    }
+}
+
+impl futures::Stream for TestBodyStream {
+    type Item = Result<Bytes, BoxError>;
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.stream.as_mut().poll_next(cx)
+    }
+}
+
+impl std::fmt::Debug for TestBodyStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TestBodyStream")
     }
 }

@@ -22,7 +22,7 @@ impl Engine {
         Engine { mode: Mode::Offload { limit } }
     }
 
-    pub(crate) async fn serve(&self, app: &AppCore, request: Box<Request>) -> Response {
+    pub(crate) async fn serve(&self, app: &Arc<AppCore>, request: Box<Request>) -> Response {
         crate::dispatch::dispatch(app, request, &self.mode).await
     }
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::StatusCode;
 use http::header::CONTENT_LENGTH;
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -20,6 +20,7 @@ use tokio::sync::watch;
 
 use super::{Limits, async_backend, threaded};
 use crate::app::AppCore;
+use crate::body::Body;
 use crate::error::HttpError;
 use crate::request::Request;
 use crate::response::Response;
@@ -94,11 +95,7 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: 
 }
 
 /// One request: read the body within the limit, run the lifecycle on the engine, log.
-async fn handle(
-    shared: &Shared,
-    req: hyper::Request<Incoming>,
-    remote: SocketAddr,
-) -> hyper::Response<Full<Bytes>> {
+async fn handle(shared: &Shared, req: hyper::Request<Incoming>, remote: SocketAddr) -> hyper::Response<Body> {
     // The access log's fields are kept only when someone listens.
     let logged = tracing::enabled!(target: "erlen::access", tracing::Level::INFO)
         .then(|| (Instant::now(), req.method().clone(), req.uri().path().to_string()));
@@ -126,7 +123,7 @@ async fn handle(
             %remote,
         );
     }
-    resp.map(Full::new)
+    resp
 }
 
 async fn run(shared: &Shared, request: Box<Request>) -> Response {

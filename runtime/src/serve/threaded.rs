@@ -85,7 +85,7 @@ impl Engine {
     }
 }
 
-fn work(app: &AppCore, jobs: &Mutex<Receiver<Job>>) {
+fn work(app: &Arc<AppCore>, jobs: &Mutex<Receiver<Job>>) {
     loop {
         // The lock is held only while waiting for the next job, never while serving one.
         let job = match jobs.lock() {

@@ -124,6 +124,23 @@ fn io_error(err: &std::io::Error) -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, err.to_string()).into_response()
 }
 
+#[get("/links")]
+fn links() -> String {
+    let key = String::from("67e55044-10b1-426f-9247-bb680e5fe0c8");
+    let user = url_for!(user, id = 7_u8, name = "a b", score = 1.5, key = key, rest = "x/y");
+    [user, url_for!(nested::nested), url_for!(index, _external = true, _anchor = "top")].join(" ")
+}
+
+#[template_filter]
+fn shout(value: String) -> String {
+    value.to_uppercase()
+}
+
+#[template_global("answer")]
+fn forty_two() -> u32 {
+    42
+}
+
 mod nested {
     use erlen::prelude::*;
 
@@ -140,13 +157,17 @@ fn main() {
         .register(handlers![
             index, user, json, form, patch_it, delete_it, nothing, maybe, redirect, before_unit, before_option,
             before_result, after, after_with_request, teardown, teardown_err, teardown_result, not_found, internal,
-            app_error, io_error,
+            app_error, io_error, links, shout, forty_two,
         ])
         .register_blueprint(bp)
         .test_client();
     assert_eq!(client.post("/home").send().text(), "POST");
     assert_eq!(client.delete("/delete").send().status(), 412);
     assert_eq!(client.get("/bp/nested").send().text(), "nested");
+    assert_eq!(
+        client.get("/links").send().text(),
+        "/users/7/a%20b/1.5/67e55044-10b1-426f-9247-bb680e5fe0c8/x/y /bp/nested http://localhost/#top"
+    );
     // The user's functions stay ordinary, callable functions.
     assert_eq!(erlen::block_on(not_found()).1, "nope");
     assert_eq!(form_free(), 2);

@@ -1,0 +1,98 @@
+//! The request context, as Flask's: while a request is handled, erlen knows the current
+//! app and request, so that [`url_for!`](crate::url_for), templates and
+//! [`send_file`](crate::send_file) work without being handed them.
+//!
+//! The lifecycle sets it around every call into user code: a sync function runs inside
+//! [`enter_sync`] on whatever thread runs it (a pool thread, a threaded worker), an async
+//! one inside [`enter_async`], which sets it again on every poll, whichever runtime thread
+//! polls it. `erlen::block_on` inside a sync handler keeps it (same thread); a task the
+//! handler spawns does not, as in Flask.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use http::{HeaderValue, Method, Uri};
+
+use crate::app::AppCore;
+
+tokio::task_local! {
+    static CURRENT: Arc<RequestContext>;
+}
+
+/// What the context knows of the current request: a snapshot taken after routing.
+pub(crate) struct RequestContext {
+    pub(crate) app: Arc<AppCore>,
+    /// The matched endpoint, if a route matched.
+    pub(crate) endpoint: Option<usize>,
+    pub(crate) method: Method,
+    pub(crate) uri: Uri,
+    /// The `Host` header, or the `:authority` of an HTTP/2 request.
+    pub(crate) host: Option<HeaderValue>,
+}
+
+impl RequestContext {
+    /// The scheme the client used. Plain HTTP until TLS or a trusted proxy says otherwise.
+    pub(crate) fn scheme(&self) -> &'static str {
+        "http"
+    }
+
+    /// The host the client asked for, for absolute URLs.
+    pub(crate) fn host(&self) -> &str {
+        self.host
+            .as_ref()
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| self.uri.authority().map(|a| a.as_str()))
+            .unwrap_or("localhost")
+    }
+
+    /// The blueprint of the matched endpoint, for relative endpoint names (`.index`).
+    pub(crate) fn blueprint(&self) -> Option<&str> {
+        let name = &self.app.endpoints[self.endpoint?].name;
+        name.rsplit_once('.').map(|(bp, _)| bp)
+    }
+}
+
+#[cfg(test)]
+impl RequestContext {
+    /// A context for an empty app, for unit tests of code that runs inside one.
+    pub(crate) fn for_tests() -> Arc<RequestContext> {
+        let app = crate::App::new().build().unwrap_or_else(|e| panic!("{e}"));
+        Arc::new(RequestContext {
+            app,
+            endpoint: None,
+            method: Method::GET,
+            uri: Uri::from_static("/"),
+            host: None,
+        })
+    }
+}
+
+/// Runs sync user code `f` inside the context.
+pub(crate) fn enter_sync<R>(ctx: Arc<RequestContext>, f: impl FnOnce() -> R) -> R {
+    CURRENT.sync_scope(ctx, f)
+}
+
+/// Runs async user code inside the context, on every poll.
+pub(crate) fn enter_async<F: Future>(ctx: Arc<RequestContext>, future: F) -> impl Future<Output = F::Output> {
+    CURRENT.scope(ctx, future)
+}
+
+/// The current request's context, if there is one.
+pub(crate) fn current() -> Option<Arc<RequestContext>> {
+    CURRENT.try_with(Arc::clone).ok()
+}
+
+/// The current request's context, for the APIs that cannot work without one.
+///
+/// # Panics
+///
+/// Outside a request, with a message that names `what` and says what to do instead.
+pub(crate) fn expect(what: &str) -> Arc<RequestContext> {
+    current().unwrap_or_else(|| {
+        panic!(
+            "{what} was used outside a request: it needs the current app and request, which \
+             erlen knows only while it runs a view, hook, error handler or template; outside one, \
+             use the test client to make a request"
+        )
+    })
+}

@@ -1,0 +1,8 @@
+//! The `ERLEN_*` environment variables that change the runtime's behaviour, read in one
+//! place.
+
+/// `ERLEN_DEBUG=1` (or `true`): debug mode, unless the app says otherwise with
+/// [`App::debug`](crate::App::debug).
+pub(crate) fn debug() -> bool {
+    std::env::var("ERLEN_DEBUG").is_ok_and(|v| matches!(v.trim(), "1" | "true" | "yes" | "on"))
+}

@@ -1,0 +1,235 @@
+//! Templates: Jinja2 syntax through minijinja, so that a Flask template ports as it is.
+//!
+//! The app's environment is built once with its folder, Flask's template globals
+//! (`url_for`, `request`) and the `#[template_filter]` / `#[template_global]` functions
+//! registered with `handlers![]`; Python's string and dict methods (`.upper()`,
+//! `.items()`, `.get()`) work as in Jinja2. Each template is parsed on first use and kept;
+//! in debug mode it is parsed again when its file changes.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use minijinja::value::{Enumerator, Kwargs, Object, ObjectRepr, Value};
+use minijinja::{Environment, ErrorKind};
+
+use crate::error::HttpError;
+use crate::handler::TemplateRegistration;
+use crate::response::{IntoResponse, Response, html_response};
+
+/// The app's template environment; `None` when the app set no template folder and
+/// registered no template functions.
+#[derive(Default)]
+pub(crate) struct Templates {
+    env: Option<Environment<'static>>,
+    folder: Option<PathBuf>,
+}
+
+impl Templates {
+    pub(crate) fn new(
+        folder: Option<PathBuf>,
+        debug: bool,
+        registrations: &[TemplateRegistration],
+    ) -> Templates {
+        if folder.is_none() && registrations.is_empty() {
+            return Templates::default();
+        }
+        let mut env = Environment::new();
+        if let Some(folder) = &folder {
+            env.set_loader(minijinja::path_loader(folder));
+        }
+        env.set_auto_reload(debug);
+        env.set_formatter(markupsafe_formatter);
+        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        env.add_function("url_for", url_for);
+        env.add_global("request", Value::from_object(CurrentRequest));
+        for register in registrations {
+            register(&mut env);
+        }
+        Templates { env: Some(env), folder }
+    }
+
+    fn render(&self, name: &str, context: Value) -> Result<String, HttpError> {
+        let Some(env) = &self.env else {
+            return Err(HttpError::internal(format!(
+                "render_template({name:?}): the app has no template folder; set one with `App::template_folder(\"templates\")`"
+            )));
+        };
+        let rendered = env.get_template(name).and_then(|template| template.render(context));
+        rendered.map_err(|e| {
+            let missing = e.kind() == ErrorKind::TemplateNotFound;
+            tracing::error!(
+                template = e.name().unwrap_or(name),
+                line = e.line(),
+                folder = ?self.folder,
+                error = %e,
+                detail = %e.display_debug_info(),
+                "{}",
+                if missing { "a template was not found" } else { "a template failed to render" }
+            );
+            HttpError::internal(format!("template {name:?}: {e}"))
+        })
+    }
+}
+
+/// Escapes text as Jinja2's MarkupSafe does (`&`, `<`, `>`, `"`, `'`; not `/`), so that a
+/// ported template renders the same HTML as under Flask.
+fn markupsafe_formatter(
+    out: &mut minijinja::Output,
+    state: &mut minijinja::State,
+    value: &Value,
+) -> Result<(), minijinja::Error> {
+    match (state.auto_escape(), value.as_str()) {
+        (minijinja::AutoEscape::Html, Some(text)) if !value.is_safe() => out
+            .write_str(&crate::escape_html(text))
+            .map_err(|e| minijinja::Error::new(ErrorKind::WriteFailure, e.to_string())),
+        _ => minijinja::escape_formatter(out, state, value),
+    }
+}
+
+/// A rendered template: an HTML response (`text/html`), or the error that a missing or
+/// broken template ended in (a 500, logged with the template, the line and the error).
+///
+/// Made by [`render_template`].
+pub struct Template {
+    rendered: Result<String, HttpError>,
+}
+
+impl Template {
+    /// The rendered text, or the error.
+    ///
+    /// # Errors
+    ///
+    /// A 500 [`HttpError`] when the template is missing or fails to render.
+    pub fn into_string(self) -> Result<String, HttpError> {
+        self.rendered
+    }
+}
+
+impl fmt::Debug for Template {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Template").field("ok", &self.rendered.is_ok()).finish()
+    }
+}
+
+impl IntoResponse for Template {
+    fn into_response(self) -> Response {
+        self.into_outcome().unwrap_or_else(|e| e.into_response())
+    }
+
+    fn into_outcome(self) -> Result<Response, HttpError> {
+        self.rendered.map(html_response)
+    }
+}
+
+/// Renders the template `name` from the app's template folder with `context`, as Flask's
+/// `render_template`: `.html`, `.htm` and `.xml` templates autoescape, and the template
+/// sees `url_for()`, `request` and the app's template filters and globals.
+///
+/// ```
+/// use erlen::prelude::*;
+/// # let dir = std::env::temp_dir().join(format!("erlen-doc-templates-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir).unwrap();
+/// # std::fs::write(dir.join("hello.html"), "<p>Hello {{ name }} from {{ url_for('hello') }}</p>").unwrap();
+///
+/// #[get("/hello")]
+/// fn hello() -> Template {
+///     render_template("hello.html", context! { name => "<erlen>" })
+/// }
+///
+/// let client = App::new().template_folder(&dir).register(handlers![hello]).test_client();
+/// assert_eq!(client.get("/hello").send().text(), "<p>Hello &lt;erlen&gt; from /hello</p>");
+/// ```
+///
+/// # Panics
+///
+/// Outside a request (the app is found through the request context).
+pub fn render_template(name: &str, context: impl Into<Value>) -> Template {
+    let ctx = crate::context::expect("render_template");
+    Template { rendered: ctx.app.templates.render(name, context.into()) }
+}
+
+/// The templates' `url_for(endpoint, **values)`: values the route does not name become
+/// the query string, `_external=true` makes the URL absolute, `_anchor` adds `#anchor`.
+fn url_for(endpoint: &str, values: Kwargs) -> Result<String, minijinja::Error> {
+    let fail =
+        |e: &dyn fmt::Display| minijinja::Error::new(ErrorKind::InvalidOperation, format!("url_for: {e}"));
+    let ctx = crate::context::current().ok_or_else(|| fail(&"there is no request"))?;
+    let mut external = false;
+    let mut anchor = None;
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for key in values.args() {
+        match key {
+            "_external" => external = values.get::<bool>(key)?,
+            "_anchor" => anchor = Some(values.get::<String>(key)?),
+            _ => {
+                let value: Value = values.get(key)?;
+                pairs.push((key.to_string(), value.to_string()));
+            }
+        }
+    }
+    let index = crate::urls::resolve(&ctx.app, Some(&ctx), endpoint).map_err(|e| fail(&e))?;
+    let endpoint = &ctx.app.endpoints[index];
+    let borrowed: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let path =
+        crate::urls::build(&endpoint.name, endpoint.url_pattern(), &borrowed, true).map_err(|e| fail(&e))?;
+    Ok(crate::urls::finish(&ctx, path, external, anchor.as_deref()))
+}
+
+/// The templates' `request`: the current request's method, path, args (the query, first
+/// value of each key), endpoint, blueprint, url, host and scheme.
+#[derive(Debug)]
+struct CurrentRequest;
+
+const REQUEST_KEYS: &[&str] = &[
+    "method",
+    "path",
+    "full_path",
+    "query_string",
+    "args",
+    "endpoint",
+    "blueprint",
+    "url",
+    "host",
+    "scheme",
+];
+
+impl Object for CurrentRequest {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let ctx = crate::context::current()?;
+        let path = || percent_encoding::percent_decode_str(ctx.uri.path()).decode_utf8_lossy().into_owned();
+        let query = ctx.uri.query().unwrap_or("");
+        Some(match key.as_str()? {
+            "method" => Value::from(ctx.method.as_str()),
+            "path" => Value::from(path()),
+            "full_path" => Value::from(format!("{}?{query}", path())),
+            "query_string" => Value::from(query),
+            "args" => {
+                let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
+                // The first value of each key, as Flask's `request.args.get`.
+                let mut args = std::collections::BTreeMap::new();
+                for (k, v) in pairs {
+                    args.entry(k).or_insert(v);
+                }
+                Value::from(args)
+            }
+            "endpoint" => ctx.endpoint.map(|e| Value::from(&*ctx.app.endpoints[e].name)).unwrap_or_default(),
+            "blueprint" => ctx.blueprint().map(Value::from).unwrap_or_default(),
+            "url" => {
+                let target = ctx.uri.path_and_query().map_or("/", |p| p.as_str());
+                Value::from(format!("{}://{}{target}", ctx.scheme(), ctx.host()))
+            }
+            "host" => Value::from(ctx.host()),
+            "scheme" => Value::from(ctx.scheme()),
+            _ => return None,
+        })
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Str(REQUEST_KEYS)
+    }
+}

@@ -1,0 +1,13 @@
+use erlen::prelude::*;
+
+#[get("/users/<int:id>")]
+fn user(id: i64) -> String {
+    id.to_string()
+}
+
+#[get("/")]
+fn index() -> String {
+    url_for!(user, id = 7, page = 2, _externel = true)
+}
+
+fn main() {}
