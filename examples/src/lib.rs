@@ -6,6 +6,7 @@
 pub mod async_urls;
 pub mod data;
 pub mod hooks;
+pub mod pages;
 pub mod timing;
 pub mod upstream;
 
