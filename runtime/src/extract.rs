@@ -178,7 +178,13 @@ macro_rules! param_trait {
     ($(#[$doc:meta])* $trait:ident, $message:literal, $label:literal, $note:literal, [$($ty:ty),*]) => {
         $(#[$doc])*
         #[diagnostic::on_unimplemented(message = $message, label = $label, note = $note)]
-        pub trait $trait: FromStr {}
+        pub trait $trait: FromStr {
+            /// Converts path parameter `name` of the matched route.
+            #[doc(hidden)]
+            fn from_param(req: &Request, name: &str) -> Result<Self, HttpError> {
+                param(req, name)
+            }
+        }
         $(impl $trait for $ty {})*
     };
 }
@@ -216,7 +222,13 @@ param_trait!(
     label = "not parseable from the path",
     note = "declare the argument as `String`, or implement `std::str::FromStr` for the type"
 )]
-pub trait StrParam: FromStr {}
+pub trait StrParam: FromStr {
+    /// Converts path parameter `name` of the matched route.
+    #[doc(hidden)]
+    fn from_param(req: &Request, name: &str) -> Result<Self, HttpError> {
+        param(req, name)
+    }
+}
 impl<T: FromStr> StrParam for T {}
 
 /// Converts the text of path parameter `name` of the matched route; a value that does not

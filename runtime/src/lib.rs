@@ -143,7 +143,7 @@ pub mod __private {
         AfterOutcome, BeforeOutcome, HttpError, IntoResponse, Request, Response, TeardownOutcome,
     };
 
-    use crate::extract::{FloatParam, FromRequest, IntParam, StrParam, UuidParam};
+    pub use crate::extract::{FloatParam, FromRequest, IntParam, StrParam, UuidParam};
 
     /// A path parameter with the `string` or `path` converter.
     pub fn param_str<T: StrParam>(req: &Request, name: &str) -> Result<T, HttpError> {

@@ -34,6 +34,7 @@ pub type Response = http::Response<Bytes>;
     message = "`{Self}` cannot be returned from a handler: it does not implement `IntoResponse`",
     label = "this type is not a response",
     note = "return a `String`, `&'static str`, `Json<T>`, `Html<T>`, `Response`, `(StatusCode, T)`, `Option<T>` or `Result<T, E>` where `T` is one of these",
+    note = "put the status first: `(404, Json(body))` or `(StatusCode::NOT_FOUND, body)`; Flask's `body, 404` order does not compile",
     note = "for your own type, implement `erlen::IntoResponse` for it"
 )]
 pub trait IntoResponse {
