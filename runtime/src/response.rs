@@ -189,7 +189,8 @@ impl IntoResponse for HttpError {
 }
 
 /// A JSON body: as a return value it serializes `T` with `application/json`; as an
-/// extractor it parses the request body (malformed JSON is a 400).
+/// extractor it parses the request body (a content type other than JSON is a 415,
+/// malformed JSON a 400).
 ///
 /// ```
 /// use erlen::prelude::*;
@@ -205,7 +206,9 @@ impl IntoResponse for HttpError {
 /// let client = App::new().register(handlers![flip]).test_client();
 /// let resp = client.post("/flip").json(&serde_json::json!({"x": 1, "y": 2})).send();
 /// assert_eq!(resp.json::<serde_json::Value>(), serde_json::json!({"x": 2, "y": 1}));
-/// assert_eq!(client.post("/flip").body("{oops").send().status(), 400);
+/// let oops = client.post("/flip").header("content-type", "application/json").body("{oops");
+/// assert_eq!(oops.send().status(), 400);
+/// assert_eq!(client.post("/flip").body(r#"{"x": 1, "y": 2}"#).send().status(), 415);
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Json<T>(pub T);
