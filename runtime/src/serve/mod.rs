@@ -388,6 +388,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_app_without_routes_is_announced() {
+        let empty = App::new().build().unwrap();
+        assert!(route_list(&empty).contains("the app has no routes"), "{}", route_list(&empty));
+    }
+
+    #[test]
     fn backend_from_the_environment() {
         assert_eq!(backend_from_env(None, None).unwrap(), Backend::Async);
         assert_eq!(backend_from_env(Some("threaded"), Some("3")).unwrap(), Backend::Threaded { workers: 3 });
