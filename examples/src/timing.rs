@@ -78,6 +78,29 @@ impl Options {
             None => spread(self.calls),
         }
     }
+
+    /// About how long [`measure`] takes: on each backend, every request (and one warm-up
+    /// per route) waits for the sum of the latencies on the sequential route, and for the
+    /// slowest one on the two concurrent routes.
+    pub fn estimate(&self) -> Duration {
+        let latencies = self.latencies();
+        let per_request = latencies.iter().sum::<u64>() + 2 * latencies.iter().copied().max().unwrap_or(0);
+        let per_backend = per_request * (self.requests as u64 + 1);
+        Duration::from_millis(per_backend * self.backends.len() as u64)
+    }
+}
+
+/// What [`measure_with_progress`] reports as it goes.
+#[derive(Clone, Copy, Debug)]
+pub enum Progress<'a> {
+    /// Serving on this backend starts.
+    Backend(Backend),
+    /// Timing this route starts (after its warm-up request).
+    Route { kind: &'static str, path: &'static str },
+    /// One timed request finished.
+    Request(Duration),
+    /// The route is done.
+    RouteDone(&'a Row),
 }
 
 /// The timings of one route.
@@ -121,7 +144,8 @@ impl Report {
     }
 }
 
-const ROUTES: [(&str, &str); 3] = [
+/// The routes timed, with the article's names for them.
+pub const ROUTES: [(&str, &str); 3] = [
     ("Synchronous", "/sync_get_urls"),
     ("Asynchronous (v2)", "/async_get_urls_v2"),
     ("Bridge (v1)", "/async_get_urls_v1"),
@@ -129,6 +153,14 @@ const ROUTES: [(&str, &str); 3] = [
 
 /// Serves the app on each backend and times its routes.
 pub fn measure(options: &Options) -> io::Result<Vec<Report>> {
+    measure_with_progress(options, |_| {})
+}
+
+/// [`measure`], telling `progress` about each step: the default run takes minutes.
+pub fn measure_with_progress(
+    options: &Options,
+    mut progress: impl FnMut(Progress),
+) -> io::Result<Vec<Report>> {
     let latencies = options.latencies();
     let ideal =
         latencies.iter().sum::<u64>() as f64 / latencies.iter().copied().max().unwrap_or(1).max(1) as f64;
@@ -137,6 +169,7 @@ pub fn measure(options: &Options) -> io::Result<Vec<Report>> {
     let client = reqwest::Client::new();
     let mut reports = Vec::new();
     for &backend in &options.backends {
+        progress(Progress::Backend(backend));
         let server = Server::bind("127.0.0.1:0").backend(backend).spawn(async_urls::app(urls.clone()))?;
         let mut rows = Vec::new();
         for (kind, path) in ROUTES {
@@ -154,8 +187,16 @@ pub fn measure(options: &Options) -> io::Result<Vec<Report>> {
                 Ok(took)
             };
             call()?; // warm up: connections to the app and the upstream
-            let times = (0..options.requests).map(|_| call()).collect::<io::Result<Vec<_>>>()?;
-            rows.push(Row { kind, path, times });
+            progress(Progress::Route { kind, path });
+            let mut times = Vec::with_capacity(options.requests);
+            for _ in 0..options.requests {
+                let took = call()?;
+                progress(Progress::Request(took));
+                times.push(took);
+            }
+            let row = Row { kind, path, times };
+            progress(Progress::RouteDone(&row));
+            rows.push(row);
         }
         server.shutdown();
         reports.push(Report { backend, rows, ideal });
@@ -163,12 +204,17 @@ pub fn measure(options: &Options) -> io::Result<Vec<Report>> {
     Ok(reports)
 }
 
-/// The report as the article's table, plus the speedups.
-pub fn render(report: &Report, options: &Options) -> String {
-    let backend = match report.backend {
+/// The backend as the tables name it.
+pub fn backend_name(backend: Backend) -> String {
+    match backend {
         Backend::Async => "async backend (hyper on tokio)".to_string(),
         Backend::Threaded { workers } => format!("threaded backend ({workers} workers)"),
-    };
+    }
+}
+
+/// The report as the article's table, plus the speedups.
+pub fn render(report: &Report, options: &Options) -> String {
+    let backend = backend_name(report.backend);
     let latency = match options.latency_ms {
         Some(ms) => format!("{} upstream calls of {ms} ms each", options.calls),
         None => format!("{} upstream calls of 200..1500 ms", options.calls),

@@ -14,6 +14,14 @@ fn options_parse_and_reject_mistakes() {
 }
 
 #[test]
+fn the_default_run_is_announced_as_taking_minutes() {
+    // 11 requests (one to warm up) x (8.5 s in sequence + 2 x 1.5 s at once), on 2 backends.
+    assert_eq!(Options::default().estimate().as_secs(), 252);
+    let quick = Options::parse(&["--latency-ms", "100", "--requests", "4"].map(String::from)).unwrap();
+    assert_eq!(quick.estimate().as_millis(), 5 * (1000 + 200) * 2);
+}
+
+#[test]
 fn concurrency_wins_on_both_backends() {
     let options =
         Options::parse(&["--calls", "6", "--latency-ms", "60", "--requests", "2"].map(String::from)).unwrap();

@@ -53,12 +53,15 @@ pub fn generate(handler: &Handler) -> TokenStream {
             Arg::Response => call_args.push(quote!(__resp)),
             Arg::TeardownError | Arg::Error => call_args.push(quote!(__err)),
             Arg::Param { name, converter, ty } => {
-                let getter = format_ident!("param_{}", converter_fn(*converter), span = ty.span());
-                prelude.push(quote_spanned!(ty.span()=> let #local = #p::#getter::<#ty>(&*__req, #name)?;));
+                let converter = format_ident!("{}", converter_trait(*converter), span = ty.span());
+                prelude.push(
+                    quote_spanned!(ty.span()=> let #local = <#ty as #p::#converter>::from_param(&*__req, #name)?;),
+                );
                 call_args.push(quote!(#local));
             }
             Arg::Extract { ty } => {
-                prelude.push(quote_spanned!(ty.span()=> let #local = #p::extract::<#ty>(&*__req)?;));
+                prelude
+                    .push(quote_spanned!(ty.span()=> let #local = <#ty as #p::FromRequest>::from_request(&*__req)?;));
                 call_args.push(quote!(#local));
             }
             Arg::TypedError { ty } => {
@@ -73,11 +76,14 @@ pub fn generate(handler: &Handler) -> TokenStream {
     } else {
         quote!(#name(#(#call_args),*))
     };
+    // The return value is converted by calling the public trait's method directly, so that
+    // a type that does not implement it is reported against that trait alone, with no
+    // "required by a bound in" note naming a hidden helper.
     let (convert, output) = match &handler.kind {
-        Kind::Route(_) | Kind::Error(_) => (quote!(respond), quote!(#p::Response)),
-        Kind::Before => (quote!(before), quote!(::std::option::Option<#p::Response>)),
-        Kind::After => (quote!(after), quote!(#p::Response)),
-        Kind::Teardown => (quote!(teardown), quote!(())),
+        Kind::Route(_) | Kind::Error(_) => (quote!(IntoResponse::into_outcome), quote!(#p::Response)),
+        Kind::Before => (quote!(BeforeOutcome::into_before), quote!(::std::option::Option<#p::Response>)),
+        Kind::After => (quote!(AfterOutcome::into_after), quote!(#p::Response)),
+        Kind::Teardown => (quote!(TeardownOutcome::into_teardown), quote!(())),
     };
     let ret_span = match &func.sig.output {
         ReturnType::Type(_, ty) => ty.span(),
@@ -167,13 +173,14 @@ pub fn template_item(func: &syn::ItemFn, method: &str, jinja_name: &str) -> Toke
     )
 }
 
-fn converter_fn(converter: erlen_pattern::Converter) -> &'static str {
+/// The runtime's trait for the types a converter's text converts into.
+fn converter_trait(converter: erlen_pattern::Converter) -> &'static str {
     use erlen_pattern::Converter;
     match converter {
-        Converter::Int => "int",
-        Converter::Float => "float",
-        Converter::Uuid => "uuid",
-        Converter::String | Converter::Path => "str",
+        Converter::Int => "IntParam",
+        Converter::Float => "FloatParam",
+        Converter::Uuid => "UuidParam",
+        Converter::String | Converter::Path => "StrParam",
     }
 }
 

@@ -199,7 +199,10 @@ impl App {
 }
 
 /// Mistakes found when an [`App`] is built, all of them at once.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Its `Debug` output is its `Display` text, one problem a line, so that
+/// `fn main() -> std::io::Result<()> { app().run() }` prints them readably.
+#[derive(Clone, PartialEq, Eq)]
 pub struct BuildError {
     problems: Vec<String>,
 }
@@ -218,6 +221,12 @@ impl fmt::Display for BuildError {
             write!(f, "\n  - {p}")?;
         }
         Ok(())
+    }
+}
+
+impl fmt::Debug for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }
 

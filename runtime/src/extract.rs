@@ -76,9 +76,29 @@ impl<T: Clone + Send + Sync + 'static> FromRequest for State<T> {
     }
 }
 
+/// A JSON body: the request's content type must be JSON (`application/json`, or
+/// `application/*+json` such as `application/problem+json`), else it is a 415, as
+/// Flask's `request.get_json()` answers; then malformed JSON is a 400.
 impl<T: DeserializeOwned> FromRequest for Json<T> {
     fn from_request(req: &Request) -> Result<Self, HttpError> {
-        req.json().map(Json)
+        match req.header("content-type") {
+            Some(content_type) if is_json(content_type) => req.json().map(Json),
+            Some(other) => Err(crate::abort(415).with_message(format!(
+                "expected a JSON body with content type application/json, not `{other}`"
+            ))),
+            None => Err(crate::abort(415)
+                .with_message("expected a JSON body with content type application/json, and the request has no content type")),
+        }
+    }
+}
+
+/// Whether a content type is JSON: `application/json` or `application/<anything>+json`,
+/// in any case, with any parameters (`; charset=utf-8`).
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    match essence.strip_prefix("application/") {
+        Some(subtype) => subtype == "json" || (subtype.len() > "+json".len() && subtype.ends_with("+json")),
+        None => false,
     }
 }
 
@@ -178,7 +198,13 @@ macro_rules! param_trait {
     ($(#[$doc:meta])* $trait:ident, $message:literal, $label:literal, $note:literal, [$($ty:ty),*]) => {
         $(#[$doc])*
         #[diagnostic::on_unimplemented(message = $message, label = $label, note = $note)]
-        pub trait $trait: FromStr {}
+        pub trait $trait: FromStr {
+            /// Converts path parameter `name` of the matched route.
+            #[doc(hidden)]
+            fn from_param(req: &Request, name: &str) -> Result<Self, HttpError> {
+                param(req, name)
+            }
+        }
         $(impl $trait for $ty {})*
     };
 }
@@ -216,7 +242,13 @@ param_trait!(
     label = "not parseable from the path",
     note = "declare the argument as `String`, or implement `std::str::FromStr` for the type"
 )]
-pub trait StrParam: FromStr {}
+pub trait StrParam: FromStr {
+    /// Converts path parameter `name` of the matched route.
+    #[doc(hidden)]
+    fn from_param(req: &Request, name: &str) -> Result<Self, HttpError> {
+        param(req, name)
+    }
+}
 impl<T: FromStr> StrParam for T {}
 
 /// Converts the text of path parameter `name` of the matched route; a value that does not
@@ -230,4 +262,31 @@ pub(crate) fn param<T: FromStr>(req: &Request, name: &str) -> Result<T, HttpErro
         crate::abort(404)
             .with_message(format!("`{text}` is not a valid value for the route parameter `{name}`"))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_json;
+
+    #[test]
+    fn json_content_types() {
+        for ok in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "Application/JSON",
+            "application/problem+json",
+        ] {
+            assert!(is_json(ok), "{ok}");
+        }
+        for not in [
+            "",
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "application/+json",
+            "text/json",
+            "application/jsonp",
+        ] {
+            assert!(!is_json(not), "{not}");
+        }
+    }
 }

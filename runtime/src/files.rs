@@ -65,7 +65,7 @@ impl IntoResponse for SendFile {
 /// use erlen::prelude::*;
 /// # let path = std::env::temp_dir().join(format!("erlen-doc-send-file-{}.txt", std::process::id()));
 /// # std::fs::write(&path, "hello file").unwrap();
-/// # let report = path.clone();
+/// # let written = path.clone();
 ///
 /// #[get("/report")]
 /// fn report() -> SendFile {
@@ -78,7 +78,7 @@ impl IntoResponse for SendFile {
 /// assert_eq!(resp.text(), "hello file");
 /// assert_eq!(resp.header("content-type"), Some("text/plain"));
 /// assert_eq!(client.get("/report").header("range", "bytes=6-").send().text(), "file");
-/// # std::fs::remove_file(report).unwrap();
+/// # std::fs::remove_file(written).unwrap();
 /// ```
 pub fn send_file(path: impl AsRef<Path>) -> SendFile {
     SendFile { opened: open(path.as_ref()) }

@@ -37,9 +37,27 @@
 //! ## The lifecycle
 //!
 //! Every request goes through Flask's lifecycle, written once and shared by every backend
-//! and the [`TestClient`]: routing, `before_request` hooks, the view, error handlers,
-//! `after_request` hooks, `teardown_request` hooks. See the `dispatch` module's source for
-//! the exact order.
+//! and the [`TestClient`]:
+//!
+//! 1. Routing: no match is a 404; a path served with other methods only is a 405 with an
+//!    `Allow` header; a route that ends in `/`, requested without it, redirects (308) there;
+//!    HEAD is answered for every GET route, OPTIONS with `Allow`.
+//! 2. `before_request` hooks: the app's, then the matched blueprint's, each in registration
+//!    order. The first to return a response (`Some(response)`, or an `Err`) ends this step
+//!    and the view is skipped. As in Flask, the app's hooks run for a 404 or 405 too: the
+//!    routing error is raised after them.
+//! 3. The view.
+//! 4. An error from 2 or 3 (an `Err`, an [`abort`], a panic) goes to an error handler: one
+//!    for its type (the blueprint's, then the app's), else one for its status code (the
+//!    blueprint's, then the app's), else the default page for that status. Unknown errors
+//!    and panics are 500s; an error inside an error handler is a plain 500.
+//! 5. `after_request` hooks, for every response (short-circuits and errors too): the
+//!    blueprint's, then the app's, each in reverse registration order.
+//! 6. `teardown_request` hooks, always, in that same order, with the error that no handler
+//!    took (or `None`); their own errors are logged and ignored.
+//!
+//! A blueprint's hooks and error handlers apply to its own routes only; the app's apply to
+//! all. A panic anywhere is a 500 and the server keeps serving.
 //!
 //! ## Sync and async
 //!
@@ -164,7 +182,7 @@ pub mod __private {
     pub use minijinja::Environment;
     pub use std::any::TypeId;
 
-    use crate::extract::{FloatParam, FromRequest, IntParam, StrParam, UuidParam};
+    pub use crate::extract::{FloatParam, FromRequest, IntParam, StrParam, UuidParam};
 
     /// A path parameter with the `string` or `path` converter.
     pub fn param_str<T: StrParam>(req: &Request, name: &str) -> Result<T, HttpError> {

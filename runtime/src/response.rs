@@ -37,6 +37,7 @@ pub type Response = http::Response<Body>;
     message = "`{Self}` cannot be returned from a handler: it does not implement `IntoResponse`",
     label = "this type is not a response",
     note = "return a `String`, `&'static str`, `Json<T>`, `Html<T>`, `Response`, `(StatusCode, T)`, `Option<T>` or `Result<T, E>` where `T` is one of these",
+    note = "put the status first: `(404, Json(body))` or `(StatusCode::NOT_FOUND, body)`; Flask's `body, 404` order does not compile",
     note = "for your own type, implement `erlen::IntoResponse` for it"
 )]
 pub trait IntoResponse {
@@ -199,7 +200,8 @@ impl IntoResponse for HttpError {
 }
 
 /// A JSON body: as a return value it serializes `T` with `application/json`; as an
-/// extractor it parses the request body (malformed JSON is a 400).
+/// extractor it parses the request body (a content type other than JSON is a 415,
+/// malformed JSON a 400).
 ///
 /// ```
 /// use erlen::prelude::*;
@@ -215,7 +217,9 @@ impl IntoResponse for HttpError {
 /// let client = App::new().register(handlers![flip]).test_client();
 /// let resp = client.post("/flip").json(&serde_json::json!({"x": 1, "y": 2})).send();
 /// assert_eq!(resp.json::<serde_json::Value>(), serde_json::json!({"x": 2, "y": 1}));
-/// assert_eq!(client.post("/flip").body("{oops").send().status(), 400);
+/// let oops = client.post("/flip").header("content-type", "application/json").body("{oops");
+/// assert_eq!(oops.send().status(), 400);
+/// assert_eq!(client.post("/flip").body(r#"{"x": 1, "y": 2}"#).send().status(), 415);
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Json<T>(pub T);

@@ -161,6 +161,21 @@ impl Router {
     }
 }
 
+impl Router {
+    /// Every route as (pattern, methods, endpoint), sorted by pattern: what the server
+    /// lists when it starts.
+    pub(crate) fn routes(&self) -> Vec<(&str, Vec<&str>, usize)> {
+        let mut routes: Vec<_> = self
+            .nodes
+            .iter()
+            .flatten()
+            .map(|r| (r.pattern.as_str(), r.methods.iter().map(Method::as_str).collect(), r.endpoint))
+            .collect();
+        routes.sort();
+        routes
+    }
+}
+
 /// Why a route could not be added.
 #[derive(Debug)]
 pub(crate) enum RouteConflict {
@@ -218,6 +233,12 @@ mod tests {
     fn int_converter_rejects_words_as_not_found() {
         let r = router(&[("/u/<int:id>", &[Method::GET])]);
         assert_eq!(r.lookup(&Method::GET, "/u/x", None), Match::NotFound);
+    }
+
+    #[test]
+    fn routes_are_listed_by_pattern() {
+        let r = router(&[("/u/<name>", &[Method::GET]), ("/", &[Method::GET, Method::POST])]);
+        assert_eq!(r.routes(), [("/", vec!["GET", "POST"], 1), ("/u/<name>", vec!["GET"], 0)]);
     }
 
     #[test]

@@ -170,7 +170,7 @@ fn body_extractors_parse_and_reject_with_400() {
     let c = client();
     let resp = c.post("/json").json(&Item { name: "tea".into(), qty: 2 }).send();
     assert_eq!(resp.json::<Item>(), Item { name: "TEA".into(), qty: 4 });
-    let bad = c.post("/json").body("{not json").send();
+    let bad = c.post("/json").header("content-type", "application/json").body("{not json").send();
     assert_eq!(bad.status(), 400);
     assert!(bad.text().contains("invalid JSON body"), "{}", bad.text());
     let wrong_shape = c.post("/json").json(&serde_json::json!({"name": 1})).send();
@@ -182,6 +182,23 @@ fn body_extractors_parse_and_reject_with_400() {
         c.post("/bytes").header("x-a", "b").body(vec![0u8; 10]).send().text(),
         "10 bytes, header Some(\"b\")"
     );
+}
+
+#[test]
+fn json_takes_json_content_types_only_as_flask_does() {
+    let c = client();
+    let body = r#"{"name": "tea", "qty": 1}"#;
+    for content_type in
+        ["application/json", "application/json; charset=utf-8", "application/merge-patch+json"]
+    {
+        let resp = c.post("/json").header("content-type", content_type).body(body).send();
+        assert_eq!(resp.status(), 200, "{content_type}: {}", resp.text());
+    }
+    let form = c.post("/json").header("content-type", "application/x-www-form-urlencoded").body(body).send();
+    assert_eq!(form.status(), 415);
+    assert!(form.text().contains("application/json"), "the page says what to send: {}", form.text());
+    assert_eq!(c.post("/json").header("content-type", "text/plain").body(body).send().status(), 415);
+    assert_eq!(c.post("/json").body(body).send().status(), 415, "no content type");
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! `App::run` in a real process: it listens where `ERLEN_ADDR` says, on the backend
 //! `ERLEN_BACKEND` names, and SIGTERM stops it gracefully (the in-flight request
-//! finishes, the process exits 0). Bad variables are refused with a clear error.
+//! finishes, the process exits 0). Bad variables are refused with a clear error, a build
+//! error prints readably, and every request is logged unless the app says otherwise.
 
 #![cfg(unix)]
 
@@ -52,4 +53,45 @@ fn invalid_environment_is_refused_with_a_message() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("ERLEN_BACKEND") && stderr.contains("gevent"), "{stderr}");
     assert!(stderr.contains("expected `async` or `threaded`"), "{stderr}");
+}
+
+#[test]
+fn a_build_error_prints_one_readable_line_per_problem() {
+    let output = Command::new(env!("CARGO_BIN_EXE_serve_fixture"))
+        .env("ERLEN_ADDR", format!("127.0.0.1:{}", free_port()))
+        .env("FIXTURE_BROKEN", "1")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("the app cannot be built:\n  - GET \"/ping\" is registered twice"), "{stderr}");
+    assert!(!stderr.contains("BuildError") && !stderr.contains("problems: ["), "no Debug dump: {stderr}");
+}
+
+/// Reads the child's stderr lines until one contains `needle`; `None` at the end.
+fn read_until(lines: &mut impl Iterator<Item = std::io::Result<String>>, needle: &str) -> Option<String> {
+    lines.map_while(Result::ok).find(|line| line.contains(needle))
+}
+
+#[test]
+fn app_run_lists_the_routes_and_logs_every_request() {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_serve_fixture"))
+        .env("ERLEN_ADDR", &addr)
+        .env_remove("ERLEN_LOG")
+        .env_remove("RUST_LOG")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the fixture starts");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let route = read_until(&mut lines, "/slow").expect("the banner lists the routes");
+    assert!(route.contains("GET") && route.contains("slow"), "{route}");
+    let pong = erlen::block_on(async { reqwest::get(format!("http://{addr}/ping")).await?.text().await });
+    assert_eq!(pong.unwrap(), "pong");
+    let logged = read_until(&mut lines, "erlen::access");
+    let _ = child.kill();
+    let _ = child.wait();
+    let logged = logged.expect("the request is logged");
+    assert!(logged.contains("path=\"/ping\"") && logged.contains("status=200"), "{logged}");
+    assert!(!logged.contains('\u{1b}'), "no colour codes in a pipe: {logged}");
 }

@@ -15,7 +15,7 @@ mod async_backend;
 mod conn;
 mod threaded;
 
-use std::io;
+use std::io::{self, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
@@ -269,10 +269,16 @@ impl App {
     /// with the async backend, unless `ERLEN_ADDR`, `ERLEN_BACKEND` (`async` or
     /// `threaded`) and `ERLEN_WORKERS` say otherwise.
     ///
+    /// It prints the address and the routes, and, as Flask's development server does,
+    /// logs every request to stderr (target `erlen::access`): unless the app installed a
+    /// `tracing` subscriber of its own, `run` installs one, filtered by `ERLEN_LOG` or else
+    /// `RUST_LOG` (default `info`; `ERLEN_LOG=warn` silences the access log), in colour
+    /// only on a terminal.
+    ///
     /// # Errors
     ///
-    /// If the app cannot be built, the variables are invalid, or the address cannot be
-    /// bound.
+    /// If the app cannot be built (the error lists every problem, one a line), the
+    /// variables are invalid, or the address cannot be bound.
     pub fn run(self) -> io::Result<()> {
         let addr = std::env::var("ERLEN_ADDR").unwrap_or_else(|_| "127.0.0.1:5000".to_string());
         let backend = backend_from_env(
@@ -280,16 +286,80 @@ impl App {
             std::env::var("ERLEN_WORKERS").ok().as_deref(),
         )?;
         let app = self.build()?;
-        let handle = Server::bind(addr.as_str()).backend(backend).spawn_core(app)?;
+        let routes = route_list(&app);
+        let handle = Server::bind(addr.as_str()).backend(backend).spawn_core(app).map_err(|e| {
+            if e.kind() == io::ErrorKind::AddrInUse {
+                io::Error::new(
+                    e.kind(),
+                    format!(
+                        "{addr} is in use by another program: stop it, or set ERLEN_ADDR to another address"
+                    ),
+                )
+            } else {
+                e
+            }
+        })?;
         let mode = match backend {
             Backend::Async => "async backend".to_string(),
             Backend::Threaded { workers } => format!("threaded backend, {workers} workers"),
         };
-        eprintln!(" * Running on http://{} ({mode}; ctrl-c to quit)", handle.addr());
+        // Not eprintln!, which panics when stderr is closed.
+        let banner = format!(" * Running on http://{} ({mode}; ctrl-c to quit)\n{routes}", handle.addr());
+        let _ = writeln!(io::stderr(), "{banner}");
+        log_requests_by_default();
         bridge::block_on(shutdown_signal());
         handle.shutdown();
         Ok(())
     }
+}
+
+/// The routes, one a line, or a warning that there are none: a view that was never
+/// registered with `handlers![...]` is missing from this list.
+fn route_list(app: &AppCore) -> String {
+    let routes = app.router.routes();
+    if routes.is_empty() {
+        return " * Warning: the app has no routes, so every request is a 404. Register the views: \
+                App::new().register(handlers![index, ...])"
+            .to_string();
+    }
+    let routes: Vec<_> =
+        routes.into_iter().map(|(pattern, methods, e)| (methods.join(", "), pattern, e)).collect();
+    let methods_width = routes.iter().map(|(m, _, _)| m.len()).max().unwrap_or(0);
+    let pattern_width = routes.iter().map(|(_, p, _)| p.len()).max().unwrap_or(0);
+    let mut list = String::from(" * Routes:");
+    for (methods, pattern, endpoint) in routes {
+        let name = app.endpoints.get(endpoint).map(|e| &*e.name).unwrap_or("?");
+        list.push_str(&format!("\n     {methods:methods_width$}  {pattern:pattern_width$}  {name}"));
+    }
+    list
+}
+
+/// Installs a `tracing` subscriber that logs to stderr, unless one is set already.
+fn log_requests_by_default() {
+    use std::io::IsTerminal;
+    use tracing_subscriber::EnvFilter;
+
+    let (var, directives) = match (std::env::var("ERLEN_LOG"), std::env::var("RUST_LOG")) {
+        (Ok(d), _) => ("ERLEN_LOG", d),
+        (Err(_), Ok(d)) => ("RUST_LOG", d),
+        _ => ("", "info".to_string()),
+    };
+    let filter = EnvFilter::try_new(&directives).unwrap_or_else(|e| {
+        let _ = writeln!(
+            io::stderr(),
+            " * Warning: {var}={directives:?} is not a valid log filter ({e}); logging at `info`"
+        );
+        EnvFilter::new("info")
+    });
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    // Fails only when a subscriber is set already: the app's own, which it keeps.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(colour)
+        // Else a failed write is reported with eprintln!, which panics when stderr is closed.
+        .log_internal_errors(false)
+        .try_init();
 }
 
 fn backend_from_env(backend: Option<&str>, workers: Option<&str>) -> io::Result<Backend> {
@@ -316,6 +386,12 @@ fn default_workers() -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_app_without_routes_is_announced() {
+        let empty = App::new().build().unwrap();
+        assert!(route_list(&empty).contains("the app has no routes"), "{}", route_list(&empty));
+    }
 
     #[test]
     fn backend_from_the_environment() {
