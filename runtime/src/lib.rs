@@ -184,42 +184,6 @@ pub mod __private {
 
     pub use crate::extract::{FloatParam, FromRequest, IntParam, StrParam, UuidParam};
 
-    /// A path parameter with the `string` or `path` converter.
-    pub fn param_str<T: StrParam>(req: &Request, name: &str) -> Result<T, HttpError> {
-        crate::extract::param(req, name)
-    }
-    /// A path parameter with the `int` converter.
-    pub fn param_int<T: IntParam>(req: &Request, name: &str) -> Result<T, HttpError> {
-        crate::extract::param(req, name)
-    }
-    /// A path parameter with the `float` converter.
-    pub fn param_float<T: FloatParam>(req: &Request, name: &str) -> Result<T, HttpError> {
-        crate::extract::param(req, name)
-    }
-    /// A path parameter with the `uuid` converter.
-    pub fn param_uuid<T: UuidParam>(req: &Request, name: &str) -> Result<T, HttpError> {
-        crate::extract::param(req, name)
-    }
-    /// Any other parameter: an extractor.
-    pub fn extract<T: FromRequest>(req: &Request) -> Result<T, HttpError> {
-        T::from_request(req)
-    }
-    /// A view's or error handler's return value.
-    pub fn respond<T: IntoResponse>(value: T) -> Result<Response, HttpError> {
-        value.into_outcome()
-    }
-    /// A before_request hook's return value.
-    pub fn before<T: BeforeOutcome>(value: T) -> Result<Option<Response>, HttpError> {
-        value.into_before()
-    }
-    /// An after_request hook's return value.
-    pub fn after<T: AfterOutcome>(value: T) -> Result<Response, HttpError> {
-        value.into_after()
-    }
-    /// A teardown_request hook's return value.
-    pub fn teardown<T: TeardownOutcome>(value: T) -> Result<(), HttpError> {
-        value.into_teardown()
-    }
     /// The typed error an `errorhandler(Type)` handler was registered for.
     pub fn downcast<E: std::error::Error + 'static>(error: &HttpError) -> Result<&E, HttpError> {
         error.downcast_ref::<E>().ok_or_else(|| {
