@@ -14,6 +14,7 @@ use crate::handler::{
     After, Before, Callable, Entry, EntryKind, ErrorHandler, Handlers, Teardown, TemplateRegistration, View,
 };
 use crate::routing::{RouteConflict, Router};
+use crate::session::{SessionConfig, Sessions};
 use crate::templates::Templates;
 
 /// A web application: routes, hooks, error handlers, blueprints and state.
@@ -35,6 +36,9 @@ pub struct App {
     template_folder: Option<PathBuf>,
     static_folder: Option<PathBuf>,
     debug: Option<bool>,
+    secret_key: Option<Vec<u8>>,
+    secret_key_fallbacks: Vec<Vec<u8>>,
+    session_config: SessionConfig,
 }
 
 /// A group of routes with its own URL prefix, hooks and error handlers, as in Flask.
@@ -155,6 +159,29 @@ impl App {
         self
     }
 
+    /// The secret key that signs the session cookie, as Flask's `SECRET_KEY`: any bytes,
+    /// best a long random string kept out of the code. Without one, `ERLEN_SECRET_KEY` is
+    /// used; with neither, a handler that takes a `Session` is a 500 whose log says so.
+    pub fn secret_key(mut self, key: impl AsRef<[u8]>) -> App {
+        self.secret_key = Some(key.as_ref().to_vec());
+        self
+    }
+
+    /// Older secret keys whose session cookies are still accepted (new ones are signed with
+    /// [`App::secret_key`]), to rotate the key without logging everyone out, as Flask's
+    /// `SECRET_KEY_FALLBACKS`.
+    pub fn secret_key_fallbacks<K: AsRef<[u8]>>(mut self, keys: impl IntoIterator<Item = K>) -> App {
+        self.secret_key_fallbacks = keys.into_iter().map(|k| k.as_ref().to_vec()).collect();
+        self
+    }
+
+    /// How the session cookie is made: name, path, domain, `Secure`, `HttpOnly`,
+    /// `SameSite` and lifetime (Flask's `SESSION_COOKIE_*`).
+    pub fn session_config(mut self, config: SessionConfig) -> App {
+        self.session_config = config;
+        self
+    }
+
     /// Debug mode: templates reload when their files change. Off by default; `ERLEN_DEBUG=1`
     /// turns it on when this is not called.
     pub fn debug(mut self, on: bool) -> App {
@@ -175,6 +202,11 @@ impl App {
             scopes: vec![Scope::default()],
             state: Arc::new(self.state),
             templates: Templates::default(),
+            sessions: Sessions::new(
+                self.secret_key.or_else(crate::env::secret_key),
+                self.secret_key_fallbacks,
+                self.session_config,
+            ),
         };
         let mut problems = Vec::new();
         let mut template_entries = Vec::new();
@@ -278,6 +310,7 @@ pub struct AppCore {
     pub(crate) scopes: Vec<Scope>,
     pub(crate) state: Arc<Extensions>,
     pub(crate) templates: Templates,
+    pub(crate) sessions: Sessions,
 }
 
 impl fmt::Debug for AppCore {

@@ -9,11 +9,12 @@
 //! handler spawns does not, as in Flask.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use http::{HeaderValue, Method, Uri};
 
 use crate::app::AppCore;
+use crate::session::SessionState;
 
 tokio::task_local! {
     static CURRENT: Arc<RequestContext>;
@@ -28,6 +29,10 @@ pub(crate) struct RequestContext {
     pub(crate) uri: Uri,
     /// The `Host` header, or the `:authority` of an HTTP/2 request.
     pub(crate) host: Option<HeaderValue>,
+    /// The `Cookie` headers, for the session.
+    pub(crate) cookies: Vec<HeaderValue>,
+    /// The session, loaded on first use; `None` inside when the app has no secret key.
+    pub(crate) session: OnceLock<Option<Arc<SessionState>>>,
 }
 
 impl RequestContext {
@@ -43,6 +48,17 @@ impl RequestContext {
             .and_then(|h| h.to_str().ok())
             .or_else(|| self.uri.authority().map(|a| a.as_str()))
             .unwrap_or("localhost")
+    }
+
+    /// The session, loaded from the request's cookie on first use; `None` when the app has
+    /// no secret key.
+    pub(crate) fn session(&self) -> Option<Arc<SessionState>> {
+        self.session
+            .get_or_init(|| {
+                let headers = self.cookies.iter().filter_map(|h| h.to_str().ok());
+                self.app.sessions.load(headers).map(Arc::new)
+            })
+            .clone()
     }
 
     /// The blueprint of the matched endpoint, for relative endpoint names (`.index`).
@@ -63,6 +79,8 @@ impl RequestContext {
             method: Method::GET,
             uri: Uri::from_static("/"),
             host: None,
+            cookies: Vec::new(),
+            session: OnceLock::new(),
         })
     }
 }

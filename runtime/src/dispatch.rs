@@ -13,9 +13,9 @@
 //!    reverse registration order;
 //! 6. `teardown_request` hooks, always, in that order, with the error no handler took.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use http::header::{ALLOW, CONTENT_LENGTH, HOST};
+use http::header::{ALLOW, CONTENT_LENGTH, COOKIE, HOST};
 use http::{HeaderValue, Method, StatusCode};
 
 use crate::app::{AppCore, Scope};
@@ -41,6 +41,8 @@ pub(crate) async fn dispatch(app: &Arc<AppCore>, mut req: Req, mode: &Mode) -> R
         method: req.method.clone(),
         uri: req.uri.clone(),
         host: req.headers.get(HOST).cloned(),
+        cookies: req.headers.get_all(COOKIE).iter().cloned().collect(),
+        session: OnceLock::new(),
     });
     let lifecycle = Lifecycle { mode, ctx, scopes: Scopes { app: &app.scopes[0], blueprint } };
     let mut resp = match lifecycle.run(req, routed).await {
@@ -181,6 +183,11 @@ impl Lifecycle<'_> {
                     }
                 }
             }
+        }
+
+        // The session is saved after the after_request hooks, as Flask's process_response.
+        if let Some(Some(session)) = self.ctx.session.get() {
+            self.ctx.app.sessions.save(session, &mut resp);
         }
 
         // 6. teardown_request, always; their own errors are logged and ignored.

@@ -6,3 +6,9 @@
 pub(crate) fn debug() -> bool {
     std::env::var("ERLEN_DEBUG").is_ok_and(|v| matches!(v.trim(), "1" | "true" | "yes" | "on"))
 }
+
+/// `ERLEN_SECRET_KEY`: the secret key that signs sessions, unless the app sets one with
+/// [`App::secret_key`](crate::App::secret_key).
+pub(crate) fn secret_key() -> Option<Vec<u8>> {
+    std::env::var("ERLEN_SECRET_KEY").ok().filter(|k| !k.is_empty()).map(String::into_bytes)
+}

@@ -99,6 +99,7 @@ mod app;
 mod body;
 mod bridge;
 mod context;
+mod cookies;
 mod dispatch;
 mod env;
 mod error;
@@ -112,6 +113,7 @@ mod request;
 mod response;
 mod routing;
 mod serve;
+mod session;
 mod templates;
 mod testing;
 mod urls;
@@ -119,9 +121,15 @@ mod urls;
 pub use app::{App, AppCore, Blueprint, BuildError};
 pub use body::{Body, BoxError, Chunk};
 pub use bridge::block_on;
+pub use cookies::ResponseExt;
 pub use error::{HttpError, abort, escape_html};
 pub use extract::{FloatParam, Form, FromRequest, IntParam, Query, State, StrParam, UuidParam};
 pub use files::{SendFile, send_file, send_from_directory};
+pub use session::{Session, SessionConfig, flash, flash_category, get_flashed_messages};
+
+/// The `cookie` crate: [`Cookie`](cookie::Cookie), its builder and `SameSite`.
+pub use cookie;
+pub use cookie::{Cookie, SameSite};
 pub use handler::Handlers;
 pub use hooks::{AfterOutcome, BeforeOutcome, TeardownOutcome};
 pub use request::Request;
@@ -158,10 +166,11 @@ pub mod runtime {
 /// Everything a handler module needs: `use erlen::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        App, Backend, Blueprint, Body, Bytes, Form, FromRequest, HeaderMap, HeaderValue, Html, HttpError,
-        IntoResponse, Json, Method, Query, Redirect, Request, Response, SendFile, Server, ServerHandle,
-        State, StatusCode, Template, TestClient, abort, after_request, before_request, context, delete,
-        errorhandler, get, handlers, patch, post, put, redirect, render_template, route, send_file,
+        App, Backend, Blueprint, Body, Bytes, Cookie, Form, FromRequest, HeaderMap, HeaderValue, Html,
+        HttpError, IntoResponse, Json, Method, Query, Redirect, Request, Response, ResponseExt, SameSite,
+        SendFile, Server, ServerHandle, Session, State, StatusCode, Template, TestClient, abort,
+        after_request, before_request, context, delete, errorhandler, flash, flash_category, get,
+        get_flashed_messages, handlers, patch, post, put, redirect, render_template, route, send_file,
         send_from_directory, teardown_request, template_filter, template_global, url_for,
     };
 }

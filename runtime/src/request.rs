@@ -40,6 +40,7 @@ pub struct Request {
     pub(crate) remote_addr: Option<SocketAddr>,
     pub(crate) state: Arc<Extensions>,
     query_cache: OnceLock<Vec<(String, String)>>,
+    cookie_cache: OnceLock<Vec<(String, String)>>,
 }
 
 impl Request {
@@ -67,6 +68,7 @@ impl Request {
             remote_addr: None,
             state: Arc::default(),
             query_cache: OnceLock::new(),
+            cookie_cache: OnceLock::new(),
         })
     }
 
@@ -113,6 +115,14 @@ impl Request {
     /// The value of header `name`, if it is present and valid text.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The value of the cookie `name` the client sent, percent-decoded.
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        let cookies = self
+            .cookie_cache
+            .get_or_init(|| crate::cookies::parse(self.headers.get_all(http::header::COOKIE).iter()));
+        cookies.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 
     /// All request headers.

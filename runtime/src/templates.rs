@@ -43,6 +43,8 @@ impl Templates {
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         env.add_function("url_for", url_for);
         env.add_global("request", Value::from_object(CurrentRequest));
+        env.add_global("session", Value::from_object(CurrentSession));
+        env.add_function("get_flashed_messages", get_flashed_messages);
         for register in registrations {
             register(&mut env);
         }
@@ -174,6 +176,45 @@ fn url_for(endpoint: &str, values: Kwargs) -> Result<String, minijinja::Error> {
     let path =
         crate::urls::build(&endpoint.name, endpoint.url_pattern(), &borrowed, true).map_err(|e| fail(&e))?;
     Ok(crate::urls::finish(&ctx, path, external, anchor.as_deref()))
+}
+
+/// The templates' `get_flashed_messages(with_categories=false, category_filter=[])`:
+/// the messages, or `(category, message)` pairs; empty without a session.
+fn get_flashed_messages(options: Kwargs) -> Result<Value, minijinja::Error> {
+    let with_categories: Option<bool> = options.get("with_categories")?;
+    let filter: Option<Vec<String>> = options.get("category_filter")?;
+    options.assert_all_used()?;
+    let session = crate::context::current().and_then(|ctx| ctx.session());
+    let mut flashes = session.map(|s| s.take_flashes()).unwrap_or_default();
+    if let Some(filter) = filter.filter(|f| !f.is_empty()) {
+        flashes.retain(|(category, _)| filter.contains(category));
+    }
+    Ok(if with_categories.unwrap_or(false) {
+        Value::from_iter(flashes.into_iter().map(|(c, m)| Value::from_iter([Value::from(c), Value::from(m)])))
+    } else {
+        Value::from_iter(flashes.into_iter().map(|(_, m)| Value::from(m)))
+    })
+}
+
+/// The templates' `session`: the current session's values (empty without one).
+#[derive(Debug)]
+struct CurrentSession;
+
+impl Object for CurrentSession {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let session = crate::context::current()?.session()?;
+        session.value(key.as_str()?).map(|v| Value::from(minijinja::value::Serde(v)))
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        let keys =
+            crate::context::current().and_then(|ctx| ctx.session()).map(|s| s.keys()).unwrap_or_default();
+        Enumerator::Values(keys.into_iter().map(Value::from).collect())
+    }
 }
 
 /// The templates' `request`: the current request's method, path, args (the query, first

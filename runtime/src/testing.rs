@@ -3,7 +3,7 @@
 
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
@@ -11,10 +11,14 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use cookie::{Cookie, CookieJar};
+use http::header::{COOKIE, SET_COOKIE};
+
 use crate::app::{App, AppCore, BuildError};
 use crate::body::{Body, BoxError};
 use crate::exec::Mode;
 use crate::request::Request;
+use crate::session::Session;
 
 /// A client that serves requests to an app in-process, as Flask's `app.test_client()`.
 ///
@@ -34,9 +38,13 @@ use crate::request::Request;
 /// assert_eq!(resp.status(), 200);
 /// assert_eq!(resp.text(), "hi");
 /// ```
+///
+/// Like Flask's, it keeps the cookies the app sets (a jar per client, shared by its
+/// clones) and sends them back, and can follow redirects and open the session.
 #[derive(Clone, Debug)]
 pub struct TestClient {
     app: Arc<AppCore>,
+    jar: Option<Arc<Mutex<CookieJar>>>,
 }
 
 impl App {
@@ -56,7 +64,7 @@ impl App {
 
     /// A test client for this app, or the reasons it cannot be built.
     pub fn try_test_client(self) -> Result<TestClient, BuildError> {
-        Ok(TestClient { app: self.build()? })
+        Ok(TestClient { app: self.build()?, jar: Some(Arc::default()) })
     }
 }
 
@@ -76,11 +84,106 @@ impl TestClient {
     pub fn request(&self, method: Method, path: &str) -> TestRequest {
         TestRequest {
             app: self.app.clone(),
+            jar: self.jar.clone(),
             method,
             path: path.to_string(),
             headers: HeaderMap::new(),
             body: Bytes::new(),
+            follow: false,
         }
+    }
+
+    /// Stops keeping cookies: requests carry only the headers they are given, as Flask's
+    /// `test_client(use_cookies=False)`.
+    pub fn without_cookies(mut self) -> TestClient {
+        self.jar = None;
+        self
+    }
+
+    fn jar(&self) -> MutexGuard<'_, CookieJar> {
+        match &self.jar {
+            Some(jar) => lock(jar),
+            None => panic!("this test client keeps no cookies (`without_cookies`)"),
+        }
+    }
+
+    /// The value of the cookie `name` in the client's jar.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.jar.as_ref().and_then(|jar| lock(jar).get(name).map(|c| c.value().to_string()))
+    }
+
+    /// Puts a cookie in the client's jar, sent with the following requests.
+    ///
+    /// # Panics
+    ///
+    /// If the client keeps no cookies.
+    pub fn set_cookie(&self, cookie: impl Into<Cookie<'static>>) {
+        self.jar().add(cookie.into());
+    }
+
+    /// Removes the cookie `name` from the client's jar.
+    ///
+    /// # Panics
+    ///
+    /// If the client keeps no cookies.
+    pub fn delete_cookie(&self, name: &str) {
+        self.jar().force_remove(name);
+    }
+
+    /// Opens the session the client's cookie holds, lets `f` read and change it, and
+    /// stores it back in the jar, as Flask's `session_transaction()`.
+    ///
+    /// ```
+    /// use erlen::prelude::*;
+    ///
+    /// #[get("/me")]
+    /// fn me(session: Session) -> String {
+    ///     session.get::<String>("user").unwrap_or_default()
+    /// }
+    ///
+    /// let client = App::new().secret_key("dev").register(handlers![me]).test_client();
+    /// client.session_transaction(|session| session.insert("user", "ada"));
+    /// assert_eq!(client.get("/me").send().text(), "ada");
+    /// assert_eq!(client.session_transaction(|session| session.get::<String>("user")).as_deref(), Some("ada"));
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If the app has no secret key, or the client keeps no cookies.
+    pub fn session_transaction<R>(&self, f: impl FnOnce(&Session) -> R) -> R {
+        let sessions = &self.app.sessions;
+        let name = sessions.config.name();
+        let header = self.cookie(name).map(|value| Cookie::new(name, value).to_string());
+        let state = sessions.load(header.as_deref().into_iter()).unwrap_or_else(|| {
+            panic!("the app has no secret key: set one with `App::secret_key` to use sessions")
+        });
+        let state = Arc::new(state);
+        let out = f(&Session::new(state.clone()));
+        if let Some(cookie) = sessions.cookie_for(&state) {
+            self.store(&cookie);
+        }
+        out
+    }
+
+    fn store(&self, cookie: &Cookie<'_>) {
+        if let Some(jar) = &self.jar {
+            store_cookie(&mut lock(jar), cookie);
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Keeps a cookie from a `Set-Cookie`, or drops it when it is a removal.
+fn store_cookie(jar: &mut CookieJar, cookie: &Cookie<'_>) {
+    let expired = cookie.max_age().is_some_and(|age| age.is_zero() || age.is_negative())
+        || cookie.expires_datetime().is_some_and(|at| at <= cookie::time::OffsetDateTime::now_utc());
+    if expired {
+        jar.force_remove(cookie.name());
+    } else {
+        jar.add(cookie.clone().into_owned());
     }
 }
 
@@ -88,10 +191,12 @@ impl TestClient {
 #[must_use = "a test request does nothing until it is sent with `.send()` or `.await`"]
 pub struct TestRequest {
     app: Arc<AppCore>,
+    jar: Option<Arc<Mutex<CookieJar>>>,
     method: Method,
     path: String,
     headers: HeaderMap,
     body: Bytes,
+    follow: bool,
 }
 
 impl TestRequest {
@@ -106,6 +211,15 @@ impl TestRequest {
         let value = HeaderValue::from_str(value)
             .unwrap_or_else(|_| panic!("`{value}` is not a valid value for header `{name}`"));
         self.headers.append(name, value);
+        self
+    }
+
+    /// Follows redirects to their end, as Flask's `follow_redirects=True`: a 301, 302 or
+    /// 303 is followed with a GET (as browsers do after a form's POST), a 307 or 308 with
+    /// the same method and body. The final response's [`TestResponse::history`] holds the
+    /// redirects on the way.
+    pub fn follow_redirects(mut self) -> TestRequest {
+        self.follow = true;
         self
     }
 
@@ -147,35 +261,90 @@ impl TestRequest {
         crate::bridge::block_on(self.into_future())
     }
 
-    fn into_request(self) -> Result<(Arc<AppCore>, Request), crate::HttpError> {
-        let mut builder = http::Request::builder().method(self.method).uri(&self.path);
+    /// The request as the app sees it, with the jar's cookies.
+    fn to_request(&self) -> Result<Request, crate::HttpError> {
+        let mut builder = http::Request::builder().method(self.method.clone()).uri(&self.path);
         if let Some(h) = builder.headers_mut() {
-            *h = self.headers;
+            *h = self.headers.clone();
+            if let Some(jar) = &self.jar {
+                let cookies: Vec<String> = lock(jar).iter().map(|c| c.stripped().to_string()).collect();
+                if !cookies.is_empty() && !h.contains_key(COOKIE) {
+                    if let Ok(value) = HeaderValue::from_str(&cookies.join("; ")) {
+                        h.insert(COOKIE, value);
+                    }
+                }
+            }
         }
         let request =
             builder.body(()).unwrap_or_else(|e| panic!("`{}` is not a valid request target: {e}", self.path));
         let (parts, ()) = request.into_parts();
-        Ok((self.app, Request::from_parts(parts, self.body)?))
+        Request::from_parts(parts, self.body.clone())
+    }
+
+    /// Sends this one request through the lifecycle, and keeps the cookies it sets.
+    async fn send_once(&self) -> TestResponse {
+        let req = match self.to_request() {
+            Ok(req) => req,
+            Err(e) => return TestResponse::from(e.default_response()),
+        };
+        let app = self.app.clone();
+        // Dispatch on the shared runtime, whatever runtime (if any) awaits us.
+        let task = crate::bridge::handle().spawn(async move {
+            crate::dispatch::dispatch(&app, Box::new(req), &Mode::Offload { limit: None }).await
+        });
+        let resp = match task.await {
+            Ok(resp) => TestResponse::from(resp),
+            Err(e) => panic!("the request task failed: {e}"),
+        };
+        if let Some(jar) = &self.jar {
+            let mut jar = lock(jar);
+            for value in resp.headers.get_all(SET_COOKIE) {
+                if let Some(cookie) = value.to_str().ok().and_then(|v| Cookie::parse(v).ok()) {
+                    store_cookie(&mut jar, &cookie);
+                }
+            }
+        }
+        resp
     }
 }
+
+/// How many redirects `follow_redirects` follows before it gives up.
+const MAX_REDIRECTS: usize = 20;
 
 impl IntoFuture for TestRequest {
     type Output = TestResponse;
     type IntoFuture = Pin<Box<dyn Future<Output = TestResponse> + Send>>;
 
-    fn into_future(self) -> Self::IntoFuture {
+    fn into_future(mut self) -> Self::IntoFuture {
         Box::pin(async move {
-            let (app, req) = match self.into_request() {
-                Ok(parts) => parts,
-                Err(e) => return TestResponse::from(e.default_response()),
-            };
-            // Dispatch on the shared runtime, whatever runtime (if any) awaits us.
-            let task = crate::bridge::handle().spawn(async move {
-                crate::dispatch::dispatch(&app, Box::new(req), &Mode::Offload { limit: None }).await
-            });
-            match task.await {
-                Ok(resp) => TestResponse::from(resp),
-                Err(e) => panic!("the request task failed: {e}"),
+            let mut history = Vec::new();
+            loop {
+                let mut resp = self.send_once().await;
+                resp.path = self.path.clone();
+                let location = resp.header("location").map(local_target);
+                let method = match resp.status.as_u16() {
+                    301..=303 => Method::GET,
+                    307 | 308 => self.method.clone(),
+                    _ => {
+                        resp.history = history;
+                        return resp;
+                    }
+                };
+                let Some(location) = location.filter(|_| self.follow) else {
+                    resp.history = history;
+                    return resp;
+                };
+                assert!(
+                    history.len() < MAX_REDIRECTS,
+                    "more than {MAX_REDIRECTS} redirects, the last to {location}"
+                );
+                if method == Method::GET && self.method != Method::GET {
+                    self.body = Bytes::new();
+                    self.headers.remove(CONTENT_TYPE);
+                }
+                self.method = method;
+                self.path = location;
+                history.push(resp);
             }
         })
     }
@@ -191,6 +360,8 @@ pub struct TestResponse {
     headers: HeaderMap,
     collected: OnceLock<Bytes>,
     unread: Mutex<Option<Body>>,
+    path: String,
+    history: Vec<TestResponse>,
 }
 
 impl From<crate::Response> for TestResponse {
@@ -204,7 +375,14 @@ impl From<crate::Response> for TestResponse {
             }
             None => Some(body),
         };
-        TestResponse { status: parts.status, headers: parts.headers, collected, unread: Mutex::new(unread) }
+        TestResponse {
+            status: parts.status,
+            headers: parts.headers,
+            collected,
+            unread: Mutex::new(unread),
+            path: String::new(),
+            history: Vec::new(),
+        }
     }
 }
 
@@ -227,6 +405,18 @@ impl TestResponse {
     /// The first value of header `name`, if present and valid text.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The path (and query) this response answered; after redirects were followed, the
+    /// last one, as Flask's `response.request.path`.
+    pub fn request_path(&self) -> &str {
+        &self.path
+    }
+
+    /// The redirects followed on the way to this response, first to last (empty unless
+    /// the request was sent with [`TestRequest::follow_redirects`]).
+    pub fn history(&self) -> &[TestResponse] {
+        &self.history
     }
 
     /// All headers.
@@ -323,5 +513,13 @@ impl futures::Stream for TestBodyStream {
 impl std::fmt::Debug for TestBodyStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("TestBodyStream")
+    }
+}
+
+/// The path and query of a `Location`, which may be absolute (`http://host/path`).
+fn local_target(location: &str) -> String {
+    match location.parse::<http::Uri>() {
+        Ok(uri) if uri.scheme().is_some() => uri.path_and_query().map_or("/", |p| p.as_str()).to_string(),
+        _ => location.to_string(),
     }
 }
