@@ -8,6 +8,7 @@ pub mod api;
 pub mod async_urls;
 pub mod data;
 pub mod hooks;
+pub mod login;
 pub mod pages;
 pub mod request;
 pub mod timing;

@@ -198,6 +198,7 @@ fn default_description(status: StatusCode) -> &'static str {
         431 => "One or more header fields exceeds the maximum size.",
         503 => "The server is temporarily unable to service your request. Please try again later.",
         504 => "The server did not answer in time.",
+        300..=399 => "Redirecting to the target URL.",
         s if s >= 500 => "The server encountered an internal error and was unable to complete your request.",
         _ => "The request could not be served.",
     }

@@ -285,6 +285,19 @@ impl Redirect {
     }
 }
 
+/// A redirect as an error, so that a check can end a view early with `?`, as
+/// Werkzeug's `RequestRedirect` does: `let user = login_required(req)?;` where the check
+/// returns `Result<&User, Redirect>`.
+impl From<Redirect> for HttpError {
+    fn from(redirect: Redirect) -> HttpError {
+        let error = HttpError::new(redirect.status);
+        match HeaderValue::try_from(redirect.location) {
+            Ok(location) => error.with_header(LOCATION, location),
+            Err(_) => HttpError::internal("redirect location is not a valid header value"),
+        }
+    }
+}
+
 impl IntoResponse for Redirect {
     fn into_response(self) -> Response {
         match HeaderValue::try_from(self.location) {
