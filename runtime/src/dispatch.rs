@@ -101,7 +101,7 @@ impl Lifecycle<'_> {
         req.state = self.app.state.clone();
         // 1. Routing. Its answer (an error, a redirect, OPTIONS) waits for the before hooks,
         // as Flask raises routing errors after them.
-        let routed = match self.app.router.lookup(&req.method, req.path(), req.uri.query()) {
+        let routed = match self.app.router.lookup(&req.method, req.path(), &req.uri) {
             Match::Found { endpoint, params, options } => {
                 let endpoint = &self.app.endpoints[endpoint];
                 req.params = params;

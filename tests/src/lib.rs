@@ -3,6 +3,7 @@
 
 pub mod flask_port;
 pub mod lifecycle;
+pub mod raw;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
