@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::StatusCode;
-use http::header::CONTENT_LENGTH;
+use http::header::{CONTENT_LENGTH, HOST};
+use http::{StatusCode, Version};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -136,11 +136,13 @@ async fn run(shared: &Shared, request: Box<Request>) -> Response {
     }
 }
 
+/// Checks the request's framing and reads its body within the limit.
 async fn read_request(
     shared: &Shared,
     req: hyper::Request<Incoming>,
     remote: SocketAddr,
 ) -> Result<Box<Request>, HttpError> {
+    check_host(&req)?;
     let limit = shared.limits.body_limit;
     let too_large = || {
         crate::abort(413).with_message(format!("the request body is larger than the limit of {limit} bytes"))
@@ -168,4 +170,18 @@ async fn read_request(
     let mut request = Box::new(Request::from_parts(parts, body)?);
     request.remote_addr = Some(remote);
     Ok(request)
+}
+
+/// RFC 9112, section 3.2: an HTTP/1.1 request has exactly one `Host`, and no request has
+/// two. HTTP/1.0 may omit it; HTTP/2 names the host in `:authority`.
+fn check_host<B>(req: &hyper::Request<B>) -> Result<(), HttpError> {
+    let mut hosts = req.headers().get_all(HOST).iter();
+    let first = hosts.next();
+    if hosts.next().is_some() {
+        return Err(crate::abort(400).with_message("the request has more than one Host header"));
+    }
+    if first.is_none() && req.version() == Version::HTTP_11 {
+        return Err(crate::abort(400).with_message("an HTTP/1.1 request needs a Host header"));
+    }
+    Ok(())
 }
