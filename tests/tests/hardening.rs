@@ -1,7 +1,11 @@
-//! Hostile and careless clients over real sockets, on both backends: redirect abuse,
-//! missing or doubled `Host`.
+//! Hostile and careless clients over real sockets, on both backends: clients that leave
+//! before their answer, redirect abuse, missing or doubled `Host`. Bounds are generous,
+//! as these machines are noisy.
 
-use std::net::SocketAddr;
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use erlen::prelude::*;
 use erlen::{Backend, Server, ServerHandle};
@@ -40,6 +44,144 @@ async fn h2_client(addr: SocketAddr) -> (h2::client::SendRequest<Bytes>, tokio::
 
 fn h2_get(addr: SocketAddr, path: &str) -> http::Request<()> {
     http::Request::get(format!("http://{addr}{path}")).body(()).expect("a valid request")
+}
+
+static SLOW_STARTED: AtomicUsize = AtomicUsize::new(0);
+static SLOW_FINISHED: AtomicUsize = AtomicUsize::new(0);
+static SLOW_DROPPED: AtomicUsize = AtomicUsize::new(0);
+
+struct DropCount(&'static AtomicUsize);
+impl Drop for DropCount {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[get("/slow_async")]
+async fn slow_async() -> &'static str {
+    let _dropped = DropCount(&SLOW_DROPPED);
+    SLOW_STARTED.fetch_add(1, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    SLOW_FINISHED.fetch_add(1, Ordering::SeqCst);
+    "finished"
+}
+
+static SYNC_STARTED: AtomicUsize = AtomicUsize::new(0);
+
+#[get("/slow_sync")]
+fn slow_sync() -> &'static str {
+    SYNC_STARTED.fetch_add(1, Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(500));
+    "finished"
+}
+
+/// Waits until `done` holds, up to `within`.
+fn eventually(within: Duration, done: impl Fn() -> bool) -> bool {
+    let start = Instant::now();
+    while !done() && start.elapsed() < within {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    done()
+}
+
+/// `n` clients send `GET path`, and all hang up after 200 ms.
+fn send_and_leave(addr: SocketAddr, path: &str, n: usize) {
+    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+    let streams: Vec<TcpStream> = (0..n)
+        .map(|_| {
+            let mut stream = raw::connect(addr, Duration::from_secs(5));
+            stream.write_all(request.as_bytes()).unwrap();
+            stream
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    drop(streams);
+}
+
+/// The time a fresh client waits for `/ping`.
+fn ping_wait(addr: SocketAddr) -> Duration {
+    let start = Instant::now();
+    let resp = raw::exchange(addr, b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(resp.map(|r| r.body), Some(b"pong".to_vec()));
+    start.elapsed()
+}
+
+#[test]
+fn requests_whose_clients_left_are_cancelled_or_skipped() {
+    let app = || App::new().register(handlers![ping, slow_async, slow_sync]);
+    for backend in BACKENDS {
+        // Async views awaiting on a worker (or the runtime) are cancelled when their
+        // client goes; queued requests never start.
+        let server = serve(Server::bind("127.0.0.1:0").backend(backend), app());
+        SLOW_STARTED.store(0, Ordering::SeqCst);
+        SLOW_FINISHED.store(0, Ordering::SeqCst);
+        SLOW_DROPPED.store(0, Ordering::SeqCst);
+        send_and_leave(server.addr(), "/slow_async", 12);
+        let waited = ping_wait(server.addr());
+        assert!(waited < Duration::from_millis(1500), "{backend:?}: /ping waited {waited:?}");
+        let all_dropped = eventually(Duration::from_secs(2), || {
+            SLOW_DROPPED.load(Ordering::SeqCst) == SLOW_STARTED.load(Ordering::SeqCst)
+        });
+        let started = SLOW_STARTED.load(Ordering::SeqCst);
+        assert!(all_dropped, "{backend:?}: {started} started, {SLOW_DROPPED:?} cancelled");
+        assert_eq!(SLOW_FINISHED.load(Ordering::SeqCst), 0, "{backend:?}: views ran to the end for nobody");
+        drop(server);
+
+        // Sync views cannot be interrupted, but on the threaded backend the queued ones
+        // are skipped: 2 workers, 10 requests, only the 2 running ones run.
+        if let Backend::Threaded { .. } = backend {
+            let server = serve(Server::bind("127.0.0.1:0").backend(Backend::Threaded { workers: 2 }), app());
+            SYNC_STARTED.store(0, Ordering::SeqCst);
+            send_and_leave(server.addr(), "/slow_sync", 10);
+            let waited = ping_wait(server.addr());
+            assert!(
+                waited < Duration::from_millis(1500),
+                "/ping waited {waited:?} behind abandoned requests"
+            );
+            std::thread::sleep(Duration::from_millis(300));
+            let started = SYNC_STARTED.load(Ordering::SeqCst);
+            assert!(started <= 4, "{started} of 10 abandoned sync requests were run");
+        }
+    }
+}
+
+static RESET_STARTED: AtomicUsize = AtomicUsize::new(0);
+static RESET_FINISHED: AtomicUsize = AtomicUsize::new(0);
+static RESET_DROPPED: AtomicUsize = AtomicUsize::new(0);
+
+#[get("/reset_me")]
+async fn reset_me() -> &'static str {
+    let _dropped = DropCount(&RESET_DROPPED);
+    RESET_STARTED.fetch_add(1, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    RESET_FINISHED.fetch_add(1, Ordering::SeqCst);
+    "finished"
+}
+
+#[test]
+fn an_http2_stream_reset_cancels_its_async_view() {
+    for backend in BACKENDS {
+        let server =
+            serve(Server::bind("127.0.0.1:0").backend(backend), App::new().register(handlers![reset_me]));
+        let addr = server.addr();
+        RESET_STARTED.store(0, Ordering::SeqCst);
+        RESET_FINISHED.store(0, Ordering::SeqCst);
+        RESET_DROPPED.store(0, Ordering::SeqCst);
+        erlen::block_on(async {
+            let (mut client, _driver) = h2_client(addr).await;
+            let (_resp, mut stream) = client.send_request(h2_get(addr, "/reset_me"), true).unwrap();
+            let start = Instant::now();
+            while RESET_STARTED.load(Ordering::SeqCst) == 0 && start.elapsed() < Duration::from_secs(5) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            stream.send_reset(h2::Reason::CANCEL);
+            while RESET_DROPPED.load(Ordering::SeqCst) == 0 && start.elapsed() < Duration::from_secs(5) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        });
+        assert_eq!(RESET_DROPPED.load(Ordering::SeqCst), 1, "{backend:?}: the view was not cancelled");
+        assert_eq!(RESET_FINISHED.load(Ordering::SeqCst), 0, "{backend:?}: the view ran for nobody");
+    }
 }
 
 #[get("/<user>/")]
