@@ -1,5 +1,6 @@
-//! Hostile and careless clients over real sockets, on both backends: clients that leave
-//! before their answer, redirect abuse, missing or doubled `Host`. Bounds are generous,
+//! Hostile and careless clients over real sockets, on both backends: connections that send
+//! nothing, floods past the connection cap, clients that leave before their answer,
+//! redirect abuse, missing or doubled `Host`, and a shutdown under load. Servers here use short timeouts so the suite stays quick; bounds are generous,
 //! as these machines are noisy.
 
 use std::io::Write;
@@ -9,22 +10,25 @@ use std::time::{Duration, Instant};
 
 use erlen::prelude::*;
 use erlen::{Backend, Server, ServerHandle};
-use erlen_tests::raw;
+use erlen_tests::raw::{self, Load};
 
 const BACKENDS: [Backend; 2] = [Backend::Async, Backend::Threaded { workers: 4 }];
+
+/// The 24 bytes every HTTP/2 connection starts with.
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 #[get("/ping")]
 async fn ping() -> &'static str {
     "pong"
 }
 
-#[post("/echo")]
-async fn echo(body: Bytes) -> String {
-    format!("{} bytes", body.len())
+fn app() -> App {
+    App::new().register(handlers![ping])
 }
 
-fn app() -> App {
-    App::new().register(handlers![ping, echo])
+/// A server with short timeouts, for tests that wait for them.
+fn quick(backend: Backend) -> Server {
+    Server::bind("127.0.0.1:0").backend(backend).header_read_timeout(Duration::from_millis(300))
 }
 
 fn serve(server: Server, app: App) -> ServerHandle {
@@ -44,6 +48,149 @@ async fn h2_client(addr: SocketAddr) -> (h2::client::SendRequest<Bytes>, tokio::
 
 fn h2_get(addr: SocketAddr, path: &str) -> http::Request<()> {
     http::Request::get(format!("http://{addr}{path}")).body(()).expect("a valid request")
+}
+
+#[test]
+fn connections_that_never_start_a_request_are_closed_after_the_header_timeout() {
+    let mut settings_frame = H2_PREFACE.to_vec();
+    settings_frame.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]); // an empty SETTINGS frame
+    let openings: [(&str, &[u8]); 4] = [
+        ("nothing", b""),
+        ("23 of the 24 preface bytes", &H2_PREFACE[..23]),
+        ("the HTTP/2 preface and SETTINGS, then nothing", &settings_frame),
+        ("half an HTTP/1.1 request", b"GET /ping HTTP/1.1\r\nHost: x\r\n"),
+    ];
+    for backend in BACKENDS {
+        let server = serve(quick(backend), app());
+        for (what, bytes) in openings {
+            let mut stream = raw::connect(server.addr(), Duration::from_secs(5));
+            let start = Instant::now();
+            stream.write_all(bytes).unwrap();
+            let closed = raw::wait_closed(&mut stream, start, Duration::from_secs(5));
+            let took = closed.unwrap_or_else(|| panic!("{backend:?}, {what}: still open after 5 s"));
+            assert!(took >= Duration::from_millis(250), "{backend:?}, {what}: closed early, after {took:?}");
+            assert!(took < Duration::from_secs(3), "{backend:?}, {what}: closed after {took:?}");
+        }
+        // Meanwhile the server serves.
+        let pong = raw::exchange(server.addr(), b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        assert_eq!(pong.body, b"pong", "{backend:?}");
+    }
+}
+
+#[test]
+fn idle_keep_alive_connections_close_on_http1_and_http2() {
+    for backend in BACKENDS {
+        let server = serve(quick(backend), app());
+        let addr = server.addr();
+
+        let mut h1 = raw::connect(addr, Duration::from_secs(5));
+        h1.write_all(b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        assert_eq!(raw::read_response(&mut h1).unwrap().body, b"pong");
+        let closed = raw::wait_closed(&mut h1, Instant::now(), Duration::from_secs(5));
+        assert!(closed.is_some_and(|t| t < Duration::from_secs(3)), "{backend:?} HTTP/1.1: {closed:?}");
+
+        erlen::block_on(async {
+            let (mut client, driver) = h2_client(addr).await;
+            let (resp, _) = client.send_request(h2_get(addr, "/ping"), true).unwrap();
+            assert_eq!(resp.await.unwrap().status(), 200, "{backend:?}");
+            let start = Instant::now();
+            let closed = tokio::time::timeout(Duration::from_secs(5), driver).await;
+            assert!(closed.is_ok(), "{backend:?}: the idle HTTP/2 connection is still open after 5 s");
+            assert!(start.elapsed() >= Duration::from_millis(250), "{backend:?}: closed early");
+        });
+    }
+}
+
+#[get("/download")]
+fn download() -> Vec<u8> {
+    vec![b'x'; 32 << 20]
+}
+
+#[test]
+fn a_slow_download_is_not_taken_for_an_idle_connection() {
+    // Both backends at once: each download takes seconds.
+    let downloads = BACKENDS.map(|backend| {
+        std::thread::spawn(move || {
+            let server = serve(quick(backend), App::new().register(handlers![download]));
+            let mut stream = raw::connect(server.addr(), Duration::from_secs(5));
+            stream.write_all(b"GET /download HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+            // 32 MiB, far more than the socket buffers hold, read 1 MiB every 100 ms: the
+            // response takes seconds, many times the 300 ms idle deadline.
+            let start = Instant::now();
+            let mut received = 0usize;
+            let mut chunk = vec![0u8; 1 << 20];
+            while received <= 32 << 20 && start.elapsed() < Duration::from_secs(20) {
+                std::thread::sleep(Duration::from_millis(100));
+                match std::io::Read::read(&mut stream, &mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => received += n,
+                }
+            }
+            (backend, received)
+        })
+    });
+    for download in downloads {
+        let (backend, received) = download.join().unwrap();
+        assert!(received > 32 << 20, "{backend:?}: the download was cut after {received} bytes");
+    }
+}
+
+#[test]
+fn at_the_connection_cap_the_server_stops_accepting_then_resumes() {
+    for backend in BACKENDS {
+        let server = serve(Server::bind("127.0.0.1:0").backend(backend).max_connections(2), app());
+        let addr = server.addr();
+        let request = b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n";
+        let mut held: Vec<TcpStream> = (0..2)
+            .map(|_| {
+                let mut stream = raw::connect(addr, Duration::from_secs(5));
+                stream.write_all(request).unwrap();
+                assert_eq!(raw::read_response(&mut stream).unwrap().body, b"pong");
+                stream
+            })
+            .collect();
+
+        // The third connects (the kernel holds it in the backlog) but is not served yet.
+        let mut third = raw::connect(addr, Duration::from_millis(400));
+        third.write_all(request).unwrap();
+        assert!(raw::read_response(&mut third).is_none(), "{backend:?}: served past the cap");
+
+        // One closes: the third is accepted and answered.
+        held.remove(0);
+        third.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let resp = raw::read_response(&mut third);
+        assert_eq!(resp.map(|r| r.body), Some(b"pong".to_vec()), "{backend:?}");
+    }
+}
+
+/// Opens up to `n` connections that nobody accepts (the server is at its cap); returns how
+/// many the kernel completed at once.
+fn connects_held_in_the_backlog(addr: SocketAddr, n: usize) -> usize {
+    let mut open = Vec::new();
+    while open.len() < n {
+        match TcpStream::connect_timeout(&addr, Duration::from_millis(250)) {
+            Ok(stream) => open.push(stream),
+            Err(_) => break,
+        }
+    }
+    open.len()
+}
+
+#[test]
+fn the_listen_backlog_holds_a_burst_of_connects() {
+    for backend in BACKENDS {
+        let server = serve(Server::bind("127.0.0.1:0").backend(backend).max_connections(1), app());
+        let _held = raw::connect(server.addr(), Duration::from_secs(5));
+        // 128, the standard library's backlog, left the rest waiting for a SYN retransmit.
+        let held = connects_held_in_the_backlog(server.addr(), 400);
+        assert_eq!(held, 400, "{backend:?}");
+
+        let server =
+            serve(Server::bind("127.0.0.1:0").backend(backend).max_connections(1).listen_backlog(8), app());
+        let _held = raw::connect(server.addr(), Duration::from_secs(5));
+        let held = connects_held_in_the_backlog(server.addr(), 400);
+        assert!(held < 100, "{backend:?}: a backlog of 8 held {held} connections");
+    }
 }
 
 static SLOW_STARTED: AtomicUsize = AtomicUsize::new(0);
@@ -239,5 +386,23 @@ fn http11_requests_need_exactly_one_host() {
             let (resp, _) = client.send_request(h2_get(addr, "/ping"), true).unwrap();
             assert_eq!(resp.await.unwrap().status(), 200, "{backend:?}");
         });
+    }
+}
+
+#[test]
+fn a_shutdown_under_keep_alive_load_loses_no_request() {
+    for backend in BACKENDS {
+        let server = serve(Server::bind("127.0.0.1:0").backend(backend), app());
+        let load = Load::start(server.addr(), "/ping", 8, Duration::from_secs(10));
+        load.wait_for(400, Duration::from_secs(5));
+        assert!(load.answered() >= 400, "{backend:?}: the load did not get going");
+        let start = Instant::now();
+        server.shutdown();
+        let took = start.elapsed();
+        let report = load.finish();
+        assert_eq!(report.lost, 0, "{backend:?}: {report:?}");
+        assert_eq!(report.sent, report.answered, "{backend:?}: {report:?}");
+        assert_eq!(report.told_to_close, 8, "{backend:?}: {report:?}");
+        assert!(took < Duration::from_secs(4), "{backend:?}: the shutdown took {took:?}");
     }
 }

@@ -1,28 +1,43 @@
-//! The HTTP layer both backends share: accepting, hyper connections (HTTP/1.1 and h2c),
-//! reading bodies within the limit, timeouts, graceful shutdown and the access log.
+//! The HTTP layer both backends share: accepting within the connection cap, hyper
+//! connections (HTTP/1.1 and h2c), each connection's idle deadline, reading bodies within
+//! the limits, graceful shutdown and the access log.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, HOST};
-use http::{StatusCode, Version};
+use http::header::{CONNECTION, CONTENT_LENGTH, HOST};
+use http::{HeaderValue, StatusCode, Version};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
-use hyper::body::Incoming;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
+use hyper_util::server::graceful::GracefulConnection;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
 
 use super::{Limits, async_backend, threaded};
 use crate::app::AppCore;
 use crate::error::HttpError;
 use crate::request::Request;
 use crate::response::Response;
+
+/// Once a graceful shutdown starts, how long an idle connection stays open for a request
+/// that may already be on its way. That request is answered with `Connection: close`; a
+/// connection closed the instant the shutdown starts would lose it.
+const DRAIN_GRACE: Duration = Duration::from_secs(1);
+
+/// How long a connection told to close (an HTTP/2 GOAWAY) may take to finish before it
+/// is dropped: a client that never acknowledges does not hold it open.
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
 /// Where the lifecycle runs.
 pub(crate) enum Engine {
@@ -35,62 +50,296 @@ pub(crate) struct Shared {
     pub(crate) app: Arc<AppCore>,
     pub(crate) engine: Engine,
     pub(crate) limits: Limits,
+    /// Set when a graceful shutdown starts: HTTP/1 responses then carry `Connection: close`.
+    draining: AtomicBool,
 }
 
-/// Accepts connections until `stop` says so, then drains them gracefully.
+impl Shared {
+    pub(crate) fn new(app: Arc<AppCore>, engine: Engine, limits: Limits) -> Shared {
+        Shared { app, engine, limits, draining: AtomicBool::new(false) }
+    }
+}
+
+/// Accepts connections, at most `max_connections` open at once, until `stop` says so;
+/// then drains them: each finishes what it is serving and closes, within the shutdown
+/// timeout.
 pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(shared.limits.header_read_timeout)
-        .max_buf_size(shared.limits.max_header_bytes)
-        .keep_alive(true);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_header_list_size(u32::try_from(shared.limits.max_header_bytes).unwrap_or(u32::MAX));
-    let graceful = GracefulShutdown::new();
-    let mut connections = tokio::task::JoinSet::new();
+    let builder = Arc::new(builder(&shared.limits));
+    let slots = Arc::new(Semaphore::new(shared.limits.max_connections));
+    let mut full = false;
+    let mut connections = JoinSet::new();
     loop {
         // Reap finished connections so the set stays as small as the live ones.
         while connections.try_join_next().is_some() {}
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, remote)) => {
-                    let _ = stream.set_nodelay(true);
-                    let shared = shared.clone();
-                    let service = service_fn(move |req| {
-                        let shared = shared.clone();
-                        async move { Ok::<_, Infallible>(handle(&shared, req, remote).await) }
-                    });
-                    let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-                    let conn = graceful.watch(conn);
-                    connections.spawn(async move {
-                        if let Err(e) = conn.await {
-                            tracing::debug!(error = %e, %remote, "connection ended with an error");
-                        }
-                    });
-                }
-                Err(e) => {
-                    // Out of file descriptors or a transient error: back off, keep serving.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-            },
-            _ = stop.changed() => break,
+        let accepted = tokio::select! {
+            biased;
+            _ = stop.wait_for(|stop| *stop) => break,
+            accepted = accept(&listener, &slots, &shared.limits, &mut full) => accepted,
+        };
+        match accepted {
+            Ok((stream, remote, slot)) => {
+                let conn = Connection { shared: shared.clone(), remote, activity: Activity::new() };
+                connections.spawn(conn.serve(stream, builder.clone(), stop.clone(), slot));
+            }
+            Err(e) => {
+                // A transient error (the client reset the connection before it was
+                // accepted, or the system is out of descriptors): back off, keep serving.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
         }
     }
     drop(listener);
-    if tokio::time::timeout(shared.limits.shutdown_timeout, graceful.shutdown()).await.is_err() {
-        tracing::warn!(
-            timeout = ?shared.limits.shutdown_timeout,
-            "graceful shutdown timed out; closing the remaining connections"
-        );
+    shared.draining.store(true, Ordering::SeqCst);
+    let limit = shared.limits.shutdown_timeout;
+    let drained = tokio::time::timeout(limit, async { while connections.join_next().await.is_some() {} });
+    if drained.await.is_err() {
+        tracing::warn!(timeout = ?limit, "graceful shutdown timed out; closing the remaining connections");
     }
     // Whatever is left past the deadline is closed; this also releases the engine, which
     // lets the threaded backend's workers exit.
     connections.shutdown().await;
+}
+
+/// The next connection, once a slot is free. While none is, new connections wait in the
+/// listen backlog, which is what a server at its limit should do, rather than accept
+/// until the process runs out of descriptors.
+async fn accept(
+    listener: &TcpListener,
+    slots: &Arc<Semaphore>,
+    limits: &Limits,
+    full: &mut bool,
+) -> std::io::Result<(TcpStream, SocketAddr, OwnedSemaphorePermit)> {
+    let slot = match slots.clone().try_acquire_owned() {
+        Ok(slot) => {
+            *full = false;
+            slot
+        }
+        Err(_) => {
+            if !*full {
+                *full = true;
+                tracing::warn!(
+                    max_connections = limits.max_connections,
+                    "the connection limit is reached; new connections wait until one closes \
+                     (raise it with Server::max_connections and the descriptor limit, ulimit -n)"
+                );
+            }
+            // The semaphore is never closed; an error here would be a bug, reported as one.
+            slots.clone().acquire_owned().await.map_err(std::io::Error::other)?
+        }
+    };
+    let (stream, remote) = listener.accept().await?;
+    Ok((stream, remote, slot))
+}
+
+/// hyper's settings for every connection of one server.
+fn builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.max_header_bytes)
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
+        // A peer that stops answering pings while a request runs is gone.
+        .keep_alive_interval(limits.header_read_timeout)
+        .keep_alive_timeout(limits.header_read_timeout);
+    builder
+}
+
+/// One accepted connection.
+struct Connection {
+    shared: Arc<Shared>,
+    remote: SocketAddr,
+    activity: Activity,
+}
+
+impl Connection {
+    /// Serves the connection until it closes, is idle too long, or the server drains it.
+    async fn serve(
+        self,
+        stream: TcpStream,
+        builder: Arc<auto::Builder<TokioExecutor>>,
+        stop: watch::Receiver<bool>,
+        _slot: OwnedSemaphorePermit,
+    ) {
+        let _ = stream.set_nodelay(true);
+        let this = Arc::new(self);
+        let service = {
+            let this = this.clone();
+            service_fn(move |req| {
+                let this = this.clone();
+                async move {
+                    let active = Active::begin(this, req.version());
+                    let resp = handle(&active.0.shared, req, active.0.remote).await;
+                    // The request stays in flight until its response has been sent.
+                    Ok::<_, Infallible>(resp.map(|body| Tracked::new(body, active)))
+                }
+            })
+        };
+        let conn = builder.serve_connection(TokioIo::new(stream), service);
+        let idle = this.shared.limits.header_read_timeout;
+        if let Err(e) = this.activity.watch_over(conn, idle, stop).await {
+            tracing::debug!(error = %e, remote = %this.remote, "connection ended with an error");
+        }
+    }
+}
+
+/// What a connection's watchdog knows of its requests, written as they start and end.
+struct Activity {
+    accepted: Instant,
+    in_flight: AtomicUsize,
+    /// When the last request ended, in milliseconds since `accepted` (0 before the first).
+    idle_since_ms: AtomicU64,
+    http2: AtomicBool,
+}
+
+/// A request in flight on a connection; it ends when dropped: when its response has been
+/// sent, or when it is abandoned.
+struct Active(Arc<Connection>);
+
+impl Active {
+    fn begin(conn: Arc<Connection>, version: Version) -> Active {
+        conn.activity.in_flight.fetch_add(1, Ordering::SeqCst);
+        if version == Version::HTTP_2 {
+            conn.activity.http2.store(true, Ordering::Relaxed);
+        }
+        Active(conn)
+    }
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        let activity = &self.0.activity;
+        let ms = u64::try_from(activity.accepted.elapsed().as_millis()).unwrap_or(u64::MAX);
+        activity.idle_since_ms.store(ms, Ordering::SeqCst);
+        activity.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The largest piece of a response body handed to hyper at once. hyper asks for the next
+/// piece only when it has room to write it, so [`Tracked`] is dropped, and its request
+/// leaves flight, once all but the last few pieces are on their way to the client.
+const PIECE: usize = 64 * 1024;
+
+/// A response body that keeps its request in flight until it has been sent (or
+/// abandoned), so that a long download is never taken for an idle connection.
+struct Tracked<B> {
+    body: B,
+    /// What is left of the body's last frame.
+    rest: Bytes,
+    _active: Active,
+}
+
+impl<B> Tracked<B> {
+    fn new(body: B, active: Active) -> Tracked<B> {
+        Tracked { body, rest: Bytes::new(), _active: active }
+    }
+}
+
+impl<B: Body<Data = Bytes> + Unpin> Body for Tracked<B> {
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let this = &mut *self;
+        if this.rest.is_empty() {
+            match std::task::ready!(Pin::new(&mut this.body).poll_frame(cx)) {
+                Some(Ok(frame)) => match frame.into_data() {
+                    Ok(data) => this.rest = data,
+                    Err(trailers) => return Poll::Ready(Some(Ok(trailers))),
+                },
+                done_or_failed => return Poll::Ready(done_or_failed),
+            }
+        }
+        let piece = this.rest.split_to(this.rest.len().min(PIECE));
+        Poll::Ready(Some(Ok(Frame::data(piece))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.rest.is_empty() && self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        let body = self.body.size_hint();
+        let rest = self.rest.len() as u64;
+        let mut hint = SizeHint::new();
+        if let Some(upper) = body.upper() {
+            hint.set_upper(upper.saturating_add(rest));
+        }
+        hint.set_lower(body.lower().saturating_add(rest));
+        hint
+    }
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            accepted: Instant::now(),
+            in_flight: AtomicUsize::new(0),
+            idle_since_ms: AtomicU64::new(0),
+            http2: AtomicBool::new(false),
+        }
+    }
+
+    /// When the connection will have been idle too long if no request starts before:
+    /// `idle` after it was accepted or after its last request ended, or, once the server
+    /// drains (since `drain`), the short grace. With requests in flight, a time to look
+    /// again.
+    fn deadline(&self, idle: Duration, drain: Option<Instant>) -> Instant {
+        if self.in_flight.load(Ordering::SeqCst) > 0 {
+            return Instant::now() + if drain.is_some() { DRAIN_GRACE.min(idle) } else { idle };
+        }
+        let idle_since = self.accepted + Duration::from_millis(self.idle_since_ms.load(Ordering::SeqCst));
+        let deadline = idle_since + idle;
+        match drain {
+            Some(drain) => deadline.min(idle_since.max(drain) + DRAIN_GRACE),
+            None => deadline,
+        }
+    }
+
+    /// Drives `conn` and closes it once it has been idle past its deadline. The deadline
+    /// runs from accept, before hyper has even seen which protocol the client speaks, so
+    /// a client that sends nothing, or part of the HTTP/2 preface, is closed in time; and
+    /// it covers idle HTTP/2 connections, which hyper's header timeout does not. When
+    /// `stop` turns, an HTTP/2 connection gets a GOAWAY at once and an HTTP/1 connection
+    /// answers its next request with `Connection: close` (see `handle`), or closes after
+    /// the grace if none comes.
+    async fn watch_over<C: GracefulConnection>(
+        &self,
+        conn: C,
+        idle: Duration,
+        mut stop: watch::Receiver<bool>,
+    ) -> Result<(), C::Error> {
+        let mut conn = pin!(conn);
+        let mut drain = None;
+        loop {
+            let deadline = self.deadline(idle, drain);
+            tokio::select! {
+                result = conn.as_mut() => return result,
+                () = tokio::time::sleep_until(deadline) => {
+                    if self.deadline(idle, drain) <= Instant::now() {
+                        break;
+                    }
+                }
+                _ = stop.wait_for(|stop| *stop), if drain.is_none() => {
+                    drain = Some(Instant::now());
+                    if self.http2.load(Ordering::Relaxed) {
+                        conn.as_mut().graceful_shutdown();
+                    }
+                }
+            }
+        }
+        conn.as_mut().graceful_shutdown();
+        tokio::time::timeout(CLOSE_WAIT, conn).await.unwrap_or(Ok(()))
+    }
 }
 
 /// One request: read the body within the limit, run the lifecycle on the engine, log.
@@ -102,7 +351,8 @@ async fn handle(
     // The access log's fields are kept only when someone listens.
     let logged = tracing::enabled!(target: "erlen::access", tracing::Level::INFO)
         .then(|| (Instant::now(), req.method().clone(), req.uri().path().to_string()));
-    let resp = match read_request(shared, req, remote).await {
+    let version = req.version();
+    let mut resp = match read_request(shared, req, remote).await {
         Ok(request) => {
             let served = run(shared, request);
             match shared.limits.request_timeout {
@@ -116,6 +366,10 @@ async fn handle(
         }
         Err(e) => e.default_response(),
     };
+    if version < Version::HTTP_2 && shared.draining.load(Ordering::Relaxed) {
+        // Shutting down: this is the connection's last request.
+        resp.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+    }
     if let Some((start, method, path)) = logged {
         tracing::info!(
             target: "erlen::access",
