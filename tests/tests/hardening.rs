@@ -1,6 +1,7 @@
 //! Hostile and careless clients over real sockets, on both backends: connections that send
-//! nothing, floods past the connection cap, clients that leave before their answer,
-//! redirect abuse, missing or doubled `Host`, and a shutdown under load. Servers here use short timeouts so the suite stays quick; bounds are generous,
+//! nothing, bodies that trickle, floods past the connection cap, clients that leave
+//! before their answer, redirect abuse, missing or doubled `Host`, and a shutdown under
+//! load. Servers here use short timeouts so the suite stays quick; bounds are generous,
 //! as these machines are noisy.
 
 use std::io::Write;
@@ -22,13 +23,21 @@ async fn ping() -> &'static str {
     "pong"
 }
 
+#[post("/echo")]
+async fn echo(body: Bytes) -> String {
+    format!("{} bytes", body.len())
+}
+
 fn app() -> App {
-    App::new().register(handlers![ping])
+    App::new().register(handlers![ping, echo])
 }
 
 /// A server with short timeouts, for tests that wait for them.
 fn quick(backend: Backend) -> Server {
-    Server::bind("127.0.0.1:0").backend(backend).header_read_timeout(Duration::from_millis(300))
+    Server::bind("127.0.0.1:0")
+        .backend(backend)
+        .header_read_timeout(Duration::from_millis(300))
+        .body_read_timeout(Duration::from_millis(300))
 }
 
 fn serve(server: Server, app: App) -> ServerHandle {
@@ -132,6 +141,43 @@ fn a_slow_download_is_not_taken_for_an_idle_connection() {
     for download in downloads {
         let (backend, received) = download.join().unwrap();
         assert!(received > 32 << 20, "{backend:?}: the download was cut after {received} bytes");
+    }
+}
+
+#[test]
+fn a_body_that_trickles_is_answered_408() {
+    for backend in BACKENDS {
+        let server = serve(quick(backend), app());
+        let addr = server.addr();
+
+        // HTTP/1.1: a byte every 50 ms of a 100-byte body.
+        let mut stream = raw::connect(addr, Duration::from_millis(50));
+        stream.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n").unwrap();
+        let start = Instant::now();
+        let resp = loop {
+            assert!(start.elapsed() < Duration::from_secs(3), "{backend:?}: no answer to a trickling body");
+            let _ = stream.write_all(b"x");
+            if let Some(resp) = raw::read_response(&mut stream) {
+                break resp;
+            }
+        };
+        assert_eq!(resp.status(), 408, "{backend:?}: {resp:?}");
+        assert_eq!(resp.header("connection"), Some("close"), "{backend:?}");
+
+        // HTTP/2: a stream whose body starts and stalls.
+        erlen::block_on(async {
+            let (mut client, _driver) = h2_client(addr).await;
+            let req = http::Request::post(format!("http://{addr}/echo")).body(()).unwrap();
+            let (resp, mut body) = client.send_request(req, false).unwrap();
+            body.send_data(Bytes::from_static(b"some"), false).unwrap();
+            let resp = tokio::time::timeout(Duration::from_secs(3), resp).await;
+            assert_eq!(resp.expect("an answer in time").unwrap().status(), 408, "{backend:?}");
+        });
+
+        // A body sent at once is read as before.
+        let ok =
+            raw::exchange(addr, b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc").unwrap();
+        assert_eq!(ok.body, b"3 bytes", "{backend:?}");
     }
 }
 

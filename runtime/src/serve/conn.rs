@@ -390,7 +390,7 @@ async fn run(shared: &Shared, request: Box<Request>) -> Response {
     }
 }
 
-/// Checks the request's framing and reads its body within the limit.
+/// Checks the request's framing and reads its body within the size and time limits.
 async fn read_request(
     shared: &Shared,
     req: hyper::Request<Incoming>,
@@ -411,10 +411,20 @@ async fn read_request(
     let body = if hyper::body::Body::is_end_stream(&body) {
         Bytes::new()
     } else {
-        match Limited::new(body, limit).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return Err(too_large()),
-            Err(e) => {
+        let timeout = shared.limits.body_read_timeout;
+        match tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await {
+            Err(_) => {
+                let mut error = crate::abort(408)
+                    .with_message(format!("the request body did not arrive within {timeout:?}"));
+                if parts.version < Version::HTTP_2 {
+                    // The rest of the body is never read: the connection cannot be reused.
+                    error = error.with_header(CONNECTION, HeaderValue::from_static("close"));
+                }
+                return Err(error);
+            }
+            Ok(Ok(collected)) => collected.to_bytes(),
+            Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => return Err(too_large()),
+            Ok(Err(e)) => {
                 return Err(
                     crate::abort(400).with_message(format!("the request body could not be read: {e}"))
                 );

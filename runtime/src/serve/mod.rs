@@ -44,6 +44,7 @@ pub enum Backend {
 #[derive(Debug, Clone)]
 pub(crate) struct Limits {
     pub(crate) body_limit: usize,
+    pub(crate) body_read_timeout: Duration,
     pub(crate) header_read_timeout: Duration,
     pub(crate) max_header_bytes: usize,
     pub(crate) request_timeout: Option<Duration>,
@@ -58,6 +59,7 @@ impl Default for Limits {
     fn default() -> Limits {
         Limits {
             body_limit: 2 * 1024 * 1024,
+            body_read_timeout: Duration::from_secs(30),
             header_read_timeout: Duration::from_secs(10),
             max_header_bytes: 64 * 1024,
             request_timeout: None,
@@ -116,6 +118,15 @@ impl Server {
     /// Largest request body accepted; larger ones get 413 (default 2 MiB).
     pub fn body_limit(mut self, bytes: usize) -> Server {
         self.limits.body_limit = bytes;
+        self
+    }
+
+    /// How long a client may take to send a request's body, from the end of its headers
+    /// (default 30 s). A body still arriving then, trickled or stalled, is answered 408,
+    /// and an HTTP/1 connection is closed. Raise it along with [`Server::body_limit`] for
+    /// large uploads over slow links.
+    pub fn body_read_timeout(mut self, timeout: Duration) -> Server {
+        self.limits.body_read_timeout = timeout;
         self
     }
 
