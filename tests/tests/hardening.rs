@@ -412,6 +412,23 @@ fn the_trailing_slash_redirect_is_never_a_500_nor_an_open_redirect() {
 }
 
 #[test]
+fn http1_requests_carry_at_most_100_headers() {
+    let request = |headers: usize| {
+        let mut request = String::from("GET /ping HTTP/1.1\r\nHost: x\r\n");
+        for i in 1..headers {
+            request.push_str(&format!("X-Header-{i}: v\r\n"));
+        }
+        request + "\r\n"
+    };
+    for backend in BACKENDS {
+        let server = serve(Server::bind("127.0.0.1:0").backend(backend), app());
+        let status = |n: usize| raw::exchange(server.addr(), request(n).as_bytes()).map(|r| r.status());
+        assert_eq!(status(100), Some(200), "{backend:?}");
+        assert_eq!(status(101), Some(431), "{backend:?}: hyper's cap, documented in the README");
+    }
+}
+
+#[test]
 fn http11_requests_need_exactly_one_host() {
     for backend in BACKENDS {
         let server = serve(Server::bind("127.0.0.1:0").backend(backend), app());
