@@ -77,7 +77,7 @@ fn connections_that_never_start_a_request_are_closed_after_the_header_timeout() 
             stream.write_all(bytes).unwrap();
             let closed = raw::wait_closed(&mut stream, start, Duration::from_secs(5));
             let took = closed.unwrap_or_else(|| panic!("{backend:?}, {what}: still open after 5 s"));
-            assert!(took >= Duration::from_millis(250), "{backend:?}, {what}: closed early, after {took:?}");
+            assert!(took >= Duration::from_millis(150), "{backend:?}, {what}: closed early, after {took:?}");
             assert!(took < Duration::from_secs(3), "{backend:?}, {what}: closed after {took:?}");
         }
         // Meanwhile the server serves.
@@ -105,7 +105,7 @@ fn idle_keep_alive_connections_close_on_http1_and_http2() {
             let start = Instant::now();
             let closed = tokio::time::timeout(Duration::from_secs(5), driver).await;
             assert!(closed.is_ok(), "{backend:?}: the idle HTTP/2 connection is still open after 5 s");
-            assert!(start.elapsed() >= Duration::from_millis(250), "{backend:?}: closed early");
+            assert!(start.elapsed() >= Duration::from_millis(150), "{backend:?}: closed early");
         });
     }
 }
