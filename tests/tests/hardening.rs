@@ -47,12 +47,17 @@ fn serve(server: Server, app: App) -> ServerHandle {
 /// An HTTP/2 client connection (prior knowledge) and the task driving it, which ends
 /// when the server closes the connection.
 async fn h2_client(addr: SocketAddr) -> (h2::client::SendRequest<Bytes>, tokio::task::JoinHandle<()>) {
-    let tcp = tokio::net::TcpStream::connect(addr).await.expect("connects");
-    let (client, conn) = h2::client::handshake(tcp).await.expect("an HTTP/2 handshake");
+    let tcp = within(tokio::net::TcpStream::connect(addr)).await.expect("connects");
+    let (client, conn) = within(h2::client::handshake(tcp)).await.expect("an HTTP/2 handshake");
     let driver = tokio::spawn(async move {
         let _ = conn.await;
     });
     (client, driver)
+}
+
+/// Awaits `future` for at most 5 s: a test fails rather than hangs.
+async fn within<F: std::future::Future>(future: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(5), future).await.expect("an answer within 5 s")
 }
 
 fn h2_get(addr: SocketAddr, path: &str) -> http::Request<()> {
@@ -101,7 +106,7 @@ fn idle_keep_alive_connections_close_on_http1_and_http2() {
         erlen::block_on(async {
             let (mut client, driver) = h2_client(addr).await;
             let (resp, _) = client.send_request(h2_get(addr, "/ping"), true).unwrap();
-            assert_eq!(resp.await.unwrap().status(), 200, "{backend:?}");
+            assert_eq!(within(resp).await.unwrap().status(), 200, "{backend:?}");
             let start = Instant::now();
             let closed = tokio::time::timeout(Duration::from_secs(5), driver).await;
             assert!(closed.is_ok(), "{backend:?}: the idle HTTP/2 connection is still open after 5 s");
@@ -447,8 +452,45 @@ fn http11_requests_need_exactly_one_host() {
         erlen::block_on(async {
             let (mut client, _driver) = h2_client(addr).await;
             let (resp, _) = client.send_request(h2_get(addr, "/ping"), true).unwrap();
-            assert_eq!(resp.await.unwrap().status(), 200, "{backend:?}");
+            assert_eq!(within(resp).await.unwrap().status(), 200, "{backend:?}");
         });
+    }
+}
+
+#[get("/half_second")]
+fn half_second() -> &'static str {
+    std::thread::sleep(Duration::from_millis(500));
+    "finished"
+}
+
+#[test]
+fn a_shutdown_lets_http2_streams_finish_then_closes_the_connection() {
+    for backend in BACKENDS {
+        let server =
+            serve(Server::bind("127.0.0.1:0").backend(backend), App::new().register(handlers![half_second]));
+        let addr = server.addr();
+        let (mut client, driver) = erlen::block_on(h2_client(addr));
+        let (resp, _) = client.send_request(h2_get(addr, "/half_second"), true).unwrap();
+        let in_flight = std::thread::spawn(move || {
+            erlen::block_on(async {
+                let resp = within(resp).await.expect("the stream is answered");
+                let body = within(resp.into_body().data()).await.and_then(Result::ok).unwrap_or_default();
+                // The driver ends when the server closes the connection.
+                let closed = tokio::time::timeout(Duration::from_secs(5), driver).await;
+                (body.as_ref() == b"finished", closed.is_ok())
+            })
+        });
+        std::thread::sleep(Duration::from_millis(150));
+        let start = Instant::now();
+        server.shutdown();
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "{backend:?}: the shutdown took {:?}",
+            start.elapsed()
+        );
+        let (finished, closed) = in_flight.join().unwrap();
+        assert!(finished, "{backend:?}: the in-flight stream did not finish");
+        assert!(closed, "{backend:?}: the connection did not close");
     }
 }
 
