@@ -1,43 +1,32 @@
 //! The HTTP layer both backends share: accepting within the connection cap, hyper
-//! connections (HTTP/1.1 and h2c), each connection's idle deadline, reading bodies within
-//! the limits, graceful shutdown and the access log.
+//! connections (HTTP/1.1 and h2c) watched over by `lifetime`, reading bodies within the
+//! limits, graceful shutdown and the access log.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{CONNECTION, CONTENT_LENGTH, HOST};
 use http::{HeaderValue, StatusCode, Version};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
-use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulConnection;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use super::lifetime::{Active, Activity, Tracked};
 use super::{Limits, async_backend, threaded};
 use crate::app::AppCore;
 use crate::error::HttpError;
 use crate::request::Request;
 use crate::response::Response;
-
-/// Once a graceful shutdown starts, how long an idle connection stays open for a request
-/// that may already be on its way. That request is answered with `Connection: close`; a
-/// connection closed the instant the shutdown starts would lose it.
-const DRAIN_GRACE: Duration = Duration::from_secs(1);
-
-/// How long a connection told to close (an HTTP/2 GOAWAY) may take to finish before it
-/// is dropped: a client that never acknowledges does not hold it open.
-const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
 /// Where the lifecycle runs.
 pub(crate) enum Engine {
@@ -158,6 +147,12 @@ struct Connection {
     activity: Activity,
 }
 
+impl AsRef<Activity> for Connection {
+    fn as_ref(&self) -> &Activity {
+        &self.activity
+    }
+}
+
 impl Connection {
     /// Serves the connection until it closes, is idle too long, or the server drains it.
     async fn serve(
@@ -175,7 +170,7 @@ impl Connection {
                 let this = this.clone();
                 async move {
                     let active = Active::begin(this, req.version());
-                    let resp = handle(&active.0.shared, req, active.0.remote).await;
+                    let resp = handle(&active.conn().shared, req, active.conn().remote).await;
                     // The request stays in flight until its response has been sent.
                     Ok::<_, Infallible>(resp.map(|body| Tracked::new(body, active)))
                 }
@@ -186,159 +181,6 @@ impl Connection {
         if let Err(e) = this.activity.watch_over(conn, idle, stop).await {
             tracing::debug!(error = %e, remote = %this.remote, "connection ended with an error");
         }
-    }
-}
-
-/// What a connection's watchdog knows of its requests, written as they start and end.
-struct Activity {
-    accepted: Instant,
-    in_flight: AtomicUsize,
-    /// When the last request ended, in milliseconds since `accepted` (0 before the first).
-    idle_since_ms: AtomicU64,
-    http2: AtomicBool,
-}
-
-/// A request in flight on a connection; it ends when dropped: when its response has been
-/// sent, or when it is abandoned.
-struct Active(Arc<Connection>);
-
-impl Active {
-    fn begin(conn: Arc<Connection>, version: Version) -> Active {
-        conn.activity.in_flight.fetch_add(1, Ordering::SeqCst);
-        if version == Version::HTTP_2 {
-            conn.activity.http2.store(true, Ordering::Relaxed);
-        }
-        Active(conn)
-    }
-}
-
-impl Drop for Active {
-    fn drop(&mut self) {
-        let activity = &self.0.activity;
-        let ms = u64::try_from(activity.accepted.elapsed().as_millis()).unwrap_or(u64::MAX);
-        activity.idle_since_ms.store(ms, Ordering::SeqCst);
-        activity.in_flight.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-/// The largest piece of a response body handed to hyper at once. hyper asks for the next
-/// piece only when it has room to write it, so [`Tracked`] is dropped, and its request
-/// leaves flight, once all but the last few pieces are on their way to the client.
-const PIECE: usize = 64 * 1024;
-
-/// A response body that keeps its request in flight until it has been sent (or
-/// abandoned), so that a long download is never taken for an idle connection.
-struct Tracked<B> {
-    body: B,
-    /// What is left of the body's last frame.
-    rest: Bytes,
-    _active: Active,
-}
-
-impl<B> Tracked<B> {
-    fn new(body: B, active: Active) -> Tracked<B> {
-        Tracked { body, rest: Bytes::new(), _active: active }
-    }
-}
-
-impl<B: Body<Data = Bytes> + Unpin> Body for Tracked<B> {
-    type Data = Bytes;
-    type Error = B::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
-        let this = &mut *self;
-        if this.rest.is_empty() {
-            match std::task::ready!(Pin::new(&mut this.body).poll_frame(cx)) {
-                Some(Ok(frame)) => match frame.into_data() {
-                    Ok(data) => this.rest = data,
-                    Err(trailers) => return Poll::Ready(Some(Ok(trailers))),
-                },
-                done_or_failed => return Poll::Ready(done_or_failed),
-            }
-        }
-        let piece = this.rest.split_to(this.rest.len().min(PIECE));
-        Poll::Ready(Some(Ok(Frame::data(piece))))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.rest.is_empty() && self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        let body = self.body.size_hint();
-        let rest = self.rest.len() as u64;
-        let mut hint = SizeHint::new();
-        if let Some(upper) = body.upper() {
-            hint.set_upper(upper.saturating_add(rest));
-        }
-        hint.set_lower(body.lower().saturating_add(rest));
-        hint
-    }
-}
-
-impl Activity {
-    fn new() -> Activity {
-        Activity {
-            accepted: Instant::now(),
-            in_flight: AtomicUsize::new(0),
-            idle_since_ms: AtomicU64::new(0),
-            http2: AtomicBool::new(false),
-        }
-    }
-
-    /// When the connection will have been idle too long if no request starts before:
-    /// `idle` after it was accepted or after its last request ended, or, once the server
-    /// drains (since `drain`), the short grace. With requests in flight, a time to look
-    /// again.
-    fn deadline(&self, idle: Duration, drain: Option<Instant>) -> Instant {
-        if self.in_flight.load(Ordering::SeqCst) > 0 {
-            return Instant::now() + if drain.is_some() { DRAIN_GRACE.min(idle) } else { idle };
-        }
-        let idle_since = self.accepted + Duration::from_millis(self.idle_since_ms.load(Ordering::SeqCst));
-        let deadline = idle_since + idle;
-        match drain {
-            Some(drain) => deadline.min(idle_since.max(drain) + DRAIN_GRACE),
-            None => deadline,
-        }
-    }
-
-    /// Drives `conn` and closes it once it has been idle past its deadline. The deadline
-    /// runs from accept, before hyper has even seen which protocol the client speaks, so
-    /// a client that sends nothing, or part of the HTTP/2 preface, is closed in time; and
-    /// it covers idle HTTP/2 connections, which hyper's header timeout does not. When
-    /// `stop` turns, an HTTP/2 connection gets a GOAWAY at once and an HTTP/1 connection
-    /// answers its next request with `Connection: close` (see `handle`), or closes after
-    /// the grace if none comes.
-    async fn watch_over<C: GracefulConnection>(
-        &self,
-        conn: C,
-        idle: Duration,
-        mut stop: watch::Receiver<bool>,
-    ) -> Result<(), C::Error> {
-        let mut conn = pin!(conn);
-        let mut drain = None;
-        loop {
-            let deadline = self.deadline(idle, drain);
-            tokio::select! {
-                result = conn.as_mut() => return result,
-                () = tokio::time::sleep_until(deadline) => {
-                    if self.deadline(idle, drain) <= Instant::now() {
-                        break;
-                    }
-                }
-                _ = stop.wait_for(|stop| *stop), if drain.is_none() => {
-                    drain = Some(Instant::now());
-                    if self.http2.load(Ordering::Relaxed) {
-                        conn.as_mut().graceful_shutdown();
-                    }
-                }
-            }
-        }
-        conn.as_mut().graceful_shutdown();
-        tokio::time::timeout(CLOSE_WAIT, conn).await.unwrap_or(Ok(()))
     }
 }
 

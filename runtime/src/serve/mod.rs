@@ -2,7 +2,8 @@
 //!
 //! Both backends share the HTTP layer (`conn`): hyper on the shared runtime, HTTP/1.1
 //! with keep-alive and HTTP/2 (h2c, prior knowledge) on one port, with limits that protect
-//! the server. They differ only in where the lifecycle runs:
+//! the server, on a socket bound by `listen`; `lifetime` closes idle connections and
+//! drains them at shutdown. The backends differ only in where the lifecycle runs:
 //!
 //! * [`Backend::Async`] (`async_backend`): in the connection's task; async handlers are
 //!   awaited there, sync handlers go to erlen's sync pool.
@@ -13,6 +14,7 @@
 
 mod async_backend;
 mod conn;
+mod lifetime;
 mod listen;
 mod threaded;
 
