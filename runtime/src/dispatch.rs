@@ -64,7 +64,7 @@ pub(crate) async fn dispatch(app: &Arc<AppCore>, mut req: Req, mode: &Mode) -> R
 /// waits for the before hooks, as Flask raises routing errors after them; and the
 /// endpoint.
 fn route<'a>(app: &'a AppCore, req: &mut Request) -> (Routed<'a>, Option<usize>) {
-    match app.router.lookup(&req.method, req.path(), req.uri.query()) {
+    match app.router.lookup(&req.method, req.path(), &req.uri) {
         Match::Found { endpoint: index, params, options } => {
             let endpoint = &app.endpoints[index];
             req.params = params;

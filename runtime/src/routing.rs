@@ -10,7 +10,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use erlen_pattern::{Converter, Pattern};
-use http::Method;
+use http::{Method, Uri};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 /// One route: a pattern with methods, served by an endpoint.
 struct Rule {
@@ -113,22 +114,17 @@ impl Router {
         Ok(())
     }
 
-    /// Routes `method` and `path` (percent-decoded); `query` is kept on redirects.
-    pub(crate) fn lookup(&self, method: &Method, path: &str, query: Option<&str>) -> Match {
+    /// Routes `method` and `path` (percent-decoded). A redirect's location is built from
+    /// `uri`, the request's own encoded path and query, never from the decoded path.
+    pub(crate) fn lookup(&self, method: &Method, path: &str, uri: &Uri) -> Match {
         match self.lookup_path(method, path) {
             Some(found) => found,
-            None if !path.ends_with('/') => {
-                let slashed = format!("{path}/");
-                match self.lookup_path(method, &slashed) {
-                    Some(Match::Found { .. }) => Match::Redirect {
-                        location: match query {
-                            Some(q) => format!("{slashed}?{q}"),
-                            None => slashed,
-                        },
-                    },
-                    _ => Match::NotFound,
+            None if !path.ends_with('/') => match self.lookup_path(method, &format!("{path}/")) {
+                Some(Match::Found { .. }) => {
+                    Match::Redirect { location: slashed_location(uri.path(), uri.query()) }
                 }
-            }
+                _ => Match::NotFound,
+            },
             None => Match::NotFound,
         }
     }
@@ -159,6 +155,47 @@ impl Router {
         }
         Some(Match::MethodNotAllowed { allow })
     }
+}
+
+/// What may stay as it is in a redirect's path and query: RFC 3986's unreserved and
+/// sub-delimiter characters, `:`, `@`, `/`, `?`, and `%` (the request's own escapes).
+/// Everything else is percent-encoded: `\` (which browsers read as `/`), control
+/// characters, spaces, quotes and any byte a header value cannot hold.
+const KEPT_IN_LOCATION: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'!')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'*')
+    .remove(b'+')
+    .remove(b',')
+    .remove(b';')
+    .remove(b'=')
+    .remove(b':')
+    .remove(b'@')
+    .remove(b'/')
+    .remove(b'?')
+    .remove(b'%');
+
+/// The strict-slash redirect's target: the encoded `path` with a `/` added, then `query`.
+/// It is always a valid header value and always a path on this host: a leading `//`
+/// (which a browser reads as another host) becomes `/%2F`.
+fn slashed_location(path: &str, query: Option<&str>) -> String {
+    let mut location = format!("{}/", utf8_percent_encode(path, KEPT_IN_LOCATION));
+    if location.starts_with("//") {
+        location.replace_range(..2, "/%2F");
+    }
+    if let Some(query) = query {
+        location.push('?');
+        location.extend(utf8_percent_encode(query, KEPT_IN_LOCATION));
+    }
+    location
 }
 
 impl Router {
@@ -206,24 +243,27 @@ mod tests {
         }
     }
 
+    /// Looks up an ASCII path that needs no decoding.
+    fn lookup(r: &Router, method: Method, uri: &str) -> Match {
+        let uri: Uri = uri.parse().unwrap();
+        r.lookup(&method, uri.path(), &uri)
+    }
+
     #[test]
     fn typed_converters_win_over_strings() {
         let r = router(&[("/u/<name>", &[Method::GET]), ("/u/<int:id>", &[Method::GET])]);
-        assert_eq!(found(r.lookup(&Method::GET, "/u/7", None)), (1, vec![("id".into(), "7".into())]));
-        assert_eq!(found(r.lookup(&Method::GET, "/u/bob", None)).0, 0);
+        assert_eq!(found(lookup(&r, Method::GET, "/u/7")), (1, vec![("id".into(), "7".into())]));
+        assert_eq!(found(lookup(&r, Method::GET, "/u/bob")).0, 0);
     }
 
     #[test]
     fn flask_answers_when_nothing_serves_the_method() {
         let r = router(&[("/a/", &[Method::GET]), ("/b", &[Method::POST])]);
-        assert_eq!(r.lookup(&Method::GET, "/a", Some("x=1")), Match::Redirect { location: "/a/?x=1".into() });
-        assert_eq!(
-            r.lookup(&Method::GET, "/b", None),
-            Match::MethodNotAllowed { allow: "OPTIONS, POST".into() }
-        );
-        assert_eq!(r.lookup(&Method::GET, "/b/", None), Match::NotFound);
-        assert_eq!(found(r.lookup(&Method::HEAD, "/a/", None)).0, 0);
-        match r.lookup(&Method::OPTIONS, "/a/", None) {
+        assert_eq!(lookup(&r, Method::GET, "/a?x=1"), Match::Redirect { location: "/a/?x=1".into() });
+        assert_eq!(lookup(&r, Method::GET, "/b"), Match::MethodNotAllowed { allow: "OPTIONS, POST".into() });
+        assert_eq!(lookup(&r, Method::GET, "/b/"), Match::NotFound);
+        assert_eq!(found(lookup(&r, Method::HEAD, "/a/")).0, 0);
+        match lookup(&r, Method::OPTIONS, "/a/") {
             Match::Found { options, .. } => assert_eq!(options.as_deref(), Some("GET, HEAD, OPTIONS")),
             other => panic!("{other:?}"),
         }
@@ -232,7 +272,31 @@ mod tests {
     #[test]
     fn int_converter_rejects_words_as_not_found() {
         let r = router(&[("/u/<int:id>", &[Method::GET])]);
-        assert_eq!(r.lookup(&Method::GET, "/u/x", None), Match::NotFound);
+        assert_eq!(lookup(&r, Method::GET, "/u/x"), Match::NotFound);
+    }
+
+    #[test]
+    fn redirects_keep_the_request_encoding_and_stay_on_this_host() {
+        let r = router(&[("/<user>/", &[Method::GET]), ("/files/<name>/", &[Method::GET])]);
+        let redirect = |raw: &str| {
+            let uri: Uri = raw.parse().unwrap();
+            let decoded = percent_encoding::percent_decode_str(uri.path()).decode_utf8().unwrap();
+            match r.lookup(&Method::GET, &decoded, &uri) {
+                Match::Redirect { location } => location,
+                other => panic!("{raw}: {other:?}"),
+            }
+        };
+        assert_eq!(redirect("/%5Cevil.example"), "/%5Cevil.example/");
+        assert_eq!(redirect("/files/a%0d%0aX:%20y"), "/files/a%0d%0aX:%20y/");
+        assert_eq!(redirect("/caf%C3%A9?q=%22a%22&b"), "/caf%C3%A9/?q=%22a%22&b");
+        // What the URI parser lets through raw is encoded, so browsers cannot read it as
+        // another host or another header.
+        assert_eq!(slashed_location("/\\evil.example", None), "/%5Cevil.example/");
+        assert_eq!(slashed_location("//evil.example", None), "/%2Fevil.example/");
+        assert_eq!(slashed_location("/a b\"\x7f", Some("x=<y>")), "/a%20b%22%7F/?x=%3Cy%3E");
+        for location in [slashed_location("/é\r\n", Some("ü")), redirect("/%5Cevil.example")] {
+            assert!(http::HeaderValue::try_from(location.as_str()).is_ok(), "{location}");
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod flask_port;
 pub mod lifecycle;
+pub mod raw;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -70,9 +71,11 @@ impl Transport for TestClient {
 
 /// A real server on loopback, reached with reqwest (no redirects followed).
 pub struct Http {
+    // Dropped first: the client's idle connections close, so the server's shutdown does
+    // not wait out its grace for them.
+    pub client: reqwest::Client,
     pub server: ServerHandle,
     pub base: String,
-    pub client: reqwest::Client,
 }
 
 impl Http {

@@ -1,13 +1,16 @@
 //! `App::run` in a real process: it listens where `ERLEN_ADDR` says, on the backend
 //! `ERLEN_BACKEND` names, and SIGTERM stops it gracefully (the in-flight request
-//! finishes, the process exits 0). Bad variables are refused with a clear error, a build
-//! error prints readably, and every request is logged unless the app says otherwise.
+//! finishes, the process exits 0), and loses no request of a keep-alive load. Bad
+//! variables are refused with a clear error, a build error prints readably, and every
+//! request is logged unless the app says otherwise.
 
 #![cfg(unix)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use erlen_tests::raw::Load;
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -39,6 +42,38 @@ fn sigterm_stops_app_run_gracefully_on_both_backends() {
         let status = child.wait().unwrap();
         assert!(status.success(), "{backend}: exited with {status}");
         assert_eq!(in_flight.join().unwrap().expect("the in-flight request completes"), "finished");
+    }
+}
+
+#[test]
+fn sigterm_under_keep_alive_load_loses_no_request() {
+    for backend in ["async", "threaded"] {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let mut child = Command::new(env!("CARGO_BIN_EXE_serve_fixture"))
+            .env("ERLEN_ADDR", &addr)
+            .env("ERLEN_BACKEND", backend)
+            .env("ERLEN_WORKERS", "4")
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the fixture starts");
+        let mut banner = String::new();
+        BufReader::new(child.stderr.take().unwrap()).read_line(&mut banner).unwrap();
+        assert!(banner.contains("Running on"), "{backend}: {banner}");
+
+        let load = Load::start(addr.parse().unwrap(), "/ping", 16, Duration::from_secs(10));
+        load.wait_for(400, Duration::from_secs(5));
+        assert!(load.answered() >= 400, "{backend}: the load did not get going");
+        let start = Instant::now();
+        let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        assert!(killed.success());
+        let status = child.wait().unwrap();
+        let took = start.elapsed();
+        let report = load.finish();
+        assert!(status.success(), "{backend}: exited with {status}");
+        assert_eq!(report.lost, 0, "{backend}: {report:?}");
+        assert_eq!(report.sent, report.answered, "{backend}: {report:?}");
+        assert_eq!(report.told_to_close, 16, "{backend}: {report:?}");
+        assert!(took < Duration::from_secs(5), "{backend}: the shutdown took {took:?}");
     }
 }
 

@@ -2,7 +2,8 @@
 //!
 //! Both backends share the HTTP layer (`conn`): hyper on the shared runtime, HTTP/1.1
 //! with keep-alive and HTTP/2 (h2c, prior knowledge) on one port, with limits that protect
-//! the server. They differ only in where the lifecycle runs:
+//! the server, on a socket bound by `listen`; `lifetime` closes idle connections and
+//! drains them at shutdown. The backends differ only in where the lifecycle runs:
 //!
 //! * [`Backend::Async`] (`async_backend`): in the connection's task; async handlers are
 //!   awaited there, sync handlers go to erlen's sync pool.
@@ -13,6 +14,8 @@
 
 mod async_backend;
 mod conn;
+mod lifetime;
+mod listen;
 mod threaded;
 
 use std::io::{self, Write};
@@ -43,24 +46,30 @@ pub enum Backend {
 #[derive(Debug, Clone)]
 pub(crate) struct Limits {
     pub(crate) body_limit: usize,
+    pub(crate) body_read_timeout: Duration,
     pub(crate) header_read_timeout: Duration,
     pub(crate) max_header_bytes: usize,
     pub(crate) request_timeout: Option<Duration>,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) blocking_threads: Option<usize>,
     pub(crate) queue_size: usize,
+    pub(crate) max_connections: usize,
+    pub(crate) backlog: u32,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
             body_limit: 2 * 1024 * 1024,
+            body_read_timeout: Duration::from_secs(30),
             header_read_timeout: Duration::from_secs(10),
             max_header_bytes: 64 * 1024,
             request_timeout: None,
             shutdown_timeout: Duration::from_secs(10),
             blocking_threads: None,
             queue_size: 1024,
+            max_connections: listen::default_max_connections(),
+            backlog: listen::DEFAULT_BACKLOG,
         }
     }
 }
@@ -114,8 +123,21 @@ impl Server {
         self
     }
 
-    /// How long a client may take to send a request's headers, against slow clients
-    /// (slowloris); the connection is closed when it runs out (default 10 s).
+    /// How long a client may take to send a request's body, from the end of its headers
+    /// (default 30 s). A body still arriving then, trickled or stalled, is answered 408,
+    /// and an HTTP/1 connection is closed. Raise it along with [`Server::body_limit`] for
+    /// large uploads over slow links.
+    pub fn body_read_timeout(mut self, timeout: Duration) -> Server {
+        self.limits.body_read_timeout = timeout;
+        self
+    }
+
+    /// How long a connection may go without starting a request: from accept, whatever
+    /// protocol it speaks (a client that sends nothing, or part of the HTTP/2 preface, is
+    /// closed), and from the end of its previous request, on HTTP/1.1 keep-alive and idle
+    /// HTTP/2 connections alike. It also bounds sending one request's headers, against
+    /// slow clients (slowloris), and HTTP/2 clients must answer pings within it while a
+    /// request runs. The connection is closed when it runs out (default 10 s).
     pub fn header_read_timeout(mut self, timeout: Duration) -> Server {
         self.limits.header_read_timeout = timeout;
         self
@@ -133,7 +155,8 @@ impl Server {
         self
     }
 
-    /// How long a graceful shutdown waits for in-flight requests (default 10 s).
+    /// How long a graceful shutdown may take in all (default 10 s): in-flight requests
+    /// finish and idle connections get their grace within it; what is left then is closed.
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Server {
         self.limits.shutdown_timeout = timeout;
         self
@@ -153,6 +176,22 @@ impl Server {
         self
     }
 
+    /// How many connections may be open at once (default: three quarters of the process's
+    /// descriptor limit, `ulimit -n`). At the limit the server stops accepting: new
+    /// connections wait in the listen backlog until one closes, and are then served.
+    pub fn max_connections(mut self, connections: usize) -> Server {
+        self.limits.max_connections = connections.max(1);
+        self
+    }
+
+    /// How many connections the kernel holds for the server before it accepts them
+    /// (default 2048, as gunicorn; capped by the kernel's `net.core.somaxconn`). Beyond
+    /// it, clients' connection attempts are dropped and retried a second or more later.
+    pub fn listen_backlog(mut self, backlog: u32) -> Server {
+        self.limits.backlog = backlog.max(1);
+        self
+    }
+
     /// Starts serving in the background and returns at once. Works from plain code and
     /// from inside a tokio runtime.
     ///
@@ -165,8 +204,10 @@ impl Server {
     }
 
     fn spawn_core(self, app: Arc<AppCore>) -> io::Result<ServerHandle> {
-        let listener = std::net::TcpListener::bind(self.addr?)?;
-        listener.set_nonblocking(true)?;
+        let listener = {
+            let _entered = bridge::handle().enter();
+            listen::bind(self.addr?, self.limits.backlog)?
+        };
         let addr = listener.local_addr()?;
         let (engine, workers) = match self.backend {
             Backend::Async => (conn::Engine::Async(async_backend::Engine::new(&self.limits)), None),
@@ -177,13 +218,9 @@ impl Server {
             }
         };
         let (stop_tx, stop_rx) = watch::channel(false);
-        let shared = Arc::new(conn::Shared { app, engine, limits: self.limits });
+        let shared = Arc::new(conn::Shared::new(app, engine, self.limits));
         let shutdown_timeout = shared.limits.shutdown_timeout;
-        let task = {
-            let _entered = bridge::handle().enter();
-            let listener = tokio::net::TcpListener::from_std(listener)?;
-            bridge::handle().spawn(conn::serve(listener, shared, stop_rx))
-        };
+        let task = bridge::handle().spawn(conn::serve(listener, shared, stop_rx));
         tracing::info!(%addr, backend = ?self.backend, "erlen is listening");
         Ok(ServerHandle { addr, stop: stop_tx, task: Some(task), workers, shutdown_timeout })
     }
@@ -225,8 +262,10 @@ async fn shutdown_signal() {
 }
 
 /// A running server. [`ServerHandle::shutdown`] (or dropping the handle) stops it
-/// gracefully: it stops accepting, lets in-flight requests finish (up to the shutdown
-/// timeout), then closes.
+/// gracefully, losing no request of a keep-alive client: it stops accepting, lets
+/// in-flight requests finish, answers the next request on each open HTTP/1 connection
+/// with `Connection: close` (an HTTP/2 connection gets a GOAWAY), and closes a connection
+/// that stays idle after a grace of one second. All within the shutdown timeout.
 #[derive(Debug)]
 pub struct ServerHandle {
     addr: SocketAddr,

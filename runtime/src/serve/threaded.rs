@@ -6,6 +6,10 @@
 //! the bridge ([`crate::bridge::park_on`]): the worker parks while the shared runtime's
 //! reactor and timers drive their I/O, so no thread and no event loop is created per call
 //! (Flask's `AsyncToSync` creates both). A full queue is a 503, never a hang.
+//!
+//! A request whose client has gone (the connection closed, the HTTP/2 stream was reset,
+//! the request timed out) is skipped if no worker has started it yet, and the view or
+//! hook awaiting on the worker is cancelled at its next `.await`, as on the async backend.
 
 use std::io;
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
@@ -92,10 +96,25 @@ fn work(app: &Arc<AppCore>, jobs: &Mutex<Receiver<Job>>) {
             Ok(rx) => rx.recv(),
             Err(poisoned) => poisoned.into_inner().recv(),
         };
-        let Ok(Job { request, reply }) = job else { return };
-        let response = bridge::park_on(dispatch(app, request, &Mode::Inline));
-        // The client may have gone away; nothing to do then.
-        let _ = reply.send(response);
+        let Ok(Job { request, mut reply }) = job else { return };
+        if reply.is_closed() {
+            tracing::debug!(path = request.path(), "the client has gone; its queued request is skipped");
+            continue;
+        }
+        let served = bridge::park_on(async {
+            tokio::select! {
+                biased;
+                () = reply.closed() => None,
+                response = dispatch(app, request, &Mode::Inline) => Some(response),
+            }
+        });
+        match served {
+            // The client may still go before the response reaches it; nothing to do then.
+            Some(response) => {
+                let _ = reply.send(response);
+            }
+            None => tracing::debug!("the client has gone; its request was cancelled"),
+        }
     }
 }
 

@@ -1,0 +1,232 @@
+//! How long a connection lives: it is closed once it has had no request in flight for the
+//! idle time (from accept, then from the end of each response), whatever protocol it
+//! speaks, and it is drained at shutdown without losing the request a keep-alive client
+//! may be sending. A request is in flight from the moment hyper hands it over until its
+//! response body has been sent.
+
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::Version;
+use hyper::body::{Body, Frame, SizeHint};
+use hyper_util::server::graceful::GracefulConnection;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// Once a graceful shutdown starts, how long an idle connection stays open for a request
+/// that may already be on its way. That request is answered with `Connection: close`; a
+/// connection closed the instant the shutdown starts would lose it.
+const DRAIN_GRACE: Duration = Duration::from_secs(1);
+
+/// How long a connection told to close (an HTTP/2 GOAWAY) may take to finish before it
+/// is dropped: a client that never acknowledges does not hold it open.
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
+
+/// The largest piece of a response body handed to hyper at once. hyper asks for the next
+/// piece only when it has room to write it, so [`Tracked`] is dropped, and its request
+/// leaves flight, once all but the last few pieces are on their way to the client.
+const PIECE: usize = 64 * 1024;
+
+/// What a connection's watchdog knows of its requests, written as they start and end.
+pub(crate) struct Activity {
+    accepted: Instant,
+    in_flight: AtomicUsize,
+    /// When the last request ended, in milliseconds since `accepted` (0 before the first).
+    idle_since_ms: AtomicU64,
+    http2: AtomicBool,
+}
+
+impl Activity {
+    /// The activity of a connection accepted now.
+    pub(crate) fn new() -> Activity {
+        Activity {
+            accepted: Instant::now(),
+            in_flight: AtomicUsize::new(0),
+            idle_since_ms: AtomicU64::new(0),
+            http2: AtomicBool::new(false),
+        }
+    }
+
+    /// When the connection will have been idle too long if no request starts before:
+    /// `idle` after it was accepted or after its last request ended, or, once the server
+    /// drains (since `drain`), the short grace. With requests in flight, a time to look
+    /// again.
+    fn deadline(&self, idle: Duration, drain: Option<Instant>) -> Instant {
+        if self.in_flight.load(Ordering::SeqCst) > 0 {
+            return Instant::now() + if drain.is_some() { DRAIN_GRACE.min(idle) } else { idle };
+        }
+        let idle_since = self.accepted + Duration::from_millis(self.idle_since_ms.load(Ordering::SeqCst));
+        let deadline = idle_since + idle;
+        match drain {
+            Some(drain) => deadline.min(idle_since.max(drain) + DRAIN_GRACE),
+            None => deadline,
+        }
+    }
+
+    /// Drives `conn` and closes it once it has been idle past its deadline. The deadline
+    /// runs from accept, before hyper has even seen which protocol the client speaks, so
+    /// a client that sends nothing, or part of the HTTP/2 preface, is closed in time; and
+    /// it covers idle HTTP/2 connections, which hyper's header timeout does not. When
+    /// `stop` turns, an HTTP/2 connection gets a GOAWAY at once and an HTTP/1 connection
+    /// answers its next request with `Connection: close` (the server adds it while it
+    /// drains), or closes after the grace if none comes.
+    pub(crate) async fn watch_over<C: GracefulConnection>(
+        &self,
+        conn: C,
+        idle: Duration,
+        mut stop: watch::Receiver<bool>,
+    ) -> Result<(), C::Error> {
+        let mut conn = pin!(conn);
+        let mut drain = None;
+        loop {
+            let deadline = self.deadline(idle, drain);
+            tokio::select! {
+                result = conn.as_mut() => return result,
+                () = tokio::time::sleep_until(deadline) => {
+                    if self.deadline(idle, drain) <= Instant::now() {
+                        break;
+                    }
+                }
+                _ = stop.wait_for(|stop| *stop), if drain.is_none() => {
+                    drain = Some(Instant::now());
+                    if self.http2.load(Ordering::Relaxed) {
+                        conn.as_mut().graceful_shutdown();
+                    }
+                }
+            }
+        }
+        conn.as_mut().graceful_shutdown();
+        tokio::time::timeout(CLOSE_WAIT, conn).await.unwrap_or(Ok(()))
+    }
+}
+
+/// A request in flight on a connection (`C` holds the connection's [`Activity`]); it
+/// ends when dropped: when its response has been sent, or when it is abandoned.
+pub(crate) struct Active<C: AsRef<Activity>>(Arc<C>);
+
+impl<C: AsRef<Activity>> Active<C> {
+    /// A request of `version` starts on `conn`.
+    pub(crate) fn begin(conn: Arc<C>, version: Version) -> Active<C> {
+        let activity: &Activity = (*conn).as_ref();
+        activity.in_flight.fetch_add(1, Ordering::SeqCst);
+        if version == Version::HTTP_2 {
+            activity.http2.store(true, Ordering::Relaxed);
+        }
+        Active(conn)
+    }
+
+    /// The connection the request came on.
+    pub(crate) fn conn(&self) -> &C {
+        &self.0
+    }
+}
+
+impl<C: AsRef<Activity>> Drop for Active<C> {
+    fn drop(&mut self) {
+        let activity: &Activity = (*self.0).as_ref();
+        let ms = u64::try_from(activity.accepted.elapsed().as_millis()).unwrap_or(u64::MAX);
+        activity.idle_since_ms.store(ms, Ordering::SeqCst);
+        activity.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A response body that keeps its request in flight until it has been sent (or
+/// abandoned), so that a long download is never taken for an idle connection.
+pub(crate) struct Tracked<B, C: AsRef<Activity>> {
+    body: B,
+    /// What is left of the body's last frame.
+    rest: Bytes,
+    _active: Active<C>,
+}
+
+impl<B, C: AsRef<Activity>> Tracked<B, C> {
+    pub(crate) fn new(body: B, active: Active<C>) -> Tracked<B, C> {
+        Tracked { body, rest: Bytes::new(), _active: active }
+    }
+}
+
+impl<B: Body<Data = Bytes> + Unpin, C: AsRef<Activity>> Body for Tracked<B, C> {
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let this = &mut *self;
+        if this.rest.is_empty() {
+            match std::task::ready!(Pin::new(&mut this.body).poll_frame(cx)) {
+                Some(Ok(frame)) => match frame.into_data() {
+                    Ok(data) => this.rest = data,
+                    Err(trailers) => return Poll::Ready(Some(Ok(trailers))),
+                },
+                done_or_failed => return Poll::Ready(done_or_failed),
+            }
+        }
+        let piece = this.rest.split_to(this.rest.len().min(PIECE));
+        Poll::Ready(Some(Ok(Frame::data(piece))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.rest.is_empty() && self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        let body = self.body.size_hint();
+        let rest = self.rest.len() as u64;
+        let mut hint = SizeHint::new();
+        if let Some(upper) = body.upper() {
+            hint.set_upper(upper.saturating_add(rest));
+        }
+        hint.set_lower(body.lower().saturating_add(rest));
+        hint
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::{BodyExt, Full};
+
+    struct Conn(Activity);
+    impl AsRef<Activity> for Conn {
+        fn as_ref(&self) -> &Activity {
+            &self.0
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_is_sent_in_pieces_and_its_request_ends_with_it() {
+        let conn = Arc::new(Conn(Activity::new()));
+        let active = Active::begin(conn.clone(), Version::HTTP_11);
+        let mut body = Tracked::new(Full::new(Bytes::from(vec![7u8; PIECE * 2 + 1])), active);
+        assert_eq!(body.size_hint().exact(), Some(PIECE as u64 * 2 + 1));
+        assert_eq!(conn.0.in_flight.load(Ordering::SeqCst), 1);
+        let mut sizes = Vec::new();
+        while let Some(frame) = body.frame().await {
+            sizes.push(frame.unwrap().into_data().unwrap().len());
+        }
+        assert_eq!(sizes, [PIECE, PIECE, 1]);
+        assert!(body.is_end_stream());
+        drop(body);
+        assert_eq!(conn.0.in_flight.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn the_deadline_runs_from_accept_then_from_the_last_response_and_shortens_on_drain() {
+        let activity = Activity::new();
+        let idle = Duration::from_secs(10);
+        assert_eq!(activity.deadline(idle, None), activity.accepted + idle);
+        activity.idle_since_ms.store(2_000, Ordering::SeqCst);
+        let since = activity.accepted + Duration::from_secs(2);
+        assert_eq!(activity.deadline(idle, None), since + idle);
+        let drain = since + Duration::from_secs(3);
+        assert_eq!(activity.deadline(idle, Some(drain)), drain + DRAIN_GRACE);
+        activity.in_flight.store(1, Ordering::SeqCst);
+        assert!(activity.deadline(idle, None) > Instant::now() + Duration::from_secs(9));
+    }
+}
