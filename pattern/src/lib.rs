@@ -280,11 +280,6 @@ impl Pattern {
         })
     }
 
-    /// Whether the pattern ends with a slash (Flask then redirects the slash-less path).
-    pub fn ends_with_slash(&self) -> bool {
-        self.source.ends_with('/')
-    }
-
     /// The pattern in matchit's syntax with positional parameter names (`p0`, `p1`, ...),
     /// so that two patterns of the same shape map to the same router entry whatever
     /// their parameter names and converters.
@@ -342,7 +337,6 @@ mod tests {
         assert_eq!(p.to_matchit(), "/a/{p0}/b/{p1}");
         assert_eq!(Pattern::parse("/img-<int:id>.png").unwrap().to_matchit(), "/img-{p0}.png");
         assert_eq!(Pattern::parse("/{lit}").unwrap().to_matchit(), "/{{lit}}");
-        assert!(Pattern::parse("/").unwrap().ends_with_slash());
     }
 
     #[test]

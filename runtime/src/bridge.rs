@@ -16,11 +16,6 @@ use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
 
 static RUNTIME: OnceLock<Runtime> = OnceLock::new();
 
-/// A positive number from the environment variable `name`, if it holds one.
-pub(crate) fn env_usize(name: &str) -> Option<usize> {
-    std::env::var(name).ok()?.trim().parse().ok().filter(|n| *n > 0)
-}
-
 /// The shared runtime's handle, starting the runtime on first use.
 ///
 /// Its worker threads default to the number of cores (`ERLEN_THREADS` overrides); sync
@@ -32,7 +27,7 @@ pub fn handle() -> &'static Handle {
         .get_or_init(|| {
             let mut builder = tokio::runtime::Builder::new_multi_thread();
             builder.enable_all().thread_name("erlen-rt").on_thread_park(crate::pool::flush);
-            if let Some(n) = env_usize("ERLEN_THREADS") {
+            if let Some(n) = crate::env::positive("ERLEN_THREADS") {
                 builder.worker_threads(n);
             }
             match builder.build() {

@@ -22,7 +22,7 @@ use crate::app::{AppCore, Scope};
 use crate::body::Body;
 use crate::context::RequestContext;
 use crate::error::{HttpError, abort};
-use crate::exec::{Lost, Mode, call_async};
+use crate::exec::{Mode, call_async};
 use crate::handler::{Callable, ErrorHandler, View};
 use crate::request::Request;
 use crate::response::{IntoResponse, Redirect, Response};
@@ -45,12 +45,7 @@ pub(crate) async fn dispatch(app: &Arc<AppCore>, mut req: Req, mode: &Mode) -> R
         session: OnceLock::new(),
     });
     let lifecycle = Lifecycle { mode, ctx, scopes: Scopes { app: &app.scopes[0], blueprint } };
-    let mut resp = match lifecycle.run(req, routed).await {
-        Ok(resp) => resp,
-        Err(Lost) => HttpError::new(StatusCode::SERVICE_UNAVAILABLE)
-            .with_message("the server is shutting down")
-            .default_response(),
-    };
+    let mut resp = lifecycle.run(req, routed).await;
     if head {
         if let Some(len) = resp.body().as_bytes().map(|b| b.len()) {
             resp.headers_mut().entry(CONTENT_LENGTH).or_insert_with(|| HeaderValue::from(len));
@@ -88,13 +83,13 @@ fn route<'a>(app: &'a AppCore, req: &mut Request) -> (Routed<'a>, Option<usize>)
 /// Calls a view, hook or error handler with the request and `args`, inside the request
 /// context `$ctx`: a sync one through the mode (the request travels with it and is put
 /// back in `$req`), an async one awaited in place. Evaluates to the user function's
-/// result; a lost request returns `Err(Lost)`.
+/// result.
 macro_rules! invoke {
     ($mode:expr, $ctx:expr, $req:ident, $callable:expr $(, $arg:expr)*) => {
         match $callable {
             Callable::Sync(f) => {
                 let f = *f;
-                let (req, out) = $mode.call_sync($req, $ctx.clone(), move |req| f(req $(, $arg)*)).await?;
+                let (req, out) = $mode.call_sync($req, $ctx.clone(), move |req| f(req $(, $arg)*)).await;
                 $req = req;
                 out
             }
@@ -137,146 +132,149 @@ enum Routed<'a> {
 /// back): boxed, so that moving it, and the futures that hold it, costs a pointer.
 pub(crate) type Req = Box<Request>;
 
+/// A response after error handling, with the error the teardown hooks get: the
+/// exception that no type handler took, if any.
+struct Handled {
+    resp: Response,
+    unhandled: Option<Arc<HttpError>>,
+}
+
+/// The error handler that takes an error, as Flask's `_find_error_handler`.
+#[derive(Clone, Copy)]
+enum ErrorHandling<'a> {
+    /// A handler for the error's type: the blueprint's first, then the app's.
+    ByType(&'a ErrorHandler),
+    /// A handler for its status: the blueprint's first, then the app's.
+    ByCode(&'a ErrorHandler),
+    /// None: the default page.
+    Default,
+}
+
+impl<'a> Scopes<'a> {
+    /// Finds the handler for `error`: by type, else by status code, innermost scope first.
+    fn find_error_handler(&self, error: &HttpError) -> ErrorHandling<'a> {
+        let by_type = self.iter().rev().flat_map(|s| s.by_type.iter()).find(|(matches, _)| matches(error));
+        if let Some((_, handler)) = by_type {
+            return ErrorHandling::ByType(handler);
+        }
+        let code = error.status().as_u16();
+        match self.iter().rev().find_map(|s| s.by_code.get(&code)) {
+            Some(handler) => ErrorHandling::ByCode(handler),
+            None => ErrorHandling::Default,
+        }
+    }
+}
+
 impl Lifecycle<'_> {
-    async fn run(self, mut req: Req, routed: Routed<'_>) -> Result<Response, Lost> {
+    /// Steps 2 to 6 for a routed request; never fails.
+    async fn run(self, req: Req, routed: Routed<'_>) -> Response {
         // 2. before_request; unless one answered, 3. the routing answer or the view.
-        let (r, answered) = self.before(req).await?;
-        req = r;
-        let mut outcome = match (answered, routed) {
-            (Some(answer), _) | (None, Routed::Answer(answer)) => answer,
-            (None, Routed::View(view)) => {
-                let (r, out) = self.view(req, view).await?;
-                req = r;
-                out
-            }
+        let (req, answered) = self.before(req).await;
+        let (mut req, mut outcome) = match (answered, routed) {
+            (Some(answer), _) | (None, Routed::Answer(answer)) => (req, answer),
+            (None, Routed::View(view)) => self.view(req, view).await,
         };
         // A file answers a conditional or range request here, before the after hooks.
         if let Ok(resp) = &mut outcome {
             crate::files::make_conditional(&req, resp);
         }
-
         // 4. Error handling.
-        let mut unhandled: Option<Arc<HttpError>> = None;
-        let mut resp = match outcome {
-            Ok(resp) => resp,
-            Err(e) => {
-                let (r, resp, left) = Box::pin(self.handle_error(req, e)).await?;
+        let handled = match outcome {
+            Ok(resp) => Handled { resp, unhandled: None },
+            Err(error) => {
+                let (r, handled) = Box::pin(self.handle_error(req, error)).await;
                 req = r;
-                unhandled = left;
-                resp
+                handled
             }
         };
+        // 5. after_request, then the session is saved, as Flask's process_response.
+        let (req, mut handled) = self.after(req, handled).await;
+        if let Some(Some(session)) = self.ctx.session.get() {
+            self.ctx.app.sessions.save(session, &mut handled.resp);
+        }
+        // 6. teardown_request.
+        self.teardown(req, handled.unhandled).await;
+        handled.resp
+    }
 
-        // 5. after_request, innermost scope first, each in reverse order.
-        'after: for scope in self.scopes.iter().rev() {
+    /// Step 2: the before hooks, the app's then the blueprint's; `Some` is the first
+    /// hook's response, or its error.
+    async fn before(&self, mut req: Req) -> (Req, Option<Outcome>) {
+        for scope in self.scopes.iter() {
+            for hook in &scope.before {
+                match invoke!(self.mode, self.ctx, req, hook) {
+                    Ok(None) => {}
+                    Ok(Some(resp)) => return (req, Some(Ok(resp))),
+                    Err(e) => return (req, Some(Err(e))),
+                }
+            }
+        }
+        (req, None)
+    }
+
+    /// Step 3: the view.
+    async fn view(&self, mut req: Req, view: &View) -> (Req, Outcome) {
+        let out = invoke!(self.mode, self.ctx, req, view);
+        (req, out)
+    }
+
+    /// Step 4: renders an error with the handler that takes it, or the default page.
+    async fn handle_error(&self, mut req: Req, error: HttpError) -> (Req, Handled) {
+        let error = Arc::new(error);
+        // Teardown hooks get an exception unless a handler for its type took it.
+        let unhandled = error.is_exception().then(|| error.clone());
+        let (handler, unhandled) = match self.scopes.find_error_handler(&error) {
+            ErrorHandling::ByType(handler) => (handler, None),
+            ErrorHandling::ByCode(handler) => (handler, unhandled),
+            ErrorHandling::Default => {
+                if error.is_exception() {
+                    tracing::error!(error = %error, path = %req.path(), "unhandled error in a request");
+                }
+                return (req, Handled { resp: error.default_response(), unhandled });
+            }
+        };
+        let handled = match invoke!(self.mode, self.ctx, req, handler, &error) {
+            Ok(resp) => Handled { resp, unhandled },
+            Err(failure) => {
+                tracing::error!(error = %failure, "an error handler failed; answering with a plain 500");
+                let resp = HttpError::new(StatusCode::INTERNAL_SERVER_ERROR).default_response();
+                Handled { resp, unhandled: unhandled.or(Some(Arc::new(failure))) }
+            }
+        };
+        (req, handled)
+    }
+
+    /// Step 5: the after hooks, the blueprint's then the app's, each in reverse order. A
+    /// failing hook's error is handled and the remaining hooks are skipped.
+    async fn after(&self, mut req: Req, mut handled: Handled) -> (Req, Handled) {
+        for scope in self.scopes.iter().rev() {
             for hook in scope.after.iter().rev() {
-                let result = invoke!(self.mode, self.ctx, req, hook, resp);
-                match result {
-                    Ok(r) => resp = r,
+                let resp = handled.resp;
+                match invoke!(self.mode, self.ctx, req, hook, resp) {
+                    Ok(resp) => handled.resp = resp,
                     Err(e) => {
                         tracing::error!(error = %e, "an after_request hook failed; the remaining ones are skipped");
-                        let (r, error_resp, left) = Box::pin(self.handle_error(req, e)).await?;
-                        req = r;
-                        resp = error_resp;
-                        unhandled = unhandled.or(left);
-                        break 'after;
+                        let (req, on_error) = Box::pin(self.handle_error(req, e)).await;
+                        let unhandled = handled.unhandled.or(on_error.unhandled);
+                        return (req, Handled { resp: on_error.resp, unhandled });
                     }
                 }
             }
         }
+        (req, handled)
+    }
 
-        // The session is saved after the after_request hooks, as Flask's process_response.
-        if let Some(Some(session)) = self.ctx.session.get() {
-            self.ctx.app.sessions.save(session, &mut resp);
-        }
-
-        // 6. teardown_request, always; their own errors are logged and ignored.
+    /// Step 6: the teardown hooks, always, in the order of the after hooks; their own
+    /// errors are logged and ignored.
+    async fn teardown(&self, mut req: Req, unhandled: Option<Arc<HttpError>>) {
         for scope in self.scopes.iter().rev() {
             for hook in scope.teardown.iter().rev() {
                 let err = unhandled.clone();
-                let result = invoke!(self.mode, self.ctx, req, hook, err.as_deref());
-                if let Err(e) = result {
+                if let Err(e) = invoke!(self.mode, self.ctx, req, hook, err.as_deref()) {
                     tracing::error!(error = %e, "a teardown_request hook failed");
                 }
             }
         }
-        Ok(resp)
-    }
-
-    /// Runs the before hooks; `Some` is the first hook's response, or its error.
-    async fn before(&self, mut req: Req) -> Result<(Req, Option<Outcome>), Lost> {
-        for scope in self.scopes.iter() {
-            for hook in &scope.before {
-                let result = invoke!(self.mode, self.ctx, req, hook);
-                match result {
-                    Ok(None) => {}
-                    Ok(Some(resp)) => return Ok((req, Some(Ok(resp)))),
-                    Err(e) => return Ok((req, Some(Err(e)))),
-                }
-            }
-        }
-        Ok((req, None))
-    }
-
-    async fn view(&self, mut req: Req, view: &View) -> Result<(Req, Outcome), Lost> {
-        let out = invoke!(self.mode, self.ctx, req, view);
-        Ok((req, out))
-    }
-
-    /// Renders an error with the first handler that takes it. Returns the response and,
-    /// for teardown hooks, the error if it is an exception that no type handler took.
-    async fn handle_error(
-        &self,
-        req: Req,
-        error: HttpError,
-    ) -> Result<(Req, Response, Option<Arc<HttpError>>), Lost> {
-        let error = Arc::new(error);
-        // By type: the blueprint's first, then the app's.
-        let typed = self
-            .scopes
-            .iter()
-            .rev()
-            .flat_map(|s| s.by_type.iter())
-            .find(|(matches, _)| matches(&error))
-            .map(|(_, h)| h);
-        if let Some(handler) = typed {
-            let (req, resp, failure) = self.call_error_handler(req, handler, error).await?;
-            return Ok((req, resp, failure));
-        }
-        let unhandled = error.is_exception().then(|| error.clone());
-        let code = error.status().as_u16();
-        let by_code = self.scopes.iter().rev().find_map(|s| s.by_code.get(&code));
-        match by_code {
-            Some(handler) => {
-                let (req, resp, failure) = self.call_error_handler(req, handler, error).await?;
-                Ok((req, resp, unhandled.or(failure)))
-            }
-            None => {
-                if error.is_exception() {
-                    tracing::error!(error = %error, path = %req.path(), "unhandled error in a request");
-                }
-                Ok((req, error.default_response(), unhandled))
-            }
-        }
-    }
-
-    /// Calls an error handler; if it fails, the answer is a plain 500 and its error is
-    /// returned for the teardown hooks.
-    async fn call_error_handler(
-        &self,
-        mut req: Req,
-        handler: &ErrorHandler,
-        error: Arc<HttpError>,
-    ) -> Result<(Req, Response, Option<Arc<HttpError>>), Lost> {
-        let result = invoke!(self.mode, self.ctx, req, handler, &error);
-        Ok(match result {
-            Ok(resp) => (req, resp, None),
-            Err(failure) => {
-                tracing::error!(error = %failure, "an error handler failed; answering with a plain 500");
-                let resp = HttpError::new(StatusCode::INTERNAL_SERVER_ERROR).default_response();
-                (req, resp, Some(Arc::new(failure)))
-            }
-        })
     }
 }
 
@@ -288,4 +286,54 @@ fn options_response(allow: &str) -> Response {
     let mut resp = ().into_response();
     resp.headers_mut().insert(ALLOW, header_value(allow));
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(name: &'static str) -> Result<Response, HttpError> {
+        Ok(name.into_response())
+    }
+    fn app_code(_: &mut Request, _: &HttpError) -> Result<Response, HttpError> {
+        named("app code")
+    }
+    fn bp_code(_: &mut Request, _: &HttpError) -> Result<Response, HttpError> {
+        named("blueprint code")
+    }
+    fn app_type(_: &mut Request, _: &HttpError) -> Result<Response, HttpError> {
+        named("app type")
+    }
+
+    /// Which handler `find_error_handler` chose, by calling it.
+    fn chosen(scopes: &Scopes<'_>, error: &HttpError) -> String {
+        let (parts, ()) = http::Request::new(()).into_parts();
+        let mut req = Request::from_parts(parts, bytes::Bytes::new()).unwrap();
+        let handler = match scopes.find_error_handler(error) {
+            ErrorHandling::ByType(h) | ErrorHandling::ByCode(h) => h,
+            ErrorHandling::Default => return "default".into(),
+        };
+        let Callable::Sync(f) = handler else { unreachable!("the test registers sync handlers") };
+        let resp = f(&mut req, error).unwrap();
+        String::from_utf8_lossy(resp.body().as_bytes().unwrap()).into_owned()
+    }
+
+    #[test]
+    fn error_handlers_are_found_by_type_then_code_innermost_first() {
+        let mut app = Scope::default();
+        app.by_code.insert(404, Callable::Sync(app_code));
+        app.by_code.insert(500, Callable::Sync(app_code));
+        app.by_type.push((|e| e.downcast_ref::<std::io::Error>().is_some(), Callable::Sync(app_type)));
+        let mut blueprint = Scope::default();
+        blueprint.by_code.insert(404, Callable::Sync(bp_code));
+
+        let outside = Scopes { app: &app, blueprint: None };
+        let inside = Scopes { app: &app, blueprint: Some(&blueprint) };
+        let io = || HttpError::from(std::io::Error::other("disk"));
+        assert_eq!(chosen(&outside, &abort(404)), "app code");
+        assert_eq!(chosen(&inside, &abort(404)), "blueprint code");
+        assert_eq!(chosen(&inside, &abort(500)), "app code");
+        assert_eq!(chosen(&inside, &io()), "app type", "a type handler comes before any code handler");
+        assert_eq!(chosen(&inside, &abort(403)), "default");
+    }
 }

@@ -1,6 +1,12 @@
 //! The `ERLEN_*` environment variables that change the runtime's behaviour, read in one
 //! place.
 
+/// A positive number from the environment variable `name` (`ERLEN_THREADS`,
+/// `ERLEN_BLOCKING_THREADS`), if it holds one.
+pub(crate) fn positive(name: &str) -> Option<usize> {
+    std::env::var(name).ok()?.trim().parse().ok().filter(|n| *n > 0)
+}
+
 /// `ERLEN_DEBUG=1` (or `true`): debug mode, unless the app says otherwise with
 /// [`App::debug`](crate::App::debug).
 pub(crate) fn debug() -> bool {

@@ -60,8 +60,7 @@ enum Kind {
 pub fn abort(code: u16) -> HttpError {
     match StatusCode::from_u16(code) {
         Ok(status) if status.is_client_error() || status.is_server_error() => HttpError::new(status),
-        _ => HttpError::new(StatusCode::INTERNAL_SERVER_ERROR)
-            .with_message(format!("abort({code}): the code must be in 400..=599")),
+        _ => HttpError::internal(format!("abort({code}): the code must be in 400..=599")),
     }
 }
 
@@ -160,47 +159,12 @@ impl HttpError {
         self.0.kind != Kind::Http
     }
 
-    /// The page erlen answers with when no error handler takes the error, in the style of
-    /// Werkzeug's error pages. Unhandled exceptions do not show their message to clients.
-    pub(crate) fn default_response(&self) -> crate::Response {
-        let reason = self.0.status.canonical_reason().unwrap_or("Error");
-        let description = match (&self.0.message, self.0.kind) {
-            (Some(m), Kind::Http) => escape_html(m),
-            _ => default_description(self.0.status).to_string(),
-        };
-        let body = format!(
-            "<!doctype html>\n<html lang=en>\n<title>{code} {reason}</title>\n<h1>{reason}</h1>\n<p>{description}</p>\n",
-            code = self.0.status.as_u16()
-        );
-        let mut resp = crate::response::html_response(body);
-        *resp.status_mut() = self.0.status;
-        for (name, value) in &self.0.headers {
-            resp.headers_mut().append(name, value.clone());
+    /// The message the client may see: an HTTP error's own, never an exception's.
+    pub(crate) fn public_message(&self) -> Option<&str> {
+        match self.0.kind {
+            Kind::Http => self.0.message.as_deref(),
+            Kind::Exception | Kind::Panic => None,
         }
-        resp
-    }
-}
-
-fn default_description(status: StatusCode) -> &'static str {
-    match status.as_u16() {
-        400 => "The browser (or proxy) sent a request that this server could not understand.",
-        401 => "The server could not verify that you are authorized to access the URL requested.",
-        403 => "You don't have the permission to access the requested resource.",
-        404 => {
-            "The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again."
-        }
-        405 => "The method is not allowed for the requested URL.",
-        408 => {
-            "The server closed the network connection because the browser didn't finish the request within the specified time."
-        }
-        413 => "The data value transmitted exceeds the capacity limit.",
-        415 => "The server does not support the media type transmitted in the request.",
-        431 => "One or more header fields exceeds the maximum size.",
-        503 => "The server is temporarily unable to service your request. Please try again later.",
-        504 => "The server did not answer in time.",
-        300..=399 => "Redirecting to the target URL.",
-        s if s >= 500 => "The server encountered an internal error and was unable to complete your request.",
-        _ => "The request could not be served.",
     }
 }
 

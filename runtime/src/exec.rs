@@ -8,7 +8,7 @@
 
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use futures::FutureExt;
@@ -18,6 +18,7 @@ use tokio::sync::Semaphore;
 use crate::context::RequestContext;
 use crate::error::HttpError;
 use crate::request::Request;
+use crate::sync::lock;
 
 /// Where sync handlers run.
 #[derive(Clone, Debug)]
@@ -28,11 +29,6 @@ pub(crate) enum Mode {
     Inline,
 }
 
-/// The request could not be handed to the sync pool: the server's limit on concurrent
-/// sync calls was closed (it is shutting down).
-#[derive(Debug)]
-pub(crate) struct Lost;
-
 impl Mode {
     /// Runs sync user code `f` with the request, inside the request context `ctx`,
     /// returning the request with the result.
@@ -41,17 +37,18 @@ impl Mode {
         mut req: Box<Request>,
         ctx: Arc<RequestContext>,
         f: impl FnOnce(&mut Request) -> Result<R, HttpError> + Send + 'static,
-    ) -> Result<(Box<Request>, Result<R, HttpError>), Lost> {
+    ) -> (Box<Request>, Result<R, HttpError>) {
         let call = move || {
             let out = crate::context::enter_sync(ctx, || catch_unwind(AssertUnwindSafe(|| f(&mut req))))
                 .unwrap_or_else(|panic| Err(HttpError::from_panic(&*panic)));
             (req, out)
         };
         match self {
-            Mode::Inline => Ok(call()),
+            Mode::Inline => call(),
             Mode::Offload { limit } => {
+                // The semaphore is never closed, so a permit always comes.
                 let _permit = match limit {
-                    Some(sem) => Some(sem.clone().acquire_owned().await.map_err(|_| Lost)?),
+                    Some(sem) => sem.clone().acquire_owned().await.ok(),
                     None => None,
                 };
                 let offloaded = Arc::new(Offloaded {
@@ -60,7 +57,7 @@ impl Mode {
                     waker: AtomicWaker::new(),
                 });
                 crate::pool::global().execute(offloaded.clone());
-                Ok(std::future::poll_fn(|cx| offloaded.poll_out(cx)).await)
+                std::future::poll_fn(|cx| offloaded.poll_out(cx)).await
             }
         }
     }
@@ -97,12 +94,6 @@ impl<F, T> Offloaded<F, T> {
             None => Poll::Pending,
         }
     }
-}
-
-/// The calls never panic while holding these locks (the user's code runs outside them),
-/// so a poisoned lock still holds consistent data.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Awaits async user code inside the request context `ctx`, turning a panic into a 500

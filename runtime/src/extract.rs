@@ -45,6 +45,22 @@ use crate::response::Json;
 pub trait FromRequest: Sized {
     /// Builds the value from the request.
     fn from_request(req: &Request) -> Result<Self, HttpError>;
+
+    /// Builds the value for an `Option<Self>` argument: `Ok(None)` when the request has no
+    /// such value, an error when it has a bad one. `Option` means "absent", not "failed",
+    /// as axum's `OptionalFromRequestParts`.
+    ///
+    /// The default takes a client error (4xx) from [`FromRequest::from_request`] as absent
+    /// and keeps a server error (a missing `State`, a 500) an error. erlen's extractors
+    /// override it: `Option<Json<T>>` and `Option<Form<T>>` are `None` for an empty body
+    /// only, `Option<Query<T>>` for an empty query only; a malformed one stays a 400.
+    fn from_request_optional(req: &Request) -> Result<Option<Self>, HttpError> {
+        match Self::from_request(req) {
+            Ok(value) => Ok(Some(value)),
+            Err(e) if e.status().is_client_error() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
 }
 
 /// Application state added with [`App::state`](crate::App::state), cloned out for the
@@ -68,7 +84,7 @@ pub struct State<T>(pub T);
 impl<T: Clone + Send + Sync + 'static> FromRequest for State<T> {
     fn from_request(req: &Request) -> Result<Self, HttpError> {
         req.state::<T>().cloned().map(State).ok_or_else(|| {
-            HttpError::new(http::StatusCode::INTERNAL_SERVER_ERROR).with_message(format!(
+            HttpError::internal(format!(
                 "no application state of type `{}`: add it with `App::new().state(value)`",
                 std::any::type_name::<T>()
             ))
@@ -89,6 +105,10 @@ impl<T: DeserializeOwned> FromRequest for Json<T> {
             None => Err(crate::abort(415)
                 .with_message("expected a JSON body with content type application/json, and the request has no content type")),
         }
+    }
+
+    fn from_request_optional(req: &Request) -> Result<Option<Self>, HttpError> {
+        if req.body().is_empty() { Ok(None) } else { Self::from_request(req).map(Some) }
     }
 }
 
@@ -127,6 +147,10 @@ impl<T: DeserializeOwned> FromRequest for Query<T> {
             .map(Query)
             .map_err(|e| crate::abort(400).with_message(format!("invalid query string: {e}")))
     }
+
+    fn from_request_optional(req: &Request) -> Result<Option<Self>, HttpError> {
+        if req.query_string().is_empty() { Ok(None) } else { Self::from_request(req).map(Some) }
+    }
 }
 
 /// A `application/x-www-form-urlencoded` body deserialized into `T`. A body that does not
@@ -158,6 +182,10 @@ impl<T: DeserializeOwned> FromRequest for Form<T> {
             .map(Form)
             .map_err(|e| crate::abort(400).with_message(format!("invalid form body: {e}")))
     }
+
+    fn from_request_optional(req: &Request) -> Result<Option<Self>, HttpError> {
+        if req.body().is_empty() { Ok(None) } else { Self::from_request(req).map(Some) }
+    }
 }
 
 /// The raw body.
@@ -187,10 +215,11 @@ impl FromRequest for HeaderMap {
     }
 }
 
-/// An optional extractor: `None` where the extractor would fail.
+/// An optional extractor: `None` when the request has no such value (see
+/// [`FromRequest::from_request_optional`]); a malformed value is still an error.
 impl<T: FromRequest> FromRequest for Option<T> {
     fn from_request(req: &Request) -> Result<Self, HttpError> {
-        Ok(T::from_request(req).ok())
+        T::from_request_optional(req)
     }
 }
 
@@ -255,8 +284,7 @@ impl<T: FromStr> StrParam for T {}
 /// convert (say, an `int` too large for `u8`) is a 404, as a converter mismatch is in Flask.
 pub(crate) fn param<T: FromStr>(req: &Request, name: &str) -> Result<T, HttpError> {
     let text = req.param(name).ok_or_else(|| {
-        HttpError::new(http::StatusCode::INTERNAL_SERVER_ERROR)
-            .with_message(format!("route parameter `{name}` is missing: the route and its view disagree"))
+        HttpError::internal(format!("route parameter `{name}` is missing: the route and its view disagree"))
     })?;
     text.parse().map_err(|_| {
         crate::abort(404)

@@ -114,6 +114,7 @@ mod response;
 mod routing;
 mod serve;
 mod session;
+mod sync;
 mod templates;
 mod testing;
 mod urls;
@@ -195,10 +196,9 @@ pub mod __private {
 
     /// The typed error an `errorhandler(Type)` handler was registered for.
     pub fn downcast<E: std::error::Error + 'static>(error: &HttpError) -> Result<&E, HttpError> {
-        error.downcast_ref::<E>().ok_or_else(|| {
-            HttpError::new(crate::StatusCode::INTERNAL_SERVER_ERROR)
-                .with_message("an error handler was called with an error of another type")
-        })
+        error
+            .downcast_ref::<E>()
+            .ok_or_else(|| HttpError::internal("an error handler was called with an error of another type"))
     }
     /// Requires an async handler's future to be `Send`, so that it can run on the
     /// multi-thread runtime; the compiler then points at the `.await` that holds a

@@ -67,7 +67,7 @@ static POOL: OnceLock<SyncPool> = OnceLock::new();
 /// The pool, started on first use, with at most 512 threads (`ERLEN_BLOCKING_THREADS`
 /// overrides).
 pub(crate) fn global() -> &'static SyncPool {
-    POOL.get_or_init(|| SyncPool::new(crate::bridge::env_usize("ERLEN_BLOCKING_THREADS").unwrap_or(512)))
+    POOL.get_or_init(|| SyncPool::new(crate::env::positive("ERLEN_BLOCKING_THREADS").unwrap_or(512)))
 }
 
 pub(crate) struct SyncPool {
@@ -130,7 +130,7 @@ thread_local! {
 
 impl Inner {
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::sync::lock(&self.state)
     }
 
     /// Wakes a parked thread, or starts one if none is parked and the limit allows.
@@ -166,10 +166,7 @@ impl Inner {
             }
             state.awake -= 1;
             loop {
-                let (next, timeout) = self
-                    .wake_worker
-                    .wait_timeout(state, IDLE_EXIT)
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                let (next, timeout) = crate::sync::wait_timeout(&self.wake_worker, state, IDLE_EXIT);
                 state = next;
                 if state.permits > 0 {
                     state.permits -= 1;
@@ -197,7 +194,7 @@ impl Inner {
                 quiet = Duration::ZERO;
                 state.monitor_parked = true;
                 while state.monitor_parked {
-                    state = self.wake_monitor.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner());
+                    state = crate::sync::wait(&self.wake_monitor, state);
                 }
                 seen = state.started;
                 tick = TICK_MIN;

@@ -8,7 +8,7 @@ use http::{HeaderValue, StatusCode};
 use serde::Serialize;
 
 use crate::body::Body;
-use crate::error::HttpError;
+use crate::error::{HttpError, escape_html};
 
 /// The response type: an `http::Response` whose [`Body`] is held in full or streams.
 ///
@@ -155,8 +155,7 @@ impl<T: IntoResponse> IntoResponse for (u16, T) {
 
     fn into_outcome(self) -> Result<Response, HttpError> {
         let status = StatusCode::from_u16(self.0).map_err(|_| {
-            HttpError::new(StatusCode::INTERNAL_SERVER_ERROR)
-                .with_message(format!("the handler returned the invalid status code {}", self.0))
+            HttpError::internal(format!("the handler returned the invalid status code {}", self.0))
         })?;
         Ok((status, self.1).into_response())
     }
@@ -199,6 +198,52 @@ impl IntoResponse for HttpError {
     }
 }
 
+impl HttpError {
+    /// The page erlen answers with when no error handler takes the error, in the style of
+    /// Werkzeug's error pages. Unhandled exceptions do not show their message to clients.
+    pub(crate) fn default_response(&self) -> Response {
+        let reason = self.status().canonical_reason().unwrap_or("Error");
+        let status = self.status();
+        let description = match self.public_message() {
+            Some(m) => escape_html(m),
+            None => default_description(status).to_string(),
+        };
+        let body = format!(
+            "<!doctype html>\n<html lang=en>\n<title>{code} {reason}</title>\n<h1>{reason}</h1>\n<p>{description}</p>\n",
+            code = status.as_u16()
+        );
+        let mut resp = html_response(body);
+        *resp.status_mut() = status;
+        for (name, value) in self.headers() {
+            resp.headers_mut().append(name, value.clone());
+        }
+        resp
+    }
+}
+
+fn default_description(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "The browser (or proxy) sent a request that this server could not understand.",
+        401 => "The server could not verify that you are authorized to access the URL requested.",
+        403 => "You don't have the permission to access the requested resource.",
+        404 => {
+            "The requested URL was not found on the server. If you entered the URL manually please check your spelling and try again."
+        }
+        405 => "The method is not allowed for the requested URL.",
+        408 => {
+            "The server closed the network connection because the browser didn't finish the request within the specified time."
+        }
+        413 => "The data value transmitted exceeds the capacity limit.",
+        415 => "The server does not support the media type transmitted in the request.",
+        431 => "One or more header fields exceeds the maximum size.",
+        503 => "The server is temporarily unable to service your request. Please try again later.",
+        504 => "The server did not answer in time.",
+        300..=399 => "Redirecting to the target URL.",
+        s if s >= 500 => "The server encountered an internal error and was unable to complete your request.",
+        _ => "The request could not be served.",
+    }
+}
+
 /// A JSON body: as a return value it serializes `T` with `application/json`; as an
 /// extractor it parses the request body (a content type other than JSON is a 415,
 /// malformed JSON a 400).
@@ -230,10 +275,8 @@ impl<T: Serialize> IntoResponse for Json<T> {
     }
 
     fn into_outcome(self) -> Result<Response, HttpError> {
-        let body = serde_json::to_vec(&self.0).map_err(|e| {
-            HttpError::new(StatusCode::INTERNAL_SERVER_ERROR)
-                .with_message(format!("the response could not be serialized as JSON: {e}"))
-        })?;
+        let body = serde_json::to_vec(&self.0)
+            .map_err(|e| HttpError::internal(format!("the response could not be serialized as JSON: {e}")))?;
         Ok(with_type(body, "application/json"))
     }
 }
@@ -306,9 +349,7 @@ impl IntoResponse for Redirect {
                 resp.headers_mut().insert(LOCATION, location);
                 resp
             }
-            Err(_) => HttpError::new(StatusCode::INTERNAL_SERVER_ERROR)
-                .with_message("redirect location is not a valid header value")
-                .default_response(),
+            Err(_) => HttpError::internal("redirect location is not a valid header value").into_response(),
         }
     }
 }

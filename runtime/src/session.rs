@@ -253,7 +253,7 @@ struct Inner {
 impl SessionState {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // Nothing panics while the lock is held (serialization happens outside it).
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::sync::lock(&self.0)
     }
 
     /// The messages flashed for this request, taken from the session once.

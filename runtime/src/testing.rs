@@ -19,6 +19,7 @@ use crate::body::{Body, BoxError};
 use crate::exec::Mode;
 use crate::request::Request;
 use crate::session::Session;
+use crate::sync::lock;
 
 /// A client that serves requests to an app in-process, as Flask's `app.test_client()`.
 ///
@@ -170,10 +171,6 @@ impl TestClient {
             store_cookie(&mut lock(jar), cookie);
         }
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Keeps a cookie from a `Set-Cookie`, or drops it when it is a removal.
@@ -436,7 +433,7 @@ impl TestResponse {
     /// If the body's stream ends with an error.
     pub fn bytes(&self) -> &Bytes {
         self.collected.get_or_init(|| {
-            let body = self.unread.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+            let body = lock(&self.unread).take();
             match body {
                 Some(body) => crate::bridge::block_on(body.collect())
                     .unwrap_or_else(|e| panic!("the response body stream failed: {e}")),
@@ -472,7 +469,7 @@ impl TestResponse {
     /// assert!(first.starts_with(b"0;"));
     /// ```
     pub fn into_stream(self) -> TestBodyStream {
-        let body = match self.unread.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner()) {
+        let body = match crate::sync::into_inner(self.unread) {
             Some(body) => body,
             None => Body::from(self.collected.into_inner().unwrap_or_default()),
         };

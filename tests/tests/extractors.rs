@@ -238,3 +238,49 @@ fn the_design_example_user_route() {
 fn invalid_utf8_in_the_path_is_a_400() {
     assert_eq!(client().get("/name/%FF").send().status(), 400);
 }
+
+#[derive(serde::Deserialize)]
+struct Filter {
+    q: String,
+}
+
+#[derive(Clone)]
+struct NeverAdded;
+
+#[get("/optional_query")]
+fn optional_query(query: Option<Query<Filter>>) -> String {
+    query.map_or_else(|| "no query".to_string(), |Query(f)| f.q)
+}
+
+#[post("/optional_json")]
+fn optional_json(body: Option<Json<serde_json::Value>>) -> String {
+    body.map_or_else(|| "no body".to_string(), |Json(v)| v.to_string())
+}
+
+#[get("/optional_state")]
+fn optional_state(state: Option<State<NeverAdded>>) -> &'static str {
+    if state.is_some() { "state" } else { "none" }
+}
+
+#[test]
+fn option_means_absent_not_failed() {
+    let c = App::new().register(handlers![optional_query, optional_json, optional_state]).test_client();
+    assert_eq!(c.get("/optional_query").send().text(), "no query");
+    assert_eq!(c.get("/optional_query?q=rust").send().text(), "rust");
+    assert_eq!(c.get("/optional_query?x=1").send().status(), 400, "a query that does not fit stays a 400");
+    assert_eq!(c.post("/optional_json").send().text(), "no body");
+    assert_eq!(c.post("/optional_json").json(&serde_json::json!({"a": 1})).send().text(), r#"{"a":1}"#);
+    let malformed = c.post("/optional_json").header("content-type", "application/json").body("{oops").send();
+    assert_eq!(malformed.status(), 400, "malformed JSON stays a 400");
+    let missing = c.get("/optional_state").send();
+    assert_eq!(missing.status(), 500, "a missing state stays a programming error");
+    assert!(!missing.text().contains("NeverAdded"), "no type name reaches the client: {}", missing.text());
+}
+
+#[test]
+fn internal_errors_show_the_plain_500_page() {
+    let missing = client().get("/missing_state").send();
+    assert_eq!(missing.status(), 500);
+    assert!(!missing.text().contains("state of type"), "{}", missing.text());
+    assert!(missing.text().contains("Internal Server Error"));
+}

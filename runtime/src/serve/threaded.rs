@@ -82,20 +82,14 @@ impl Engine {
                     .with_message("the server is shutting down"));
             }
         }
-        response.await.map_err(|_| {
-            HttpError::new(StatusCode::INTERNAL_SERVER_ERROR)
-                .with_message("the worker serving the request stopped")
-        })
+        response.await.map_err(|_| HttpError::internal("the worker serving the request stopped"))
     }
 }
 
 fn work(app: &Arc<AppCore>, jobs: &Mutex<Receiver<Job>>) {
     loop {
         // The lock is held only while waiting for the next job, never while serving one.
-        let job = match jobs.lock() {
-            Ok(rx) => rx.recv(),
-            Err(poisoned) => poisoned.into_inner().recv(),
-        };
+        let job = crate::sync::lock(jobs).recv();
         let Ok(Job { request, mut reply }) = job else { return };
         if reply.is_closed() {
             tracing::debug!(path = request.path(), "the client has gone; its queued request is skipped");
@@ -124,7 +118,7 @@ impl Pool {
     /// handler past the deadline is left to finish on its own.
     pub(crate) fn join(self, deadline: Duration) {
         let until = Instant::now() + deadline;
-        let exited = self.exited.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let exited = crate::sync::into_inner(self.exited);
         for _ in 0..self.threads.len() {
             let left = until.saturating_duration_since(Instant::now());
             if exited.recv_timeout(left).is_err() {
