@@ -90,6 +90,45 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+//!
+//! ## The app's start and stop
+//!
+//! `#[before_serving]` hooks run once when a server starts, before its first connection;
+//! `#[after_serving]` hooks run once when it stops, after the last request has drained
+//! (Quart's names). They take application state as `State<T>`, may be `fn` or `async fn`,
+//! and are registered on the app with `handlers![]`. An `Err` or a panic in a
+//! `before_serving` hook stops the start-up: [`Server::spawn`] (and so [`Server::run`] and
+//! [`App::run`]) returns an error that names the hook. An `after_serving` hook's failure
+//! is logged. The [`TestClient`] runs neither, as Flask's test client does not.
+//!
+//! ```
+//! use std::sync::{Arc, atomic::{AtomicBool, Ordering}};
+//! use erlen::prelude::*;
+//! use erlen::Server;
+//!
+//! #[derive(Clone, Default)]
+//! struct Cache(Arc<AtomicBool>);
+//!
+//! #[before_serving]
+//! async fn warm_up(State(cache): State<Cache>) -> Result<(), std::io::Error> {
+//!     cache.0.store(true, Ordering::SeqCst); // load what every request needs
+//!     Ok(())
+//! }
+//!
+//! #[after_serving]
+//! fn flush(State(cache): State<Cache>) {
+//!     cache.0.store(false, Ordering::SeqCst);
+//! }
+//!
+//! let cache = Cache::default();
+//! let app = App::new().state(cache.clone()).register(handlers![warm_up, flush]);
+//! let server = Server::bind("127.0.0.1:0").spawn(app)?;
+//! assert!(cache.0.load(Ordering::SeqCst));
+//! server.shutdown();
+//! assert!(!cache.0.load(Ordering::SeqCst));
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
 #![warn(missing_docs)]
 
 // The macros name `::erlen`; this lets the crate's own tests use them too.
@@ -112,6 +151,7 @@ mod request;
 mod response;
 mod routing;
 mod serve;
+mod serving;
 mod templates;
 mod testing;
 mod urls;
@@ -123,7 +163,7 @@ pub use error::{HttpError, abort, escape_html};
 pub use extract::{FloatParam, Form, FromRequest, IntParam, Query, State, StrParam, UuidParam};
 pub use files::{SendFile, send_file, send_from_directory};
 pub use handler::Handlers;
-pub use hooks::{AfterOutcome, BeforeOutcome, TeardownOutcome};
+pub use hooks::{AfterOutcome, BeforeOutcome, ServingOutcome, TeardownOutcome};
 pub use request::Request;
 pub use response::{Html, IntoResponse, Json, Redirect, Response, redirect};
 pub use serve::{Backend, Server, ServerHandle};
@@ -139,8 +179,8 @@ pub use minijinja::context;
 
 pub use bytes::Bytes;
 pub use erlen_macros::{
-    after_request, before_request, delete, errorhandler, get, handlers, patch, post, put, route,
-    teardown_request, template_filter, template_global, url_for,
+    after_request, after_serving, before_request, before_serving, delete, errorhandler, get, handlers, patch,
+    post, put, route, teardown_request, template_filter, template_global, url_for,
 };
 pub use http::{self, HeaderMap, HeaderValue, Method, StatusCode};
 
@@ -160,9 +200,10 @@ pub mod prelude {
     pub use crate::{
         App, Backend, Blueprint, Body, Bytes, Form, FromRequest, HeaderMap, HeaderValue, Html, HttpError,
         IntoResponse, Json, Method, Query, Redirect, Request, Response, SendFile, Server, ServerHandle,
-        State, StatusCode, Template, TestClient, abort, after_request, before_request, context, delete,
-        errorhandler, get, handlers, patch, post, put, redirect, render_template, route, send_file,
-        send_from_directory, teardown_request, template_filter, template_global, url_for,
+        State, StatusCode, Template, TestClient, abort, after_request, after_serving, before_request,
+        before_serving, context, delete, errorhandler, get, handlers, patch, post, put, redirect,
+        render_template, route, send_file, send_from_directory, teardown_request, template_filter,
+        template_global, url_for,
     };
 }
 
@@ -172,11 +213,13 @@ pub mod __private {
     use std::future::Future;
 
     pub use crate::handler::{
-        After, Before, BoxFuture, Callable, Entry, ErrorHandler, Handlers, Item, Teardown, View,
+        After, Before, BoxFuture, Callable, Entry, ErrorHandler, Handlers, Item, Serving, Teardown, View,
     };
+    pub use crate::serving::ServingArg;
     pub use crate::urls::{for_item as url_for, url_float, url_int, url_text, url_uuid};
     pub use crate::{
-        AfterOutcome, BeforeOutcome, HttpError, IntoResponse, Request, Response, TeardownOutcome,
+        AfterOutcome, BeforeOutcome, HttpError, IntoResponse, Request, Response, ServingOutcome,
+        TeardownOutcome,
     };
     pub use erlen_macros::__url_for_checked as url_for_checked;
     pub use minijinja::Environment;
