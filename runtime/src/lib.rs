@@ -128,6 +128,13 @@
 //! assert!(!cache.0.load(Ordering::SeqCst));
 //! # Ok::<(), std::io::Error>(())
 //! ```
+//!
+//! ## Configuration
+//!
+//! [`App::config_from_env`] reads a serde struct of yours from `PREFIX_*` environment
+//! variables and [`App::config_from_file`] from a TOML file; either stores it as state,
+//! for `State<T>`. A missing or malformed value is a [`ConfigError`] at start-up that
+//! names the variable or the key.
 
 #![warn(missing_docs)]
 
@@ -137,6 +144,7 @@ extern crate self as erlen;
 mod app;
 mod body;
 mod bridge;
+mod config;
 mod context;
 mod dispatch;
 mod env;
@@ -159,6 +167,7 @@ mod urls;
 pub use app::{App, AppCore, Blueprint, BuildError};
 pub use body::{Body, BoxError, Chunk};
 pub use bridge::block_on;
+pub use config::ConfigError;
 pub use error::{HttpError, abort, escape_html};
 pub use extract::{FloatParam, Form, FromRequest, IntParam, Query, State, StrParam, UuidParam};
 pub use files::{SendFile, send_file, send_from_directory};
