@@ -88,7 +88,7 @@ fn list_events(State(events): State<Events>) -> String {
 #[get("/slow")]
 async fn slow_async(State(events): State<Events>) -> &'static str {
     events.push("slow started");
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
     events.push("slow done");
     "slow"
 }
@@ -96,7 +96,7 @@ async fn slow_async(State(events): State<Events>) -> &'static str {
 #[get("/slow_sync")]
 fn slow_sync(State(events): State<Events>) -> &'static str {
     events.push("slow started");
-    std::thread::sleep(Duration::from_millis(400));
+    std::thread::sleep(Duration::from_millis(600));
     events.push("slow done");
     "slow"
 }
