@@ -59,6 +59,12 @@ pub fn generate(handler: &Handler) -> TokenStream {
                 );
                 call_args.push(quote!(#local));
             }
+            Arg::Extract { ty } if handler.kind.is_serving() => {
+                prelude.push(
+                    quote_spanned!(ty.span()=> let #local = <#ty as #p::ServingArg>::from_serving(&*__req)?;),
+                );
+                call_args.push(quote!(#local));
+            }
             Arg::Extract { ty } => {
                 prelude
                     .push(quote_spanned!(ty.span()=> let #local = <#ty as #p::FromRequest>::from_request(&*__req)?;));
@@ -84,6 +90,7 @@ pub fn generate(handler: &Handler) -> TokenStream {
         Kind::Before => (quote!(BeforeOutcome::into_before), quote!(::std::option::Option<#p::Response>)),
         Kind::After => (quote!(AfterOutcome::into_after), quote!(#p::Response)),
         Kind::Teardown => (quote!(TeardownOutcome::into_teardown), quote!(())),
+        Kind::BeforeServing | Kind::AfterServing => (quote!(ServingOutcome::into_serving), quote!(())),
     };
     let ret_span = match &func.sig.output {
         ReturnType::Type(_, ty) => ty.span(),
@@ -101,7 +108,7 @@ pub fn generate(handler: &Handler) -> TokenStream {
         Kind::After => quote!(, __resp: #p::Response),
         Kind::Teardown => quote!(, __err: ::std::option::Option<&#lt #p::HttpError>),
         Kind::Error(_) => quote!(, __err: &#lt #p::HttpError),
-        Kind::Route(_) | Kind::Before => quote!(),
+        Kind::Route(_) | Kind::Before | Kind::BeforeServing | Kind::AfterServing => quote!(),
     };
     let result = quote!(::std::result::Result<#output, #p::HttpError>);
     let glue = if is_async {
@@ -134,6 +141,8 @@ pub fn generate(handler: &Handler) -> TokenStream {
         Kind::Before => quote!(#p::Entry::before_request(#name_str, #callable)),
         Kind::After => quote!(#p::Entry::after_request(#name_str, #callable)),
         Kind::Teardown => quote!(#p::Entry::teardown_request(#name_str, #callable)),
+        Kind::BeforeServing => quote!(#p::Entry::before_serving(#name_str, #callable)),
+        Kind::AfterServing => quote!(#p::Entry::after_serving(#name_str, #callable)),
         Kind::Error(ErrorTarget::Code(code)) => quote!(#p::Entry::error_code(#name_str, #code, #callable)),
         Kind::Error(ErrorTarget::Type(ty)) => {
             quote_spanned!(ty.span()=> #p::Entry::error_type::<#ty>(#name_str, #callable))
@@ -152,6 +161,8 @@ pub fn generate(handler: &Handler) -> TokenStream {
         Kind::After => crate::url_for::helper(func, Err("after_request")),
         Kind::Teardown => crate::url_for::helper(func, Err("teardown_request")),
         Kind::Error(_) => crate::url_for::helper(func, Err("errorhandler")),
+        Kind::BeforeServing => crate::url_for::helper(func, Err("before_serving")),
+        Kind::AfterServing => crate::url_for::helper(func, Err("after_serving")),
     };
     quote!(#item #url_helper)
 }

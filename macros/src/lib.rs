@@ -20,7 +20,14 @@ use args::{ErrorTarget, RouteAttr};
 use errors::Errors;
 use model::Kind;
 
-const HOOKS: [&str; 4] = ["before_request", "after_request", "teardown_request", "errorhandler"];
+const HOOKS: [&str; 6] = [
+    "before_request",
+    "after_request",
+    "teardown_request",
+    "errorhandler",
+    "before_serving",
+    "after_serving",
+];
 
 fn attr_name(attr: &syn::Attribute) -> String {
     attr.path().segments.last().map(|s| s.ident.to_string()).unwrap_or_default()
@@ -198,6 +205,43 @@ pub fn after_request(attr: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn teardown_request(attr: TokenStream, item: TokenStream) -> TokenStream {
     hook_attr("teardown_request", attr, item, Kind::Teardown)
+}
+
+/// Runs once when a server starts, before it accepts its first connection (Quart's
+/// `before_serving`): warm a cache, check the database, run migrations. It takes
+/// application state as `State<T>` (there is no request) and returns `()` or
+/// `Result<(), E>`; an `Err` or a panic stops the start-up, and `Server::spawn` returns
+/// an error that names the hook. Register it on the app with `handlers![]`, not on a
+/// blueprint. Hooks run in registration order; a plain `fn` runs on the thread that
+/// starts the server, an `async fn` on the shared runtime. The test client does not run
+/// serving hooks, as Flask's does not.
+///
+/// ```ignore
+/// #[before_serving]
+/// async fn warm_up(State(db): State<Db>) -> Result<(), DbError> {
+///     db.ping().await
+/// }
+/// ```
+#[proc_macro_attribute]
+pub fn before_serving(attr: TokenStream, item: TokenStream) -> TokenStream {
+    hook_attr("before_serving", attr, item, Kind::BeforeServing)
+}
+
+/// Runs once when a server stops, after the last in-flight request has drained (and the
+/// threaded backend's workers have exited), as Quart's `after_serving`: flush buffers,
+/// close connections. It takes application state as `State<T>` and returns `()` or
+/// `Result<(), E>`; an `Err` or a panic is logged, and the next hook runs. Registered
+/// like `#[before_serving]`; the test client does not run it.
+///
+/// ```ignore
+/// #[after_serving]
+/// fn flush(State(log): State<AuditLog>) {
+///     log.flush();
+/// }
+/// ```
+#[proc_macro_attribute]
+pub fn after_serving(attr: TokenStream, item: TokenStream) -> TokenStream {
+    hook_attr("after_serving", attr, item, Kind::AfterServing)
 }
 
 /// Renders errors: `#[errorhandler(404)]` for a status in 400..=599 (taking

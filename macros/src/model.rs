@@ -15,11 +15,20 @@ pub enum Kind {
     After,
     Teardown,
     Error(ErrorTarget),
+    /// `#[before_serving]`: once, before the server accepts connections.
+    BeforeServing,
+    /// `#[after_serving]`: once, after the last request has drained.
+    AfterServing,
 }
 
 impl Kind {
     fn is_hook(&self) -> bool {
         !matches!(self, Kind::Route(_))
+    }
+
+    /// A hook that runs outside any request and so takes application state only.
+    pub fn is_serving(&self) -> bool {
+        matches!(self, Kind::BeforeServing | Kind::AfterServing)
     }
 }
 
@@ -157,6 +166,24 @@ fn classify(kind: &Kind, attr: &str, name: Option<String>, ty: &Type, errors: &m
         {
             return Arg::Param { name: name.clone(), converter, ty: ty.clone() };
         }
+    }
+    if kind.is_serving() {
+        if let Type::Reference(r) = ty {
+            let when = match kind {
+                Kind::BeforeServing => "once, before the server accepts its first connection",
+                _ => "once, after the last request has drained",
+            };
+            let what = if is_named(&r.elem, "Request") { "the request" } else { "a reference" };
+            errors.at(
+                ty,
+                format!(
+                    "`#[{attr}]` hooks run {when}, outside any request: they cannot take {what} (`{}`); \
+                     take application state as `State<T>` (added with `App::state(value)`)",
+                    pretty(ty)
+                ),
+            );
+        }
+        return Arg::Extract { ty: ty.clone() };
     }
     if let Type::Reference(r) = ty {
         if is_named(&r.elem, "Request") {

@@ -14,6 +14,7 @@ use crate::handler::{
     After, Before, Callable, Entry, EntryKind, ErrorHandler, Handlers, Teardown, TemplateRegistration, View,
 };
 use crate::routing::{RouteConflict, Router};
+use crate::serving::ServingHooks;
 use crate::session::{SessionConfig, Sessions};
 use crate::templates::Templates;
 
@@ -207,6 +208,7 @@ impl App {
                 self.secret_key_fallbacks,
                 self.session_config,
             ),
+            serving: ServingHooks::default(),
         };
         let mut problems = Vec::new();
         let mut template_entries = Vec::new();
@@ -270,6 +272,16 @@ impl From<BuildError> for std::io::Error {
     }
 }
 
+/// The problem of a serving hook registered on a blueprint: a server starts and stops
+/// once, for the whole app.
+fn serving_on_blueprint(name: &str, blueprint: &str) -> String {
+    format!(
+        "`{name}` is a serving hook (`#[before_serving]` or `#[after_serving]`) registered on the blueprint `{blueprint}`: \
+         a server starts and stops once for the whole app, so register it on the app: \
+         `App::new().register(handlers![{name}])`"
+    )
+}
+
 /// Whether an error is of the type an `errorhandler(Type)` was registered for.
 pub(crate) type TypeMatcher = fn(&crate::HttpError) -> bool;
 
@@ -311,6 +323,8 @@ pub struct AppCore {
     pub(crate) state: Arc<Extensions>,
     pub(crate) templates: Templates,
     pub(crate) sessions: Sessions,
+    /// The app's `before_serving` and `after_serving` hooks.
+    pub(crate) serving: ServingHooks,
 }
 
 impl fmt::Debug for AppCore {
@@ -370,6 +384,11 @@ impl AppCore {
                 EntryKind::Route { rules, view } => {
                     self.add_route(entry.name, rules, view, entry.item, scope, blueprint, problems);
                 }
+                EntryKind::BeforeServing(_) | EntryKind::AfterServing(_) if blueprint.is_some() => {
+                    problems.push(serving_on_blueprint(entry.name, blueprint.map_or("", |(bp, _)| bp)));
+                }
+                EntryKind::BeforeServing(h) => self.serving.before.push((entry.name, h)),
+                EntryKind::AfterServing(h) => self.serving.after.push((entry.name, h)),
             }
         }
     }

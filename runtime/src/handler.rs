@@ -48,6 +48,13 @@ pub type ErrorHandler = Callable<
     for<'r> fn(&'r mut Request, &'r HttpError) -> BoxFuture<'r, Result<Response, HttpError>>,
 >;
 
+/// A `before_serving` or `after_serving` hook: runs once, with a request that carries
+/// only the app state, so that its `State<T>` arguments can be extracted.
+pub type Serving = Callable<
+    fn(&mut Request) -> Result<(), HttpError>,
+    for<'r> fn(&'r mut Request) -> BoxFuture<'r, Result<(), HttpError>>,
+>;
+
 /// Adds a template filter or global to the app's template environment.
 pub type TemplateRegistration = fn(&mut minijinja::Environment<'static>);
 
@@ -67,6 +74,8 @@ pub(crate) enum EntryKind {
     ErrorCode { code: u16, handler: ErrorHandler },
     ErrorType { matches: fn(&HttpError) -> bool, handler: ErrorHandler },
     Template(TemplateRegistration),
+    BeforeServing(Serving),
+    AfterServing(Serving),
 }
 
 impl Entry {
@@ -105,6 +114,16 @@ impl Entry {
         Entry { name, kind: EntryKind::Teardown(hook), item: None }
     }
 
+    /// A `before_serving` hook.
+    pub fn before_serving(name: &'static str, hook: Serving) -> Entry {
+        Entry { name, kind: EntryKind::BeforeServing(hook), item: None }
+    }
+
+    /// An `after_serving` hook.
+    pub fn after_serving(name: &'static str, hook: Serving) -> Entry {
+        Entry { name, kind: EntryKind::AfterServing(hook), item: None }
+    }
+
     /// An error handler for a status code.
     pub fn error_code(name: &'static str, code: u16, handler: ErrorHandler) -> Entry {
         Entry { name, kind: EntryKind::ErrorCode { code, handler }, item: None }
@@ -124,7 +143,7 @@ impl Entry {
 /// function, so that `handlers![f]` can collect what `f` registers.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` was not made a handler by an erlen attribute",
-    note = "mark the function with `#[route(...)]`, `#[get(...)]`, `#[before_request]`, `#[after_request]`, `#[teardown_request]` or `#[errorhandler(...)]`"
+    note = "mark the function with `#[route(...)]`, `#[get(...)]`, `#[before_request]`, `#[after_request]`, `#[teardown_request]`, `#[errorhandler(...)]`, `#[before_serving]` or `#[after_serving]`"
 )]
 pub trait Item {
     /// The registrations of the annotated function.

@@ -80,3 +80,29 @@ impl<E: Into<HttpError>> TeardownOutcome for Result<(), E> {
         self.map_err(Into::into)
     }
 }
+
+/// What a `before_serving` or `after_serving` hook returns: `()` or `Result<(), E>` where
+/// `E` converts into [`HttpError`] (any `std::error::Error + Send + Sync` does). An `Err`
+/// from a `before_serving` hook stops the server's start-up; one from an `after_serving`
+/// hook is logged.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be returned from a `before_serving` or `after_serving` hook",
+    label = "a serving hook returns `()` or `Result<(), E>`",
+    note = "return `Err(e)` from a `before_serving` hook to stop the server from starting"
+)]
+pub trait ServingOutcome {
+    #[doc(hidden)]
+    fn into_serving(self) -> Result<(), HttpError>;
+}
+
+impl ServingOutcome for () {
+    fn into_serving(self) -> Result<(), HttpError> {
+        Ok(())
+    }
+}
+
+impl<E: Into<HttpError>> ServingOutcome for Result<(), E> {
+    fn into_serving(self) -> Result<(), HttpError> {
+        self.map_err(Into::into)
+    }
+}

@@ -90,6 +90,52 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+//!
+//! ## The app's start and stop
+//!
+//! `#[before_serving]` hooks run once when a server starts, before its first connection;
+//! `#[after_serving]` hooks run once when it stops, after the last request has drained
+//! (Quart's names). They take application state as `State<T>`, may be `fn` or `async fn`,
+//! and are registered on the app with `handlers![]`. An `Err` or a panic in a
+//! `before_serving` hook stops the start-up: [`Server::spawn`] (and so [`Server::run`] and
+//! [`App::run`]) returns an error that names the hook. An `after_serving` hook's failure
+//! is logged. The [`TestClient`] runs neither, as Flask's test client does not.
+//!
+//! ```
+//! use std::sync::{Arc, atomic::{AtomicBool, Ordering}};
+//! use erlen::prelude::*;
+//! use erlen::Server;
+//!
+//! #[derive(Clone, Default)]
+//! struct Cache(Arc<AtomicBool>);
+//!
+//! #[before_serving]
+//! async fn warm_up(State(cache): State<Cache>) -> Result<(), std::io::Error> {
+//!     cache.0.store(true, Ordering::SeqCst); // load what every request needs
+//!     Ok(())
+//! }
+//!
+//! #[after_serving]
+//! fn flush(State(cache): State<Cache>) {
+//!     cache.0.store(false, Ordering::SeqCst);
+//! }
+//!
+//! let cache = Cache::default();
+//! let app = App::new().state(cache.clone()).register(handlers![warm_up, flush]);
+//! let server = Server::bind("127.0.0.1:0").spawn(app)?;
+//! assert!(cache.0.load(Ordering::SeqCst));
+//! server.shutdown();
+//! assert!(!cache.0.load(Ordering::SeqCst));
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! ## Configuration
+//!
+//! [`App::config_from_env`] reads a serde struct of yours from `PREFIX_*` environment
+//! variables and [`App::config_from_file`] from a TOML file; either stores it as state,
+//! for `State<T>`. A missing or malformed value is a [`ConfigError`] at start-up that
+//! names the variable or the key.
+
 #![warn(missing_docs)]
 
 // The macros name `::erlen`; this lets the crate's own tests use them too.
@@ -98,6 +144,7 @@ extern crate self as erlen;
 mod app;
 mod body;
 mod bridge;
+mod config;
 mod context;
 mod cookies;
 mod dispatch;
@@ -113,6 +160,7 @@ mod request;
 mod response;
 mod routing;
 mod serve;
+mod serving;
 mod session;
 mod sync;
 mod templates;
@@ -122,6 +170,7 @@ mod urls;
 pub use app::{App, AppCore, Blueprint, BuildError};
 pub use body::{Body, BoxError, Chunk};
 pub use bridge::block_on;
+pub use config::ConfigError;
 pub use cookies::ResponseExt;
 pub use error::{HttpError, abort, escape_html};
 pub use extract::{FloatParam, Form, FromRequest, IntParam, Query, State, StrParam, UuidParam};
@@ -132,7 +181,7 @@ pub use session::{Session, SessionConfig, flash, flash_category, get_flashed_mes
 pub use cookie;
 pub use cookie::{Cookie, SameSite};
 pub use handler::Handlers;
-pub use hooks::{AfterOutcome, BeforeOutcome, TeardownOutcome};
+pub use hooks::{AfterOutcome, BeforeOutcome, ServingOutcome, TeardownOutcome};
 pub use request::Request;
 pub use response::{Html, IntoResponse, Json, Redirect, Response, redirect};
 pub use serve::{Backend, Server, ServerHandle};
@@ -148,8 +197,8 @@ pub use minijinja::context;
 
 pub use bytes::Bytes;
 pub use erlen_macros::{
-    after_request, before_request, delete, errorhandler, get, handlers, patch, post, put, route,
-    teardown_request, template_filter, template_global, url_for,
+    after_request, after_serving, before_request, before_serving, delete, errorhandler, get, handlers, patch,
+    post, put, route, teardown_request, template_filter, template_global, url_for,
 };
 pub use http::{self, HeaderMap, HeaderValue, Method, StatusCode};
 
@@ -170,9 +219,9 @@ pub mod prelude {
         App, Backend, Blueprint, Body, Bytes, Cookie, Form, FromRequest, HeaderMap, HeaderValue, Html,
         HttpError, IntoResponse, Json, Method, Query, Redirect, Request, Response, ResponseExt, SameSite,
         SendFile, Server, ServerHandle, Session, State, StatusCode, Template, TestClient, abort,
-        after_request, before_request, context, delete, errorhandler, flash, flash_category, get,
-        get_flashed_messages, handlers, patch, post, put, redirect, render_template, route, send_file,
-        send_from_directory, teardown_request, template_filter, template_global, url_for,
+        after_request, after_serving, before_request, before_serving, context, delete, errorhandler, flash,
+        flash_category, get, get_flashed_messages, handlers, patch, post, put, redirect, render_template,
+        route, send_file, send_from_directory, teardown_request, template_filter, template_global, url_for,
     };
 }
 
@@ -182,11 +231,13 @@ pub mod __private {
     use std::future::Future;
 
     pub use crate::handler::{
-        After, Before, BoxFuture, Callable, Entry, ErrorHandler, Handlers, Item, Teardown, View,
+        After, Before, BoxFuture, Callable, Entry, ErrorHandler, Handlers, Item, Serving, Teardown, View,
     };
+    pub use crate::serving::ServingArg;
     pub use crate::urls::{for_item as url_for, url_float, url_int, url_text, url_uuid};
     pub use crate::{
-        AfterOutcome, BeforeOutcome, HttpError, IntoResponse, Request, Response, TeardownOutcome,
+        AfterOutcome, BeforeOutcome, HttpError, IntoResponse, Request, Response, ServingOutcome,
+        TeardownOutcome,
     };
     pub use erlen_macros::__url_for_checked as url_for_checked;
     pub use minijinja::Environment;

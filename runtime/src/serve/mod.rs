@@ -195,9 +195,14 @@ impl Server {
     /// Starts serving in the background and returns at once. Works from plain code and
     /// from inside a tokio runtime.
     ///
+    /// The app's `#[before_serving]` hooks run here, in registration order, after the
+    /// address is bound and before the first connection is accepted.
+    ///
     /// # Errors
     ///
-    /// If the app cannot be built (the error lists why), or the address cannot be bound.
+    /// If the app cannot be built (the error lists why), the address cannot be bound, or a
+    /// `#[before_serving]` hook returns an `Err` or panics (the error names the hook and
+    /// says what it returned; nothing listens on the address afterwards).
     pub fn spawn(self, app: App) -> io::Result<ServerHandle> {
         let app = app.build()?;
         self.spawn_core(app)
@@ -217,12 +222,17 @@ impl Server {
                 (conn::Engine::Threaded(engine), Some(pool))
             }
         };
+        // Bound but not yet accepting: connections wait in the backlog while the app's
+        // before_serving hooks run. If one fails, everything is dropped (the listener closes,
+        // the workers exit) and no after_serving hook runs.
+        crate::serving::run_before(&app)?;
+        let after_serving = Some(app.clone());
         let (stop_tx, stop_rx) = watch::channel(false);
         let shared = Arc::new(conn::Shared::new(app, engine, self.limits));
         let shutdown_timeout = shared.limits.shutdown_timeout;
         let task = bridge::handle().spawn(conn::serve(listener, shared, stop_rx));
         tracing::info!(%addr, backend = ?self.backend, "erlen is listening");
-        Ok(ServerHandle { addr, stop: stop_tx, task: Some(task), workers, shutdown_timeout })
+        Ok(ServerHandle { addr, stop: stop_tx, task: Some(task), workers, shutdown_timeout, after_serving })
     }
 
     /// Serves until ctrl-c or SIGTERM, then shuts down gracefully. Blocks.
@@ -273,6 +283,8 @@ pub struct ServerHandle {
     task: Option<tokio::task::JoinHandle<()>>,
     workers: Option<threaded::Pool>,
     shutdown_timeout: Duration,
+    /// The app whose after_serving hooks run once the server has stopped; taken then.
+    after_serving: Option<Arc<AppCore>>,
 }
 
 impl ServerHandle {
@@ -281,7 +293,9 @@ impl ServerHandle {
         self.addr
     }
 
-    /// Stops the server gracefully and waits until it has stopped.
+    /// Stops the server gracefully and waits until it has stopped: no new connection is
+    /// accepted, in-flight requests finish (up to the shutdown timeout), the threaded
+    /// backend's workers exit, and then the app's `#[after_serving]` hooks run, once.
     pub fn shutdown(mut self) {
         self.stop_and_wait();
     }
@@ -293,6 +307,9 @@ impl ServerHandle {
         }
         if let Some(pool) = self.workers.take() {
             pool.join(self.shutdown_timeout);
+        }
+        if let Some(app) = self.after_serving.take() {
+            crate::serving::run_after(&app);
         }
     }
 }

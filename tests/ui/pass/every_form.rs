@@ -124,6 +124,23 @@ fn io_error(err: &std::io::Error) -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, err.to_string()).into_response()
 }
 
+#[before_serving]
+fn before_serving_unit() {}
+
+#[before_serving]
+async fn before_serving_result(State(_c): State<Config>) -> Result<(), std::io::Error> {
+    Ok(())
+}
+
+#[after_serving]
+fn after_serving_result(State(_c): State<Config>, missing: Option<State<u8>>) -> Result<(), HttpError> {
+    assert!(missing.is_none());
+    Ok(())
+}
+
+#[after_serving]
+async fn after_serving_unit() {}
+
 #[get("/links")]
 fn links() -> String {
     let key = String::from("67e55044-10b1-426f-9247-bb680e5fe0c8");
@@ -157,7 +174,8 @@ fn main() {
         .register(handlers![
             index, user, json, form, patch_it, delete_it, nothing, maybe, redirect, before_unit, before_option,
             before_result, after, after_with_request, teardown, teardown_err, teardown_result, not_found, internal,
-            app_error, io_error, links, shout, forty_two,
+            app_error, io_error, links, shout, forty_two, before_serving_unit, before_serving_result,
+            after_serving_result, after_serving_unit,
         ])
         .register_blueprint(bp)
         .test_client();

@@ -1,0 +1,8 @@
+use erlen::prelude::*;
+
+#[before_serving]
+fn warm_up() -> bool {
+    true
+}
+
+fn main() {}
