@@ -30,21 +30,18 @@ pub enum RouteAttr {
 impl RouteAttr {
     /// Recognizes a route attribute by its last path segment (`get`, `erlen::get`).
     pub fn from_name(name: &str) -> Option<RouteAttr> {
-        Some(match name {
-            "route" => RouteAttr::Route,
-            "get" => RouteAttr::Method("GET"),
-            "post" => RouteAttr::Method("POST"),
-            "put" => RouteAttr::Method("PUT"),
-            "patch" => RouteAttr::Method("PATCH"),
-            "delete" => RouteAttr::Method("DELETE"),
-            _ => return None,
-        })
+        if name == "route" {
+            return Some(RouteAttr::Route);
+        }
+        crate::SHORTCUTS.iter().find(|(attr, _)| *attr == name).map(|(_, method)| RouteAttr::Method(method))
     }
 
-    fn name(self) -> String {
+    fn name(self) -> &'static str {
         match self {
-            RouteAttr::Route => "route".into(),
-            RouteAttr::Method(m) => m.to_lowercase(),
+            RouteAttr::Route => "route",
+            RouteAttr::Method(m) => {
+                crate::SHORTCUTS.iter().find(|(_, method)| *method == m).map_or("route", |(attr, _)| attr)
+            }
         }
     }
 }
@@ -100,7 +97,7 @@ pub fn parse_rule(kind: RouteAttr, tokens: proc_macro2::TokenStream, errors: &mu
     let pattern = match Pattern::parse(&raw.lit.value()) {
         Ok(p) => Some(p),
         Err(e) => {
-            errors.push(syn::Error::new(raw.lit.span(), format!("invalid route: {}", e.message)));
+            errors.push(pattern_error(&raw.lit, &e));
             None
         }
     };
@@ -176,5 +173,24 @@ impl Parse for ErrorTarget {
             return Err(input.error("`#[errorhandler]` takes one status code or one error type"));
         }
         Ok(target)
+    }
+}
+
+/// A pattern's error on the bad part of the literal where the compiler can point inside a
+/// string, else on the whole literal with the bad part underlined in the message.
+fn pattern_error(lit: &LitStr, error: &erlen_pattern::PatternError) -> syn::Error {
+    let source = lit.value();
+    let token = lit.token();
+    // Offsets map one to one only for a plain literal without escapes: `"` + source + `"`.
+    let plain = token.to_string() == format!("\"{source}\"");
+    let range = error.range.start.min(source.len())..error.range.end.min(source.len()).max(error.range.start);
+    let inner = plain.then(|| token.subspan(range.start + 1..range.end + 1)).flatten();
+    match inner {
+        Some(span) => syn::Error::new(span, format!("invalid route: {}", error.message)),
+        None => {
+            let marker =
+                format!("{}{}", " ".repeat(range.start), "^".repeat((range.end - range.start).max(1)));
+            syn::Error::new(lit.span(), format!("invalid route: {}\n  {source}\n  {marker}", error.message))
+        }
     }
 }

@@ -155,35 +155,23 @@ pub fn route(attr: TokenStream, item: TokenStream) -> TokenStream {
     route_attr(RouteAttr::Route, "route", attr, item)
 }
 
-/// `#[get("/path")]`: a `GET` route.
-#[proc_macro_attribute]
-pub fn get(attr: TokenStream, item: TokenStream) -> TokenStream {
-    route_attr(RouteAttr::Method("GET"), "get", attr, item)
+/// The method shortcuts, declared once: each is an attribute (`#[get("/path")]`), and the
+/// table [`SHORTCUTS`] that recognizes them stacked under another route attribute.
+macro_rules! method_attributes {
+    ($($name:ident => $method:literal),* $(,)?) => {
+        /// Each shortcut attribute and the method it sets.
+        const SHORTCUTS: &[(&str, &str)] = &[$((stringify!($name), $method)),*];
+        $(
+            #[doc = concat!("`#[", stringify!($name), "(\"/path\")]`: a `", $method, "` route.")]
+            #[proc_macro_attribute]
+            pub fn $name(attr: TokenStream, item: TokenStream) -> TokenStream {
+                route_attr(RouteAttr::Method($method), stringify!($name), attr, item)
+            }
+        )*
+    };
 }
 
-/// `#[post("/path")]`: a `POST` route.
-#[proc_macro_attribute]
-pub fn post(attr: TokenStream, item: TokenStream) -> TokenStream {
-    route_attr(RouteAttr::Method("POST"), "post", attr, item)
-}
-
-/// `#[put("/path")]`: a `PUT` route.
-#[proc_macro_attribute]
-pub fn put(attr: TokenStream, item: TokenStream) -> TokenStream {
-    route_attr(RouteAttr::Method("PUT"), "put", attr, item)
-}
-
-/// `#[patch("/path")]`: a `PATCH` route.
-#[proc_macro_attribute]
-pub fn patch(attr: TokenStream, item: TokenStream) -> TokenStream {
-    route_attr(RouteAttr::Method("PATCH"), "patch", attr, item)
-}
-
-/// `#[delete("/path")]`: a `DELETE` route.
-#[proc_macro_attribute]
-pub fn delete(attr: TokenStream, item: TokenStream) -> TokenStream {
-    route_attr(RouteAttr::Method("DELETE"), "delete", attr, item)
-}
+method_attributes!(get => "GET", post => "POST", put => "PUT", patch => "PATCH", delete => "DELETE");
 
 /// Runs before every request (of the app, or of a blueprint's routes). It may take
 /// `&Request` or `&mut Request` and extractors, and returns `()`, `None` to go on, or
