@@ -164,7 +164,9 @@ pub fn generate(handler: &Handler) -> TokenStream {
         Kind::BeforeServing => crate::url_for::helper(func, Err("before_serving")),
         Kind::AfterServing => crate::url_for::helper(func, Err("after_serving")),
     };
-    quote!(#item #url_helper)
+    let warnings =
+        if is_async && !handler.allow_blocking { crate::blocking::warnings(func) } else { quote!() };
+    quote!(#item #url_helper #warnings)
 }
 
 /// A `#[template_filter]` or `#[template_global]`: the function, and its registration

@@ -7,6 +7,7 @@
 //! cascade into others. Set `ERLEN_MACRO_DEBUG=1` while building to print each expansion.
 
 mod args;
+mod blocking;
 mod errors;
 mod expand;
 mod model;
@@ -45,6 +46,7 @@ fn attr_tokens(attr: &syn::Attribute) -> TokenStream2 {
 fn expand(
     attr: &'static str,
     item: TokenStream2,
+    allow_blocking: bool,
     kind: impl FnOnce(&mut syn::ItemFn, &mut Errors) -> Option<Kind>,
 ) -> TokenStream2 {
     let mut errors = Errors::default();
@@ -63,7 +65,8 @@ fn expand(
     let kind = kind(&mut func, &mut errors);
     let output = match kind {
         Some(kind) => {
-            let handler = model::analyze(func, kind, attr, &mut errors);
+            let mut handler = model::analyze(func, kind, attr, &mut errors);
+            handler.allow_blocking = allow_blocking;
             match errors.into_compile_errors() {
                 None => {
                     let generated = expand::generate(&handler);
@@ -120,8 +123,24 @@ fn take_stacked(func: &mut syn::ItemFn, this: &str, errors: &mut Errors) -> Vec<
 }
 
 fn route_attr(kind: RouteAttr, name: &'static str, attr: TokenStream, item: TokenStream) -> TokenStream {
-    expand(name, item.into(), |func, errors| {
-        let first = args::parse_rule(kind, attr.into(), errors);
+    let (attr, allow_first) = blocking::take_allow_blocking(attr.into());
+    // Stacked route attributes are read inside; one `allow_blocking` on any of them counts.
+    let mut func: syn::ItemFn = match syn::parse(item.clone()) {
+        Ok(func) => func,
+        Err(_) => return expand(name, item.into(), allow_first, |_, _| None).into(),
+    };
+    let allow_stacked = func.attrs.iter().any(|a| {
+        RouteAttr::from_name(&attr_name(a)).is_some() && blocking::take_allow_blocking(attr_tokens(a)).1
+    });
+    for a in &mut func.attrs {
+        if RouteAttr::from_name(&attr_name(a)).is_some() {
+            if let syn::Meta::List(list) = &mut a.meta {
+                list.tokens = blocking::take_allow_blocking(list.tokens.clone()).0;
+            }
+        }
+    }
+    expand(name, quote!(#func), allow_first || allow_stacked, |func, errors| {
+        let first = args::parse_rule(kind, attr, errors);
         let stacked = take_stacked(func, name, errors);
         let mut rules: Vec<_> = first.into_iter().collect();
         for (kind, attr) in stacked {
@@ -133,10 +152,10 @@ fn route_attr(kind: RouteAttr, name: &'static str, attr: TokenStream, item: Toke
 }
 
 fn hook_attr(name: &'static str, attr: TokenStream, item: TokenStream, kind: Kind) -> TokenStream {
-    let attr = TokenStream2::from(attr);
-    expand(name, item.into(), |func, errors| {
+    let (attr, allow_blocking) = blocking::take_allow_blocking(attr.into());
+    expand(name, item.into(), allow_blocking, |func, errors| {
         if !attr.is_empty() {
-            errors.at(&attr, format!("`#[{name}]` takes no arguments"));
+            errors.at(&attr, format!("`#[{name}]` takes no arguments but `allow_blocking`"));
         }
         take_stacked(func, name, errors);
         Some(kind)
@@ -237,8 +256,9 @@ pub fn after_serving(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// (taking `&MyError`).
 #[proc_macro_attribute]
 pub fn errorhandler(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let target = syn::parse::<ErrorTarget>(attr);
-    expand("errorhandler", item.into(), |func, errors| {
+    let (attr, allow_blocking) = blocking::take_allow_blocking(attr.into());
+    let target = syn::parse2::<ErrorTarget>(attr);
+    expand("errorhandler", item.into(), allow_blocking, |func, errors| {
         take_stacked(func, "errorhandler", errors);
         match target {
             Ok(target) => Some(Kind::Error(target)),

@@ -55,6 +55,8 @@ pub struct Handler {
     pub func: ItemFn,
     pub kind: Kind,
     pub args: Vec<Arg>,
+    /// `allow_blocking` was given: no warning for blocking calls in an async body.
+    pub allow_blocking: bool,
 }
 
 fn last_segment(ty: &Type) -> Option<&syn::PathSegment> {
@@ -155,7 +157,7 @@ pub fn analyze(func: ItemFn, kind: Kind, attr: &str, errors: &mut Errors) -> Han
     }
     check_route_params(&kind, &func, &mut args, errors);
     check_kind_args(&kind, &func, &args, errors);
-    Handler { func, kind, args }
+    Handler { func, kind, args, allow_blocking: false }
 }
 
 fn classify(kind: &Kind, attr: &str, name: Option<String>, ty: &Type, errors: &mut Errors) -> Arg {
