@@ -520,3 +520,48 @@ fn the_test_client_reads_an_endless_stream_piece_by_piece() {
     }
     assert!(String::from_utf8_lossy(&seen).starts_with("0\n1\n"));
 }
+
+#[get("/live")]
+fn live() -> Template {
+    render_template("live.html", context! {})
+}
+
+fn template_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("erlen-templates-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("live.html"), "first").unwrap();
+    dir
+}
+
+#[test]
+fn templates_are_parsed_once_and_reload_in_debug_mode() {
+    let still = template_dir("still");
+    let client = App::new().debug(false).template_folder(&still).register(handlers![live]).test_client();
+    assert_eq!(client.get("/live").send().text(), "first");
+    std::fs::write(still.join("live.html"), "second, not seen: parsed once").unwrap();
+    assert_eq!(client.get("/live").send().text(), "first");
+
+    let debug = template_dir("debug");
+    let client = App::new().debug(true).template_folder(&debug).register(handlers![live]).test_client();
+    assert_eq!(client.get("/live").send().text(), "first");
+    // A new modification time: file systems may keep whole seconds.
+    std::thread::sleep(Duration::from_millis(1100));
+    std::fs::write(debug.join("live.html"), "second").unwrap();
+    assert_eq!(client.get("/live").send().text(), "second");
+    let _ = std::fs::remove_dir_all(still);
+    let _ = std::fs::remove_dir_all(debug);
+}
+
+#[test]
+fn streams_arrive_as_data_frames_over_h2() {
+    for backend in [Backend::Async, Backend::Threaded { workers: 2 }] {
+        let server = Http::start(app(), backend);
+        let client = reqwest::Client::builder().http2_prior_knowledge().build().unwrap();
+        let (version, text) = erlen::block_on(async {
+            let resp = client.get(server.url("/count")).send().await.unwrap();
+            (resp.version(), resp.text().await.unwrap())
+        });
+        assert_eq!(version, http::Version::HTTP_2, "{backend:?}");
+        assert_eq!(text, "line 1\nline 2\nline 3\nline 4\nline 5\n", "{backend:?}");
+    }
+}
