@@ -162,6 +162,7 @@ mod routing;
 mod serve;
 mod serving;
 mod session;
+pub mod sse;
 mod sync;
 mod templates;
 mod testing;
@@ -176,6 +177,7 @@ pub use error::{HttpError, abort, escape_html};
 pub use extract::{FloatParam, Form, FromRequest, IntParam, Query, State, StrParam, UuidParam};
 pub use files::{SendFile, send_file, send_from_directory};
 pub use session::{Session, SessionConfig, flash, flash_category, get_flashed_messages};
+pub use sse::{Event, Sse};
 
 /// The `cookie` crate: [`Cookie`](cookie::Cookie), its builder and `SameSite`.
 pub use cookie;
@@ -216,9 +218,9 @@ pub mod runtime {
 /// Everything a handler module needs: `use erlen::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        App, Backend, Blueprint, Body, Bytes, Cookie, Form, FromRequest, HeaderMap, HeaderValue, Html,
+        App, Backend, Blueprint, Body, Bytes, Cookie, Event, Form, FromRequest, HeaderMap, HeaderValue, Html,
         HttpError, IntoResponse, Json, Method, Query, Redirect, Request, Response, ResponseExt, SameSite,
-        SendFile, Server, ServerHandle, Session, State, StatusCode, Template, TestClient, abort,
+        SendFile, Server, ServerHandle, Session, Sse, State, StatusCode, Template, TestClient, abort,
         after_request, after_serving, before_request, before_serving, context, delete, errorhandler, flash,
         flash_category, get, get_flashed_messages, handlers, patch, post, put, redirect, render_template,
         route, send_file, send_from_directory, teardown_request, template_filter, template_global, url_for,

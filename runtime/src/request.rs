@@ -125,6 +125,12 @@ impl Request {
         cookies.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 
+    /// The id of the last Server-Sent Event the client saw, which `EventSource` sends as
+    /// `Last-Event-ID` when it reconnects: resume the stream after it.
+    pub fn last_event_id(&self) -> Option<&str> {
+        self.header("last-event-id")
+    }
+
     /// All request headers.
     pub fn headers(&self) -> &HeaderMap {
         &self.headers
