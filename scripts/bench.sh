@@ -23,6 +23,10 @@ SERVER_CORE=0
 LOAD_CORE=1
 [ "$(nproc)" -ge 2 ] || LOAD_CORE=0
 
+# Room for the idle-connection measurement: 10,000 connections on each side.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+IDLE=${IDLE:-10000}
+
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
@@ -34,8 +38,11 @@ start() { # port server backend [workers]
   exit 1
 }
 start 18080 hyper -
+HYPER_PID=${pids[-1]}
 start 18081 erlen async
+ASYNC_PID=${pids[-1]}
 start 18082 erlen threaded 16
+THREADED_PID=${pids[-1]}
 
 # name port path connections
 CASES=(
@@ -104,3 +111,16 @@ line "erlen threaded, async fn /plaintext (64)" threaded-async/plaintext threade
 line "erlen threaded, async fn /json (64)" threaded-async/json threaded-sync/json "threaded, sync fn"
 printf '| %-38s | %10s | %8s | %-30s |\n' "erlen async, async fn /sleep 50 ms (256)" "${RPS[async/sleep]}" "${P99[async/sleep]}" \
   "$(ratio "${RPS[async/sleep]}" "$ideal") x ideal (256 / 50 ms = $ideal)"
+
+# Idle keep-alive connections: what each costs the server, and a request's latency while
+# they are all open.
+echo
+echo "$IDLE idle keep-alive connections held open (scripts/idle.py), then 200 requests on a fresh one:"
+echo
+printf '| %-16s | %8s | %12s | %12s | %12s | %11s | %8s |\n' server "still open" "RSS before MiB" "RSS with MiB" "KiB per conn" "median ms" "p99 ms"
+printf '| %s | %s | %s | %s | %s | %s | %s |\n' --- ---: ---: ---: ---: ---: ---:
+for spec in "raw hyper:$HYPER_PID:18080" "erlen async:$ASYNC_PID:18081" "erlen threaded:$THREADED_PID:18082"; do
+  IFS=: read -r label pid port <<<"$spec"
+  read -r n alive before during per median p99 _ < <(taskset -c $LOAD_CORE python3 scripts/idle.py "$pid" "$port" "$IDLE")
+  printf '| %-16s | %8s | %12s | %12s | %12s | %11s | %8s |\n' "$label" "$alive/$n" "$before" "$during" "$per" "$median" "$p99"
+done

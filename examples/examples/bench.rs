@@ -119,7 +119,9 @@ fn main() -> std::io::Result<()> {
                 _ => Backend::Async,
             };
             eprintln!("erlen ({backend:?}) listening on http://{addr}");
-            Server::bind(addr.as_str()).backend(backend).run(app())
+            // Idle keep-alive connections stay open for the idle-connection measurement
+            // (raw hyper keeps them forever); nothing else depends on this timeout.
+            Server::bind(addr.as_str()).backend(backend).header_read_timeout(Duration::from_secs(120)).run(app())
         }
         other => {
             eprintln!("unknown server {other:?}: expected `erlen` or `hyper`");
