@@ -33,8 +33,12 @@ fn binary(var: &str, default: &str) -> PathBuf {
     path
 }
 
+/// The workspace's `target/` folder (made if missing: the build may live elsewhere, in
+/// `CARGO_TARGET_DIR`).
 fn target_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace").join("target")
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace").join("target");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 /// A folder of the test's own under the system's temporary folder, removed on drop.
@@ -209,7 +213,6 @@ async fn walk(c: &Client, base: &str) {
     assert!(text.contains("Written in a real browser,\nserved by erlen."), "{text}");
     let png = step("take a screenshot", c.screenshot()).await;
     let shot = target_dir().join("flaskr-index.png");
-    std::fs::create_dir_all(target_dir()).unwrap();
     std::fs::write(&shot, png).unwrap();
 
     // Edit it: the form comes filled with the post.
