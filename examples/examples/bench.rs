@@ -121,7 +121,10 @@ fn main() -> std::io::Result<()> {
             eprintln!("erlen ({backend:?}) listening on http://{addr}");
             // Idle keep-alive connections stay open for the idle-connection measurement
             // (raw hyper keeps them forever); nothing else depends on this timeout.
-            Server::bind(addr.as_str()).backend(backend).header_read_timeout(Duration::from_secs(120)).run(app())
+            Server::bind(addr.as_str())
+                .backend(backend)
+                .header_read_timeout(Duration::from_secs(120))
+                .run(app())
         }
         other => {
             eprintln!("unknown server {other:?}: expected `erlen` or `hyper`");

@@ -7,6 +7,7 @@
 pub mod api;
 pub mod async_urls;
 pub mod data;
+pub mod flaskr;
 pub mod hooks;
 pub mod login;
 pub mod pages;

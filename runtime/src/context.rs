@@ -11,6 +11,7 @@
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
 
+use bytes::Bytes;
 use http::{HeaderValue, Method, Uri};
 
 use crate::app::AppCore;
@@ -31,6 +32,9 @@ pub(crate) struct RequestContext {
     pub(crate) host: Option<HeaderValue>,
     /// The `Cookie` headers, for the session.
     pub(crate) cookies: Vec<HeaderValue>,
+    /// The body of a urlencoded form request (empty otherwise), for templates'
+    /// `request.form`.
+    pub(crate) form: Bytes,
     /// The session, loaded on first use; `None` inside when the app has no secret key.
     pub(crate) session: OnceLock<Option<Arc<SessionState>>>,
 }
@@ -80,6 +84,7 @@ impl RequestContext {
             uri: Uri::from_static("/"),
             host: None,
             cookies: Vec::new(),
+            form: Bytes::new(),
             session: OnceLock::new(),
         })
     }

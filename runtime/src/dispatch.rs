@@ -18,6 +18,8 @@ use std::sync::{Arc, OnceLock};
 use http::header::{ALLOW, CONTENT_LENGTH, COOKIE, HOST};
 use http::{HeaderValue, Method, StatusCode};
 
+use bytes::Bytes;
+
 use crate::app::{AppCore, Scope};
 use crate::body::Body;
 use crate::context::RequestContext;
@@ -42,6 +44,7 @@ pub(crate) async fn dispatch(app: &Arc<AppCore>, mut req: Req, mode: &Mode) -> R
         uri: req.uri.clone(),
         host: req.headers.get(HOST).cloned(),
         cookies: req.headers.get_all(COOKIE).iter().cloned().collect(),
+        form: if is_form(&req) { req.body.clone() } else { Bytes::new() },
         session: OnceLock::new(),
     });
     let lifecycle = Lifecycle { mode, ctx, scopes: Scopes { app: &app.scopes[0], blueprint } };
@@ -53,6 +56,11 @@ pub(crate) async fn dispatch(app: &Arc<AppCore>, mut req: Req, mode: &Mode) -> R
         *resp.body_mut() = Body::empty();
     }
     resp
+}
+
+/// Whether the request's body is a urlencoded form.
+fn is_form(req: &Request) -> bool {
+    req.header("content-type").is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"))
 }
 
 /// Step 1, routing: the view to run, or the answer (an error, a redirect, OPTIONS) that

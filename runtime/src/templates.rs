@@ -218,7 +218,7 @@ impl Object for CurrentSession {
 }
 
 /// The templates' `request`: the current request's method, path, args (the query, first
-/// value of each key), endpoint, blueprint, url, host and scheme.
+/// value of each key), form (a urlencoded body, likewise), endpoint, blueprint, url, host and scheme.
 #[derive(Debug)]
 struct CurrentRequest;
 
@@ -228,12 +228,23 @@ const REQUEST_KEYS: &[&str] = &[
     "full_path",
     "query_string",
     "args",
+    "form",
     "endpoint",
     "blueprint",
     "url",
     "host",
     "scheme",
 ];
+
+/// The first value of each key of a urlencoded text, as Flask's `request.args.get` and
+/// `request.form.get`; empty when it does not parse.
+fn first_values(pairs: Result<Vec<(String, String)>, serde_urlencoded::de::Error>) -> Value {
+    let mut values = std::collections::BTreeMap::new();
+    for (k, v) in pairs.unwrap_or_default() {
+        values.entry(k).or_insert(v);
+    }
+    Value::from(values)
+}
 
 impl Object for CurrentRequest {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
@@ -249,15 +260,8 @@ impl Object for CurrentRequest {
             "path" => Value::from(path()),
             "full_path" => Value::from(format!("{}?{query}", path())),
             "query_string" => Value::from(query),
-            "args" => {
-                let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
-                // The first value of each key, as Flask's `request.args.get`.
-                let mut args = std::collections::BTreeMap::new();
-                for (k, v) in pairs {
-                    args.entry(k).or_insert(v);
-                }
-                Value::from(args)
-            }
+            "args" => first_values(serde_urlencoded::from_str(query)),
+            "form" => first_values(serde_urlencoded::from_bytes(&ctx.form)),
             "endpoint" => ctx.endpoint.map(|e| Value::from(&*ctx.app.endpoints[e].name)).unwrap_or_default(),
             "blueprint" => ctx.blueprint().map(Value::from).unwrap_or_default(),
             "url" => {

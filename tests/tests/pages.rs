@@ -97,6 +97,11 @@ async fn page_async() -> Template {
     render_template("page.html", context! { title => "async", body => "x" })
 }
 
+#[route("/form", methods = ["GET", "POST"])]
+fn form_page() -> Template {
+    render_template("form.html", context! {})
+}
+
 #[get("/xml")]
 fn xml() -> Template {
     render_template("notes.xml", context! { text => "a < b" })
@@ -169,6 +174,7 @@ fn app() -> App {
             page,
             page_async,
             xml,
+            form_page,
             broken,
             missing,
             shout,
@@ -261,6 +267,21 @@ fn templates_inherit_include_escape_and_see_the_request() {
         assert!(get(t, "/page_async", &[]).text().contains("<title>ASYNC! - pages</title>"), "{name}");
         assert_eq!(get(t, "/xml", &[]).text().trim(), "<note>a &lt; b</note>", "{name}");
     }
+}
+
+#[test]
+fn templates_see_the_posted_form_as_request_form() {
+    let client = app().test_client();
+    let posted = client.post("/form?q=1").form(&[("title", "<a&b>"), ("title", "second")]).send();
+    assert_eq!(
+        posted.text().trim(),
+        r#"<input value="&lt;a&amp;b&gt;"> none q=1"#,
+        "the first value, escaped"
+    );
+    let fetched = client.get("/form").send();
+    assert_eq!(fetched.text().trim(), r#"<input value=""> none q="#, "a GET has an empty form");
+    let json = client.post("/form").json(&serde_json::json!({ "title": "x" })).send();
+    assert_eq!(json.text().trim(), r#"<input value=""> none q="#, "a JSON body is not a form");
 }
 
 /// Every log line, as one text, for the tests that check what was logged.
