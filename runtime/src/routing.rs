@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use erlen_pattern::{Converter, Pattern};
 use http::{Method, Uri};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::{AsciiSet, utf8_percent_encode};
 
 /// One route: a pattern with methods, served by an endpoint.
 struct Rule {
@@ -161,27 +161,7 @@ impl Router {
 /// sub-delimiter characters, `:`, `@`, `/`, `?`, and `%` (the request's own escapes).
 /// Everything else is percent-encoded: `\` (which browsers read as `/`), control
 /// characters, spaces, quotes and any byte a header value cannot hold.
-const KEPT_IN_LOCATION: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~')
-    .remove(b'!')
-    .remove(b'$')
-    .remove(b'&')
-    .remove(b'\'')
-    .remove(b'(')
-    .remove(b')')
-    .remove(b'*')
-    .remove(b'+')
-    .remove(b',')
-    .remove(b';')
-    .remove(b'=')
-    .remove(b':')
-    .remove(b'@')
-    .remove(b'/')
-    .remove(b'?')
-    .remove(b'%');
+const KEPT_IN_LOCATION: &AsciiSet = &crate::urls::PATH.remove(b'?').remove(b'%');
 
 /// The strict-slash redirect's target: the encoded `path` with a `/` added, then `query`.
 /// It is always a valid header value and always a path on this host: a leading `//`

@@ -15,7 +15,7 @@ use crate::error::HttpError;
 
 /// Kept as is in a path segment: RFC 3986's unreserved characters, sub-delimiters, `:`
 /// and `@`. Everything else (including `/` in a parameter, `?`, `#`, `%`) is encoded.
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+pub(crate) const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
     .remove(b'_')
@@ -34,7 +34,7 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b':')
     .remove(b'@');
 /// A `<path:...>` value keeps its slashes.
-const PATH: &AsciiSet = &SEGMENT.remove(b'/');
+pub(crate) const PATH: &AsciiSet = &SEGMENT.remove(b'/');
 /// Query keys and values, as forms encode them.
 const QUERY: &AsciiSet = &SEGMENT.add(b'&').add(b'=').add(b'+').add(b';');
 

@@ -191,3 +191,23 @@ macro_rules! behaviour_suite {
         )*
     };
 }
+
+/// Every log line the process writes through `tracing`, as one text, for tests that check
+/// what was logged. The first call installs the capturing subscriber.
+pub fn logs() -> &'static Mutex<Vec<u8>> {
+    static LOGS: OnceLock<Mutex<Vec<u8>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        struct Writer;
+        impl std::io::Write for Writer {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                logs().lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let _ = tracing_subscriber::fmt().with_ansi(false).with_writer(|| Writer).try_init();
+        Mutex::new(Vec::new())
+    })
+}

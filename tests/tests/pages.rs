@@ -284,28 +284,9 @@ fn templates_see_the_posted_form_as_request_form() {
     assert_eq!(json.text().trim(), r#"<input value=""> none q="#, "a JSON body is not a form");
 }
 
-/// Every log line, as one text, for the tests that check what was logged.
-fn logs() -> &'static Mutex<Vec<u8>> {
-    static LOGS: OnceLock<Mutex<Vec<u8>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        struct Writer;
-        impl Write for Writer {
-            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                logs().lock().unwrap().extend_from_slice(buf);
-                Ok(buf.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let _ = tracing_subscriber::fmt().with_ansi(false).with_writer(|| Writer).try_init();
-        Mutex::new(Vec::new())
-    })
-}
-
 #[test]
 fn broken_and_missing_templates_are_logged_500s() {
-    logs();
+    erlen_tests::logs();
     for (name, t) in transports() {
         for (path, template) in [("/broken", "broken.html"), ("/missing", "no_such_template.html")] {
             let reply = get(&*t, path, &[]);
@@ -314,7 +295,7 @@ fn broken_and_missing_templates_are_logged_500s() {
             assert!(!reply.text().contains(template), "{name}: the client sees no template name");
         }
     }
-    let logged = String::from_utf8_lossy(&logs().lock().unwrap()).into_owned();
+    let logged = String::from_utf8_lossy(&erlen_tests::logs().lock().unwrap()).into_owned();
     assert!(
         logged.contains("template=\"broken.html\" line=2"),
         "the log names the template and line: {logged}"

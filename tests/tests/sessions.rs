@@ -3,7 +3,7 @@
 
 use erlen::prelude::*;
 use erlen_tests::Http;
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
 #[post("/login/<name>")]
 fn login(name: String, session: Session) -> Redirect {
@@ -176,28 +176,9 @@ fn permanent_sessions_get_a_max_age() {
     assert!(resp.header("set-cookie").unwrap().contains("Max-Age"), "it stays permanent");
 }
 
-/// Every log line, as one text.
-fn logs() -> &'static Mutex<Vec<u8>> {
-    static LOGS: OnceLock<Mutex<Vec<u8>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        struct Writer;
-        impl std::io::Write for Writer {
-            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                logs().lock().unwrap().extend_from_slice(buf);
-                Ok(buf.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let _ = tracing_subscriber::fmt().with_ansi(false).with_writer(|| Writer).try_init();
-        Mutex::new(Vec::new())
-    })
-}
-
 #[test]
 fn a_session_without_a_secret_key_is_a_logged_500() {
-    logs();
+    erlen_tests::logs();
     if std::env::var_os("ERLEN_SECRET_KEY").is_some() {
         return; // the environment provides a key: nothing to test here
     }
@@ -206,7 +187,7 @@ fn a_session_without_a_secret_key_is_a_logged_500() {
     assert_eq!(resp.status(), 500);
     assert!(!resp.text().contains("secret"), "the client sees the plain 500 page");
     assert_eq!(client.get("/plain").send().text(), "no session here");
-    let logged = String::from_utf8_lossy(&logs().lock().unwrap()).into_owned();
+    let logged = String::from_utf8_lossy(&erlen_tests::logs().lock().unwrap()).into_owned();
     assert!(logged.contains("App::secret_key"), "the log says how to fix it: {logged}");
 }
 
