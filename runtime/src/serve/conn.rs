@@ -78,8 +78,27 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: 
             }
         }
     }
-    drop(listener);
     shared.draining.store(true, Ordering::SeqCst);
+    // Closing the listener resets the connections the kernel has completed but the server
+    // has not accepted yet, and a client (a proxy above all) may have sent a request on
+    // them already: nginx answers a POST that meets that reset with a 502, as it never
+    // resends one. Take them in first; they are answered with `Connection: close`.
+    let queued = accept_queued(listener);
+    if !queued.is_empty() {
+        tracing::debug!(connections = queued.len(), "serving the connections queued at shutdown");
+    }
+    for (stream, remote) in queued {
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            // Past the cap: served all the same, for the short time the drain lasts.
+            Err(_) => match slots.clone().try_acquire_many_owned(0) {
+                Ok(none) => none,
+                Err(_) => continue,
+            },
+        };
+        let conn = Connection { shared: shared.clone(), remote, activity: Activity::new() };
+        connections.spawn(conn.serve(stream, builder.clone(), stop.clone(), slot));
+    }
     let limit = shared.limits.shutdown_timeout;
     let drained = tokio::time::timeout(limit, async { while connections.join_next().await.is_some() {} });
     if drained.await.is_err() {
@@ -88,6 +107,24 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: 
     // Whatever is left past the deadline is closed; this also releases the engine, which
     // lets the threaded backend's workers exit.
     connections.shutdown().await;
+}
+
+/// Every connection waiting in the listen backlog, accepted without waiting; then the
+/// listener is closed. Must be called inside the runtime.
+fn accept_queued(listener: TcpListener) -> Vec<(TcpStream, SocketAddr)> {
+    let mut queued = Vec::new();
+    let Ok(listener) = listener.into_std() else { return queued };
+    if listener.set_nonblocking(true).is_err() {
+        return queued;
+    }
+    // Stops at `WouldBlock` (the backlog is empty) or any error.
+    while let Ok((stream, remote)) = listener.accept() {
+        let stream = stream.set_nonblocking(true).and_then(|()| TcpStream::from_std(stream));
+        if let Ok(stream) = stream {
+            queued.push((stream, remote));
+        }
+    }
+    queued
 }
 
 /// The next connection, once a slot is free. While none is, new connections wait in the
@@ -237,4 +274,19 @@ async fn handle(shared: &Shared, mut req: hyper::Request<Incoming>, peer: Peer) 
         );
     }
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn connections_queued_in_the_backlog_are_taken_in_before_the_listener_closes() {
+        let listener = super::super::listen::bind("127.0.0.1:0".parse().unwrap(), 16).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let clients: Vec<_> = (0..3).map(|_| std::net::TcpStream::connect(addr).unwrap()).collect();
+        let queued = accept_queued(listener);
+        assert_eq!(queued.len(), clients.len());
+        assert!(std::net::TcpStream::connect(addr).is_err(), "the listener is closed");
+    }
 }
