@@ -40,6 +40,8 @@ pub struct App {
     secret_key: Option<Vec<u8>>,
     secret_key_fallbacks: Vec<Vec<u8>>,
     session_config: SessionConfig,
+    /// Tower layers, innermost first.
+    pub(crate) layers: Vec<crate::serve::LayerFn>,
 }
 
 /// A group of routes with its own URL prefix, hooks and error handlers, as in Flask.
@@ -188,6 +190,14 @@ impl App {
     pub fn debug(mut self, on: bool) -> App {
         self.debug = Some(on);
         self
+    }
+
+    /// Builds the app and hands back its tower layers, innermost first.
+    pub(crate) fn build_with_layers(
+        mut self,
+    ) -> Result<(Arc<AppCore>, Vec<crate::serve::LayerFn>), BuildError> {
+        let layers = std::mem::take(&mut self.layers);
+        Ok((self.build()?, layers))
     }
 
     /// Checks the registrations and freezes the app for serving: patterns with a

@@ -28,7 +28,10 @@ pub(crate) struct RequestContext {
     pub(crate) endpoint: Option<usize>,
     pub(crate) method: Method,
     pub(crate) uri: Uri,
-    /// The `Host` header, or the `:authority` of an HTTP/2 request.
+    /// `http` or `https`, as [`Request::scheme`](crate::Request::scheme).
+    pub(crate) scheme: &'static str,
+    /// The host a trusted proxy forwarded, else the `Host` header; the `:authority` of an
+    /// HTTP/2 request is in `uri`.
     pub(crate) host: Option<HeaderValue>,
     /// The `Cookie` headers, for the session.
     pub(crate) cookies: Vec<HeaderValue>,
@@ -40,9 +43,9 @@ pub(crate) struct RequestContext {
 }
 
 impl RequestContext {
-    /// The scheme the client used. Plain HTTP until TLS or a trusted proxy says otherwise.
+    /// The scheme the client used: `https` over TLS or when a trusted proxy says so.
     pub(crate) fn scheme(&self) -> &'static str {
-        "http"
+        self.scheme
     }
 
     /// The host the client asked for, for absolute URLs.
@@ -82,6 +85,7 @@ impl RequestContext {
             endpoint: None,
             method: Method::GET,
             uri: Uri::from_static("/"),
+            scheme: "http",
             host: None,
             cookies: Vec::new(),
             form: Bytes::new(),

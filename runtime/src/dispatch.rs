@@ -15,7 +15,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use http::header::{ALLOW, CONTENT_LENGTH, COOKIE, HOST};
+use http::header::{ALLOW, CONTENT_LENGTH, COOKIE};
 use http::{HeaderValue, Method, StatusCode};
 
 use bytes::Bytes;
@@ -42,7 +42,8 @@ pub(crate) async fn dispatch(app: &Arc<AppCore>, mut req: Req, mode: &Mode) -> R
         endpoint,
         method: req.method.clone(),
         uri: req.uri.clone(),
-        host: req.headers.get(HOST).cloned(),
+        scheme: req.scheme,
+        host: req.host_value().cloned(),
         cookies: req.headers.get_all(COOKIE).iter().cloned().collect(),
         form: if is_form(&req) { req.body.clone() } else { Bytes::new() },
         session: OnceLock::new(),

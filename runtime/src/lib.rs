@@ -186,7 +186,15 @@ pub use handler::Handlers;
 pub use hooks::{AfterOutcome, BeforeOutcome, ServingOutcome, TeardownOutcome};
 pub use request::Request;
 pub use response::{Html, IntoResponse, Json, Redirect, Response, redirect};
-pub use serve::{Backend, Server, ServerHandle};
+pub use serve::{AppService, Backend, Server, ServerHandle, Stack};
+
+/// The tower traits an erlen app meets: [`Service`](tower::Service), which
+/// [`App::into_service`] implements, and [`Layer`](tower::Layer), which [`App::layer`]
+/// takes (tower-http's layers implement it).
+pub mod tower {
+    pub use tower_layer::Layer;
+    pub use tower_service::Service;
+}
 pub use templates::{Template, render_template};
 pub use testing::{TestBodyStream, TestClient, TestRequest, TestResponse};
 pub use urls::{UrlFloat, UrlInt, UrlText, UrlUuid};

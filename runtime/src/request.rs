@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
-use http::{Extensions, HeaderMap, Method, Uri, Version};
+use http::header::HOST;
+use http::{Extensions, HeaderMap, HeaderValue, Method, Uri, Version};
 use serde::de::DeserializeOwned;
 
 use crate::error::HttpError;
@@ -38,6 +39,10 @@ pub struct Request {
     pub(crate) params: Vec<(Arc<str>, String)>,
     pub(crate) endpoint: Option<Arc<str>>,
     pub(crate) remote_addr: Option<SocketAddr>,
+    /// `http` or `https`: as the connection was made, or as a trusted proxy says.
+    pub(crate) scheme: &'static str,
+    /// The host a trusted proxy says the client asked for (`X-Forwarded-Host`).
+    pub(crate) forwarded_host: Option<HeaderValue>,
     pub(crate) state: Arc<Extensions>,
     query_cache: OnceLock<Vec<(String, String)>>,
     cookie_cache: OnceLock<Vec<(String, String)>>,
@@ -66,6 +71,8 @@ impl Request {
             params: Vec::new(),
             endpoint: None,
             remote_addr: None,
+            scheme: "http",
+            forwarded_host: None,
             state: Arc::default(),
             query_cache: OnceLock::new(),
             cookie_cache: OnceLock::new(),
@@ -174,9 +181,57 @@ impl Request {
         self.endpoint.as_deref().and_then(|e| e.rsplit_once('.')).map(|(bp, _)| bp)
     }
 
-    /// The client's address, when the request came over a socket.
+    /// The client's address, when the request came over a socket. Behind a proxy that the
+    /// server trusts ([`Server::trust_proxy`](crate::Server::trust_proxy)), the address the
+    /// proxy reports in `X-Forwarded-For` or `Forwarded` (with port 0 when it names none);
+    /// otherwise the peer of the connection, which is the proxy's.
+    ///
+    /// ```
+    /// use erlen::prelude::*;
+    ///
+    /// #[get("/ip")]
+    /// fn ip(req: &Request) -> String {
+    ///     req.remote_addr().map(|a| a.ip().to_string()).unwrap_or_default()
+    /// }
+    ///
+    /// // The test client makes no connection: no address.
+    /// let client = App::new().register(handlers![ip]).test_client();
+    /// assert_eq!(client.get("/ip").send().text(), "");
+    /// ```
     pub fn remote_addr(&self) -> Option<SocketAddr> {
         self.remote_addr
+    }
+
+    /// The scheme the client used, `http` or `https`: `https` on a TLS connection, or when
+    /// a trusted proxy says so in `X-Forwarded-Proto` or `Forwarded`
+    /// ([`Server::trust_proxy`](crate::Server::trust_proxy)).
+    ///
+    /// ```
+    /// use erlen::prelude::*;
+    ///
+    /// #[get("/")]
+    /// fn index(req: &Request) -> String { format!("{}://{}", req.scheme(), req.host()) }
+    ///
+    /// let client = App::new().register(handlers![index]).test_client();
+    /// assert_eq!(client.get("/").header("host", "example.com").send().text(), "http://example.com");
+    /// ```
+    pub fn scheme(&self) -> &str {
+        self.scheme
+    }
+
+    /// The host (and port, if any) the client asked for: from `X-Forwarded-Host` or
+    /// `Forwarded` when a trusted proxy sets it, else the `Host` header, else the
+    /// authority of the request URI (HTTP/2's `:authority`), else `localhost`.
+    pub fn host(&self) -> &str {
+        self.host_value()
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| self.uri.authority().map(|a| a.as_str()))
+            .unwrap_or("localhost")
+    }
+
+    /// The host as the request context keeps it, for absolute URLs.
+    pub(crate) fn host_value(&self) -> Option<&HeaderValue> {
+        self.forwarded_host.as_ref().or_else(|| self.headers.get(HOST))
     }
 
     /// Per-request values, Flask's `g`: `req.extensions().get::<User>()`.

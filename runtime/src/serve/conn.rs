@@ -8,10 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::header::{CONNECTION, CONTENT_LENGTH, HOST};
-use http::{HeaderValue, StatusCode, Version};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http::header::CONNECTION;
+use http::{HeaderValue, Version};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -22,12 +20,9 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::lifetime::{Active, Activity, Tracked};
+use super::service::{Peer, Serve, Stack, into_body};
 use super::{Limits, async_backend, threaded};
-use crate::app::AppCore;
 use crate::body::Body;
-use crate::error::HttpError;
-use crate::request::Request;
-use crate::response::Response;
 
 /// Where the lifecycle runs.
 pub(crate) enum Engine {
@@ -37,16 +32,20 @@ pub(crate) enum Engine {
 
 /// What every connection of one server shares.
 pub(crate) struct Shared {
-    pub(crate) app: Arc<AppCore>,
-    pub(crate) engine: Engine,
+    pub(crate) serve: Arc<Serve>,
+    /// The app's tower layers around `serve`, if it has any.
+    stack: Option<Stack>,
     pub(crate) limits: Limits,
     /// Set when a graceful shutdown starts: HTTP/1 responses then carry `Connection: close`.
     draining: AtomicBool,
+    /// With TLS, the handshake's settings.
+    tls: Option<super::tls::Acceptor>,
 }
 
 impl Shared {
-    pub(crate) fn new(app: Arc<AppCore>, engine: Engine, limits: Limits) -> Shared {
-        Shared { app, engine, limits, draining: AtomicBool::new(false) }
+    pub(crate) fn new(serve: Arc<Serve>, stack: Option<Stack>, tls: Option<super::tls::Acceptor>) -> Shared {
+        let limits = serve.limits.clone();
+        Shared { serve, stack, limits, draining: AtomicBool::new(false), tls }
     }
 }
 
@@ -79,8 +78,27 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: 
             }
         }
     }
-    drop(listener);
     shared.draining.store(true, Ordering::SeqCst);
+    // Closing the listener resets the connections the kernel has completed but the server
+    // has not accepted yet, and a client (a proxy above all) may have sent a request on
+    // them already: nginx answers a POST that meets that reset with a 502, as it never
+    // resends one. Take them in first; they are answered with `Connection: close`.
+    let queued = accept_queued(listener);
+    if !queued.is_empty() {
+        tracing::debug!(connections = queued.len(), "serving the connections queued at shutdown");
+    }
+    for (stream, remote) in queued {
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            // Past the cap: served all the same, for the short time the drain lasts.
+            Err(_) => match slots.clone().try_acquire_many_owned(0) {
+                Ok(none) => none,
+                Err(_) => continue,
+            },
+        };
+        let conn = Connection { shared: shared.clone(), remote, activity: Activity::new() };
+        connections.spawn(conn.serve(stream, builder.clone(), stop.clone(), slot));
+    }
     let limit = shared.limits.shutdown_timeout;
     let drained = tokio::time::timeout(limit, async { while connections.join_next().await.is_some() {} });
     if drained.await.is_err() {
@@ -89,6 +107,24 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: 
     // Whatever is left past the deadline is closed; this also releases the engine, which
     // lets the threaded backend's workers exit.
     connections.shutdown().await;
+}
+
+/// Every connection waiting in the listen backlog, accepted without waiting; then the
+/// listener is closed. Must be called inside the runtime.
+fn accept_queued(listener: TcpListener) -> Vec<(TcpStream, SocketAddr)> {
+    let mut queued = Vec::new();
+    let Ok(listener) = listener.into_std() else { return queued };
+    if listener.set_nonblocking(true).is_err() {
+        return queued;
+    }
+    // Stops at `WouldBlock` (the backlog is empty) or any error.
+    while let Ok((stream, remote)) = listener.accept() {
+        let stream = stream.set_nonblocking(true).and_then(|()| TcpStream::from_std(stream));
+        if let Ok(stream) = stream {
+            queued.push((stream, remote));
+        }
+    }
+    queued
 }
 
 /// The next connection, once a slot is free. While none is, new connections wait in the
@@ -164,6 +200,29 @@ impl Connection {
         _slot: OwnedSemaphorePermit,
     ) {
         let _ = stream.set_nodelay(true);
+        match &self.shared.tls {
+            None => self.serve_io(stream, false, builder, stop).await,
+            Some(tls) => {
+                // The handshake counts against the time to start a request.
+                let limit = self.shared.limits.header_read_timeout;
+                match tokio::time::timeout(limit, tls.accept(stream)).await {
+                    Ok(Ok(stream)) => self.serve_io(stream, true, builder, stop).await,
+                    Ok(Err(e)) => tracing::debug!(error = %e, remote = %self.remote, "TLS handshake failed"),
+                    Err(_) => tracing::debug!(remote = %self.remote, "TLS handshake timed out"),
+                }
+            }
+        }
+    }
+
+    async fn serve_io<I>(
+        self,
+        io: I,
+        tls: bool,
+        builder: Arc<auto::Builder<TokioExecutor>>,
+        stop: watch::Receiver<bool>,
+    ) where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
         let this = Arc::new(self);
         let service = {
             let this = this.clone();
@@ -171,13 +230,14 @@ impl Connection {
                 let this = this.clone();
                 async move {
                     let active = Active::begin(this, req.version());
-                    let resp = handle(&active.conn().shared, req, active.conn().remote).await;
+                    let peer = Peer { remote: active.conn().remote, tls };
+                    let resp = handle(&active.conn().shared, req, peer).await;
                     // The request stays in flight until its response has been sent.
                     Ok::<_, Infallible>(resp.map(|body| Tracked::new(body, active)))
                 }
             })
         };
-        let conn = builder.serve_connection(TokioIo::new(stream), service);
+        let conn = builder.serve_connection(TokioIo::new(io), service);
         let idle = this.shared.limits.header_read_timeout;
         if let Err(e) = this.activity.watch_over(conn, idle, stop).await {
             tracing::debug!(error = %e, remote = %this.remote, "connection ended with an error");
@@ -185,25 +245,19 @@ impl Connection {
     }
 }
 
-/// One request: read the body within the limit, run the lifecycle on the engine, log.
-async fn handle(shared: &Shared, req: hyper::Request<Incoming>, remote: SocketAddr) -> hyper::Response<Body> {
+/// One request: through the layers, if any, to the lifecycle on the engine; then the
+/// drain's `Connection: close` and the access log.
+async fn handle(shared: &Shared, mut req: hyper::Request<Incoming>, peer: Peer) -> hyper::Response<Body> {
     // The access log's fields are kept only when someone listens.
     let logged = tracing::enabled!(target: "erlen::access", tracing::Level::INFO)
         .then(|| (Instant::now(), req.method().clone(), req.uri().path().to_string()));
     let version = req.version();
-    let mut resp = match read_request(shared, req, remote).await {
-        Ok(request) => {
-            let served = run(shared, request);
-            match shared.limits.request_timeout {
-                None => served.await,
-                Some(limit) => tokio::time::timeout(limit, served).await.unwrap_or_else(|_| {
-                    HttpError::new(StatusCode::SERVICE_UNAVAILABLE)
-                        .with_message("the request took too long")
-                        .default_response()
-                }),
-            }
+    let mut resp = match &shared.stack {
+        None => shared.serve.respond(req, Some(peer)).await,
+        Some(stack) => {
+            req.extensions_mut().insert(peer);
+            stack.serve(req.map(into_body)).await
         }
-        Err(e) => e.default_response(),
     };
     if version < Version::HTTP_2 && shared.draining.load(Ordering::Relaxed) {
         // Shutting down: this is the connection's last request.
@@ -216,75 +270,23 @@ async fn handle(shared: &Shared, req: hyper::Request<Incoming>, remote: SocketAd
             path,
             status = resp.status().as_u16(),
             duration_us = start.elapsed().as_micros() as u64,
-            %remote,
+            remote = %peer.remote,
         );
     }
     resp
 }
 
-async fn run(shared: &Shared, request: Box<Request>) -> Response {
-    match &shared.engine {
-        Engine::Async(engine) => engine.serve(&shared.app, request).await,
-        Engine::Threaded(engine) => engine.serve(request).await.unwrap_or_else(|e| e.default_response()),
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Checks the request's framing and reads its body within the size and time limits.
-async fn read_request(
-    shared: &Shared,
-    req: hyper::Request<Incoming>,
-    remote: SocketAddr,
-) -> Result<Box<Request>, HttpError> {
-    check_host(&req)?;
-    let limit = shared.limits.body_limit;
-    let too_large = || {
-        crate::abort(413).with_message(format!("the request body is larger than the limit of {limit} bytes"))
-    };
-    let declared =
-        req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(too_large());
+    #[tokio::test]
+    async fn connections_queued_in_the_backlog_are_taken_in_before_the_listener_closes() {
+        let listener = super::super::listen::bind("127.0.0.1:0".parse().unwrap(), 16).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let clients: Vec<_> = (0..3).map(|_| std::net::TcpStream::connect(addr).unwrap()).collect();
+        let queued = accept_queued(listener);
+        assert_eq!(queued.len(), clients.len());
+        assert!(std::net::TcpStream::connect(addr).is_err(), "the listener is closed");
     }
-    let (parts, body) = req.into_parts();
-    // Most requests have no body: skip the collecting machinery for them.
-    let body = if hyper::body::Body::is_end_stream(&body) {
-        Bytes::new()
-    } else {
-        let timeout = shared.limits.body_read_timeout;
-        match tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await {
-            Err(_) => {
-                let mut error = crate::abort(408)
-                    .with_message(format!("the request body did not arrive within {timeout:?}"));
-                if parts.version < Version::HTTP_2 {
-                    // The rest of the body is never read: the connection cannot be reused.
-                    error = error.with_header(CONNECTION, HeaderValue::from_static("close"));
-                }
-                return Err(error);
-            }
-            Ok(Ok(collected)) => collected.to_bytes(),
-            Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => return Err(too_large()),
-            Ok(Err(e)) => {
-                return Err(
-                    crate::abort(400).with_message(format!("the request body could not be read: {e}"))
-                );
-            }
-        }
-    };
-    let mut request = Box::new(Request::from_parts(parts, body)?);
-    request.remote_addr = Some(remote);
-    Ok(request)
-}
-
-/// RFC 9112, section 3.2: an HTTP/1.1 request has exactly one `Host`, and no request has
-/// two. HTTP/1.0 may omit it; HTTP/2 names the host in `:authority`.
-fn check_host<B>(req: &hyper::Request<B>) -> Result<(), HttpError> {
-    let mut hosts = req.headers().get_all(HOST).iter();
-    let first = hosts.next();
-    if hosts.next().is_some() {
-        return Err(crate::abort(400).with_message("the request has more than one Host header"));
-    }
-    if first.is_none() && req.version() == Version::HTTP_11 {
-        return Err(crate::abort(400).with_message("an HTTP/1.1 request needs a Host header"));
-    }
-    Ok(())
 }

@@ -16,7 +16,13 @@ mod async_backend;
 mod conn;
 mod lifetime;
 mod listen;
+mod proxy;
+mod service;
 mod threaded;
+mod tls;
+
+pub(crate) use service::LayerFn;
+pub use service::{AppService, Stack};
 
 use std::io::{self, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -97,6 +103,9 @@ pub struct Server {
     addr: io::Result<SocketAddr>,
     backend: Backend,
     limits: Limits,
+    trust_proxy: usize,
+    #[cfg(feature = "tls")]
+    tls: Option<tls::Pem>,
 }
 
 impl Server {
@@ -108,7 +117,62 @@ impl Server {
                 .next()
                 .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the address resolved to nothing"))
         });
-        Server { addr, backend: Backend::Async, limits: Limits::default() }
+        Server {
+            addr,
+            backend: Backend::Async,
+            limits: Limits::default(),
+            trust_proxy: 0,
+            #[cfg(feature = "tls")]
+            tls: None,
+        }
+    }
+
+    /// Trusts `hops` proxies in front of the server (a load balancer, nginx), as Werkzeug's
+    /// `ProxyFix`: [`Request::remote_addr`](crate::Request::remote_addr),
+    /// [`Request::scheme`](crate::Request::scheme), [`Request::host`](crate::Request::host)
+    /// and `url_for!(.., _external = true)` then follow the value `hops` places from the
+    /// right of `X-Forwarded-For`, `X-Forwarded-Proto` and `X-Forwarded-Host` (or, when a
+    /// request has none of them, of RFC 7239's `Forwarded`). Each proxy appends what it
+    /// saw; values further left come from the client and are never trusted. A value
+    /// missing or malformed leaves that field as the connection has it.
+    ///
+    /// The default, 0, ignores these headers: anyone can send them. Set it to exactly the
+    /// number of proxies every request passes through, and let the server be reached
+    /// only through them. [`App::run`] reads `ERLEN_TRUST_PROXY`.
+    ///
+    /// A proxy that sets `Forwarded` rather than `X-Forwarded-*` must remove
+    /// `X-Forwarded-*` headers that clients send, since those are read first.
+    ///
+    /// ```
+    /// use erlen::Server;
+    ///
+    /// // nginx on the same machine, in front of erlen:
+    /// let server = Server::bind("127.0.0.1:8000").trust_proxy(1);
+    /// # let _ = server;
+    /// ```
+    pub fn trust_proxy(mut self, hops: usize) -> Server {
+        self.trust_proxy = hops;
+        self
+    }
+
+    /// Serves HTTPS with the certificate chain `cert_pem` (the server's certificate first)
+    /// and its private key `key_pem` (PKCS#8, RSA or EC), both PEM text, on rustls with
+    /// the `ring` provider: TLS 1.2 and 1.3, HTTP/2 or HTTP/1.1 chosen by ALPN. Needs the
+    /// `tls` feature. Invalid PEM or a key that does not fit is reported by `spawn` or
+    /// `run`. Requests then have `req.scheme() == "https"`.
+    ///
+    /// ```no_run
+    /// use erlen::prelude::*;
+    ///
+    /// let cert = std::fs::read("cert.pem")?;
+    /// let key = std::fs::read("key.pem")?;
+    /// Server::bind("0.0.0.0:8443").tls(cert, key).run(App::new())?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, cert_pem: impl Into<Vec<u8>>, key_pem: impl Into<Vec<u8>>) -> Server {
+        self.tls = Some(tls::Pem { cert: cert_pem.into(), key: key_pem.into() });
+        self
     }
 
     /// Chooses the backend (default: [`Backend::Async`]).
@@ -204,11 +268,15 @@ impl Server {
     /// `#[before_serving]` hook returns an `Err` or panics (the error names the hook and
     /// says what it returned; nothing listens on the address afterwards).
     pub fn spawn(self, app: App) -> io::Result<ServerHandle> {
-        let app = app.build()?;
-        self.spawn_core(app)
+        let (app, layers) = app.build_with_layers()?;
+        self.spawn_core(app, &layers)
     }
 
-    fn spawn_core(self, app: Arc<AppCore>) -> io::Result<ServerHandle> {
+    fn spawn_core(self, app: Arc<AppCore>, layers: &[LayerFn]) -> io::Result<ServerHandle> {
+        #[cfg(feature = "tls")]
+        let tls = self.tls.as_ref().map(tls::Acceptor::new).transpose()?;
+        #[cfg(not(feature = "tls"))]
+        let tls = None;
         let listener = {
             let _entered = bridge::handle().enter();
             listen::bind(self.addr?, self.limits.backlog)?
@@ -227,11 +295,15 @@ impl Server {
         // the workers exit) and no after_serving hook runs.
         crate::serving::run_before(&app)?;
         let after_serving = Some(app.clone());
+        let shared_tls = tls.is_some();
         let (stop_tx, stop_rx) = watch::channel(false);
-        let shared = Arc::new(conn::Shared::new(app, engine, self.limits));
+        let serve =
+            Arc::new(service::Serve { app, engine, limits: self.limits, trust_proxy: self.trust_proxy });
+        let stack = service::stack(&serve, layers);
+        let shared = Arc::new(conn::Shared::new(serve, stack, tls));
         let shutdown_timeout = shared.limits.shutdown_timeout;
         let task = bridge::handle().spawn(conn::serve(listener, shared, stop_rx));
-        tracing::info!(%addr, backend = ?self.backend, "erlen is listening");
+        tracing::info!(%addr, backend = ?self.backend, tls = shared_tls, "erlen is listening");
         Ok(ServerHandle { addr, stop: stop_tx, task: Some(task), workers, shutdown_timeout, after_serving })
     }
 
@@ -323,7 +395,8 @@ impl Drop for ServerHandle {
 impl App {
     /// Serves the app until ctrl-c or SIGTERM, as Flask's `app.run()`: on 127.0.0.1:5000
     /// with the async backend, unless `ERLEN_ADDR`, `ERLEN_BACKEND` (`async` or
-    /// `threaded`) and `ERLEN_WORKERS` say otherwise.
+    /// `threaded`) and `ERLEN_WORKERS` say otherwise. Behind a proxy,
+    /// `ERLEN_TRUST_PROXY=1` trusts its `X-Forwarded-*` headers ([`Server::trust_proxy`]).
     ///
     /// It prints the address and the routes, and, as Flask's development server does,
     /// logs every request to stderr (target `erlen::access`): unless the app installed a
@@ -341,9 +414,11 @@ impl App {
             std::env::var("ERLEN_BACKEND").ok().as_deref(),
             std::env::var("ERLEN_WORKERS").ok().as_deref(),
         )?;
-        let app = self.build()?;
+        let trust_proxy = trust_proxy_from_env(std::env::var("ERLEN_TRUST_PROXY").ok().as_deref())?;
+        let (app, layers) = self.build_with_layers()?;
         let routes = route_list(&app);
-        let handle = Server::bind(addr.as_str()).backend(backend).spawn_core(app).map_err(|e| {
+        let server = Server::bind(addr.as_str()).backend(backend).trust_proxy(trust_proxy);
+        let handle = server.spawn_core(app, &layers).map_err(|e| {
             if e.kind() == io::ErrorKind::AddrInUse {
                 io::Error::new(
                     e.kind(),
@@ -434,6 +509,18 @@ fn backend_from_env(backend: Option<&str>, workers: Option<&str>) -> io::Result<
     }
 }
 
+fn trust_proxy_from_env(hops: Option<&str>) -> io::Result<usize> {
+    match hops {
+        None => Ok(0),
+        Some(h) => h.trim().parse::<usize>().map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("ERLEN_TRUST_PROXY={h:?}: expected the number of proxies in front of the server, such as 1 (0 trusts none)"),
+            )
+        }),
+    }
+}
+
 /// Twice the cores, at least 4: threads mostly wait on I/O.
 fn default_workers() -> usize {
     std::thread::available_parallelism().map(|n| n.get() * 2).unwrap_or(4).max(4)
@@ -455,6 +542,13 @@ mod tests {
         assert_eq!(backend_from_env(Some("threaded"), Some("3")).unwrap(), Backend::Threaded { workers: 3 });
         assert!(backend_from_env(Some("gevent"), None).unwrap_err().to_string().contains("expected `async`"));
         assert!(backend_from_env(Some("threaded"), Some("0")).is_err());
+    }
+
+    #[test]
+    fn trust_proxy_from_the_environment() {
+        assert_eq!(trust_proxy_from_env(None).unwrap(), 0);
+        assert_eq!(trust_proxy_from_env(Some(" 2 ")).unwrap(), 2);
+        assert!(trust_proxy_from_env(Some("yes")).unwrap_err().to_string().contains("number of proxies"));
     }
 
     #[test]
