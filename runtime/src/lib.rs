@@ -91,6 +91,15 @@
 //! ```
 
 //!
+//! ## WebSockets
+//!
+//! `#[websocket("/ws")]` marks a socket's handler, as flask-sock does: an `async fn`
+//! taking a [`WebSocket`] runs as a task and holds no thread while it waits; a plain `fn`
+//! taking a [`BlockingWebSocket`] runs on a blocking thread of its own for the socket's
+//! life. The upgrade request goes through routing, extractors and `before_request` hooks
+//! like any GET request, and the [`TestClient`] opens sockets in-process. See the
+//! [`websocket`](mod@websocket) module.
+//!
 //! ## The app's start and stop
 //!
 //! `#[before_serving]` hooks run once when a server starts, before its first connection;

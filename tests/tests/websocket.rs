@@ -331,3 +331,19 @@ async fn the_test_client_works_in_async_tests() {
     let refused = client.websocket("/sync/rooms/x").await.unwrap_err();
     assert_eq!(refused.status(), 401);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_idle_connection_watchdog_leaves_open_sockets_alone() {
+    for backend in BACKENDS {
+        let server = Server::bind("127.0.0.1:0")
+            .backend(backend)
+            .header_read_timeout(Duration::from_millis(200))
+            .spawn(app())
+            .unwrap();
+        let mut ws = connect(server.addr(), "/async/echo", None).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        ws.send(WsMessage::text("still open")).await.unwrap();
+        assert_eq!(next(&mut ws).await, Some(WsMessage::text("still open")), "{backend:?}");
+        tokio::task::spawn_blocking(move || server.shutdown()).await.unwrap();
+    }
+}

@@ -104,6 +104,9 @@ impl WebSocket {
     /// close frame is given once, as [`Message::Close`] (erlen has answered it), and `None`
     /// after it. When the server shuts down, the socket is closed with 1001 and this gives
     /// `None`.
+    ///
+    /// It may be raced in `tokio::select!` with other work: when another branch wins, no
+    /// text or binary message is lost.
     pub async fn recv(&mut self) -> Option<Message> {
         loop {
             if self.closing.sent || self.closing.received {
