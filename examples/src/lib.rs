@@ -1,11 +1,12 @@
 //! The apps behind erlen's examples, kept in a library so that the examples
 //! (`examples/*.rs`), their tests (`tests/*.rs`) and the README's snippets share one copy.
 //!
-//! `api` and `request` are the README's first app and its tour of the request; the others
-//! each follow one part of the article "Async in Flask 2.0".
+//! `api` and `request` are the README's first app and its tour of the request, `chat` its
+//! WebSockets; the others each follow one part of the article "Async in Flask 2.0".
 
 pub mod api;
 pub mod async_urls;
+pub mod chat;
 pub mod data;
 pub mod flaskr;
 pub mod hooks;

@@ -25,6 +25,8 @@ pub struct Rule {
 pub enum RouteAttr {
     Route,
     Method(&'static str),
+    /// `#[websocket]`: a GET route whose view upgrades the connection; never stacked.
+    WebSocket,
 }
 
 impl RouteAttr {
@@ -42,6 +44,7 @@ impl RouteAttr {
             RouteAttr::Method(m) => {
                 crate::SHORTCUTS.iter().find(|(_, method)| *method == m).map_or("route", |(attr, _)| attr)
             }
+            RouteAttr::WebSocket => "websocket",
         }
     }
 }
@@ -103,6 +106,14 @@ pub fn parse_rule(kind: RouteAttr, tokens: proc_macro2::TokenStream, errors: &mu
     };
     let methods = match (kind, raw.methods) {
         (RouteAttr::Method(m), None) => vec![m.to_string()],
+        (RouteAttr::WebSocket, None) => vec!["GET".to_string()],
+        (RouteAttr::WebSocket, Some((span, _))) => {
+            errors.push(syn::Error::new(
+                span,
+                "a WebSocket opens with a GET request: remove `methods` from `#[websocket]`",
+            ));
+            return None;
+        }
         (RouteAttr::Method(_), Some((span, _))) => {
             errors.push(syn::Error::new(
                 span,

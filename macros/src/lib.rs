@@ -21,7 +21,9 @@ use args::{ErrorTarget, RouteAttr};
 use errors::Errors;
 use model::Kind;
 
-const HOOKS: [&str; 6] = [
+/// The attributes that are not route attributes, and so are never stacked with one.
+const HOOKS: [&str; 7] = [
+    "websocket",
     "before_request",
     "after_request",
     "teardown_request",
@@ -105,7 +107,12 @@ fn take_stacked(func: &mut syn::ItemFn, this: &str, errors: &mut Errors) -> Vec<
     for attr in std::mem::take(&mut func.attrs) {
         let name = attr_name(&attr);
         if let Some(kind) = RouteAttr::from_name(&name) {
-            if HOOKS.contains(&this) {
+            if this == "websocket" {
+                errors.at(
+                    &attr,
+                    "a `#[websocket]` function serves one URL: put other routes on a function of their own",
+                );
+            } else if HOOKS.contains(&this) {
                 errors.at(&attr, format!("a function is either a route or a `#[{this}]`, not both"));
             }
             stacked.push((kind, attr));
@@ -191,6 +198,41 @@ macro_rules! method_attributes {
 }
 
 method_attributes!(get => "GET", post => "POST", put => "PUT", patch => "PATCH", delete => "DELETE");
+
+/// Registers a WebSocket endpoint at a URL pattern: `#[websocket("/chat/<room>")]`.
+///
+/// The function is the socket's handler, as flask-sock's `@sock.route`: an `async fn`
+/// takes `ws: WebSocket` (`ws.recv().await`, `ws.send(..).await`) and runs as a task on
+/// the runtime; a plain `fn` takes `ws: BlockingWebSocket` (`ws.receive()`, `ws.send(..)`)
+/// and runs on a blocking thread of its own for the socket's whole life. The macro picks
+/// at compile time, and taking the other kind of socket is a compile error.
+///
+/// In every other respect it is a GET route: route parameters, extractors and
+/// `before_request` hooks apply to the upgrade request, and a hook that answers (a 401)
+/// or an extractor that fails refuses the upgrade. The other arguments are extracted
+/// before the `101 Switching Protocols` is sent and moved into the handler, so they are
+/// owned values: `&Request` cannot be taken. `url_for!` works as for any route. The
+/// handler returns `()` or `Result<(), E>`; an `Err` or a panic is logged and the socket
+/// is closed with code 1011.
+///
+/// ```ignore
+/// #[websocket("/echo")]
+/// async fn echo(mut ws: WebSocket) {
+///     while let Some(msg) = ws.recv().await {
+///         if ws.send(msg).await.is_err() { break; }
+///     }
+/// }
+/// ```
+#[proc_macro_attribute]
+pub fn websocket(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let (attr, allow_blocking) = blocking::take_allow_blocking(attr.into());
+    expand("websocket", item.into(), allow_blocking, |func, errors| {
+        let rule = args::parse_rule(RouteAttr::WebSocket, attr, errors);
+        take_stacked(func, "websocket", errors);
+        rule.map(Kind::WebSocket)
+    })
+    .into()
+}
 
 /// Runs before every request (of the app, or of a blueprint's routes). It may take
 /// `&Request` or `&mut Request` and extractors, and returns `()`, `None` to go on, or

@@ -19,11 +19,23 @@ pub enum Kind {
     BeforeServing,
     /// `#[after_serving]`: once, after the last request has drained.
     AfterServing,
+    /// `#[websocket]`: a GET route whose view upgrades the connection and hands the
+    /// socket to the function.
+    WebSocket(Rule),
 }
 
 impl Kind {
     fn is_hook(&self) -> bool {
-        !matches!(self, Kind::Route(_))
+        !matches!(self, Kind::Route(_) | Kind::WebSocket(_))
+    }
+
+    /// The URL rules of a route or a WebSocket; none for a hook.
+    pub fn rules(&self) -> &[Rule] {
+        match self {
+            Kind::Route(rules) => rules,
+            Kind::WebSocket(rule) => std::slice::from_ref(rule),
+            _ => &[],
+        }
     }
 
     /// A hook that runs outside any request and so takes application state only.
@@ -48,6 +60,8 @@ pub enum Arg {
     Error,
     /// `&E`, in an `errorhandler(E)` handler.
     TypedError { ty: Type },
+    /// `WebSocket` or `BlockingWebSocket`, in a `#[websocket]` handler.
+    Socket { blocking: bool, ty: Type },
 }
 
 /// A checked handler.
@@ -162,12 +176,39 @@ pub fn analyze(func: ItemFn, kind: Kind, attr: &str, errors: &mut Errors) -> Han
 
 fn classify(kind: &Kind, attr: &str, name: Option<String>, ty: &Type, errors: &mut Errors) -> Arg {
     // Route parameters by name come first; `check_route_params` fills in their converter.
-    if let (Kind::Route(rules), Some(name)) = (kind, &name) {
+    if let Some(name) = &name {
         if let Some(converter) =
-            rules.iter().find_map(|r| r.pattern.params().find(|(n, _)| n == name).map(|(_, c)| c))
+            kind.rules().iter().find_map(|r| r.pattern.params().find(|(n, _)| n == name).map(|(_, c)| c))
         {
             return Arg::Param { name: name.clone(), converter, ty: ty.clone() };
         }
+    }
+    let socket = ["WebSocket", "BlockingWebSocket"].into_iter().find(|s| is_named(ty, s));
+    if let Kind::WebSocket(_) = kind {
+        if let Type::Reference(r) = ty {
+            let what = if is_named(&r.elem, "Request") { "the request" } else { "a reference" };
+            errors.at(
+                ty,
+                format!(
+                    "a `#[websocket]` handler runs after the upgrade, when the request is gone: it cannot take {what} (`{}`); \
+                     take owned values instead (route parameters, `State<T>`, `Query<T>`, `Session`, your own extractor), \
+                     which are extracted before the upgrade and moved into the handler",
+                    pretty(ty)
+                ),
+            );
+            return Arg::Extract { ty: ty.clone() };
+        }
+        if let Some(socket) = socket {
+            return Arg::Socket { blocking: socket == "BlockingWebSocket", ty: ty.clone() };
+        }
+    } else if let Some(socket) = socket {
+        errors.at(
+            ty,
+            format!(
+                "a `{socket}` is given to WebSocket handlers only: mark the function with `#[websocket(\"/path\")]` instead of `#[{attr}]`"
+            ),
+        );
+        return Arg::Extract { ty: ty.clone() };
     }
     if kind.is_serving() {
         if let Type::Reference(r) = ty {
@@ -245,9 +286,8 @@ fn classify(kind: &Kind, attr: &str, name: Option<String>, ty: &Type, errors: &m
 /// Every `<name>` of every stacked route needs an argument, with the same converter in
 /// each route that names it.
 fn check_route_params(kind: &Kind, func: &ItemFn, args: &mut [Arg], errors: &mut Errors) {
-    let Kind::Route(rules) = kind else { return };
     let fn_name = &func.sig.ident;
-    for rule in rules {
+    for rule in kind.rules() {
         for (name, converter) in rule.pattern.params() {
             match args.iter().find(|a| matches!(a, Arg::Param { name: n, .. } if n == name)) {
                 None => errors.at(
@@ -324,6 +364,9 @@ fn check_kind_args(kind: &Kind, func: &ItemFn, args: &[Arg], errors: &mut Errors
             );
         }
     }
+    if let Kind::WebSocket(_) = kind {
+        check_socket(func, args, errors);
+    }
     let mutable = count(|a| matches!(a, Arg::Request { mutable: true }));
     let shared = count(|a| matches!(a, Arg::Request { mutable: false }));
     if mutable > 1 || (mutable == 1 && shared > 0) {
@@ -331,5 +374,47 @@ fn check_kind_args(kind: &Kind, func: &ItemFn, args: &[Arg], errors: &mut Errors
             &sig.inputs,
             "take the request once: `&mut Request` cannot be combined with other `&Request` arguments",
         );
+    }
+}
+
+/// A `#[websocket]` handler takes one socket, of the kind its `asyncness` runs: the async
+/// `WebSocket` in an `async fn`, the `BlockingWebSocket` in a plain `fn`.
+fn check_socket(func: &ItemFn, args: &[Arg], errors: &mut Errors) {
+    let sig = &func.sig;
+    let fn_name = &sig.ident;
+    let is_async = sig.asyncness.is_some();
+    let sockets: Vec<(bool, &Type)> = args
+        .iter()
+        .filter_map(|a| match a {
+            Arg::Socket { blocking, ty } => Some((*blocking, ty)),
+            _ => None,
+        })
+        .collect();
+    match sockets.as_slice() {
+        [] if is_async => errors.at(
+            fn_name,
+            format!(
+                "a WebSocket handler takes the socket: write `async fn {fn_name}(mut ws: WebSocket)` and use `ws.recv().await`"
+            ),
+        ),
+        [] => errors.at(
+            fn_name,
+            format!(
+                "a WebSocket handler takes the socket: write `fn {fn_name}(mut ws: BlockingWebSocket)` and use `ws.receive()`, \
+                 or make it an `async fn` taking `ws: WebSocket`"
+            ),
+        ),
+        [(true, ty)] if is_async => errors.at(
+            ty,
+            "an `async fn` WebSocket handler takes the async socket: use `ws: WebSocket` (`ws.recv().await`), \
+             or make it a plain `fn` to keep `BlockingWebSocket`",
+        ),
+        [(false, ty)] if !is_async => errors.at(
+            ty,
+            "a plain `fn` WebSocket handler runs on a thread of its own and takes the blocking socket: \
+             use `ws: BlockingWebSocket` (`ws.receive()`), or make it an `async fn` to keep `WebSocket`",
+        ),
+        [_] => {}
+        _ => errors.at(&sig.inputs, "a WebSocket handler takes the socket once"),
     }
 }

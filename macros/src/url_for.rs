@@ -20,8 +20,58 @@ use syn::{Expr, Ident, LitStr, Token};
 
 use crate::errors::Errors;
 
-/// Macros of the standard prelude: a helper named like one of them would shadow it.
-const STD_MACROS: &[&str] = &[
+/// Macros of the standard prelude and built-in attributes: a helper named like one of them
+/// would shadow it (or be ambiguous with it) in the handler's module.
+const RESERVED: &[&str] = &[
+    "allow",
+    "automatically_derived",
+    "bench",
+    "cfg_attr",
+    "cold",
+    "collapse_debuginfo",
+    "crate_name",
+    "crate_type",
+    "debugger_visualizer",
+    "deny",
+    "deprecated",
+    "derive",
+    "diagnostic",
+    "doc",
+    "expect",
+    "export_name",
+    "feature",
+    "forbid",
+    "global_allocator",
+    "ignore",
+    "inline",
+    "instruction_set",
+    "link",
+    "link_name",
+    "link_section",
+    "macro_export",
+    "macro_use",
+    "must_use",
+    "naked",
+    "no_implicit_prelude",
+    "no_main",
+    "no_mangle",
+    "no_std",
+    "non_exhaustive",
+    "path",
+    "proc_macro",
+    "proc_macro_attribute",
+    "proc_macro_derive",
+    "recursion_limit",
+    "repr",
+    "should_panic",
+    "target_feature",
+    "test",
+    "track_caller",
+    "type_length_limit",
+    "unsafe",
+    "used",
+    "warn",
+    "windows_subsystem",
     "assert",
     "assert_eq",
     "assert_ne",
@@ -62,7 +112,7 @@ const STD_MACROS: &[&str] = &[
 /// name, so that `use views::index;` brings it along with the function, unless that
 /// would shadow a standard macro.
 pub fn helper_name(name: &Ident) -> Ident {
-    if STD_MACROS.contains(&name.to_string().as_str()) {
+    if RESERVED.contains(&name.to_string().as_str()) {
         format_ident!("__erlen_url_{}", name, span = name.span())
     } else {
         name.clone()

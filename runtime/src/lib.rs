@@ -91,6 +91,15 @@
 //! ```
 
 //!
+//! ## WebSockets
+//!
+//! `#[websocket("/ws")]` marks a socket's handler, as flask-sock does: an `async fn`
+//! taking a [`WebSocket`] runs as a task and holds no thread while it waits; a plain `fn`
+//! taking a [`BlockingWebSocket`] runs on a blocking thread of its own for the socket's
+//! life. The upgrade request goes through routing, extractors and `before_request` hooks
+//! like any GET request, and the [`TestClient`] opens sockets in-process. See the
+//! [`websocket`](mod@websocket) module.
+//!
 //! ## The app's start and stop
 //!
 //! `#[before_serving]` hooks run once when a server starts, before its first connection;
@@ -167,6 +176,7 @@ mod sync;
 mod templates;
 mod testing;
 mod urls;
+pub mod websocket;
 
 pub use app::{App, AppCore, Blueprint, BuildError};
 pub use body::{Body, BoxError, Chunk};
@@ -198,6 +208,7 @@ pub mod tower {
 pub use templates::{Template, render_template};
 pub use testing::{TestBodyStream, TestClient, TestRequest, TestResponse};
 pub use urls::{UrlFloat, UrlInt, UrlText, UrlUuid};
+pub use websocket::{BlockingWebSocket, CloseFrame, Message, TestWebSocket, WebSocket, WebSocketError};
 
 /// minijinja, the template engine: `erlen::minijinja::Value`, `value::Serde` for serde
 /// types in a context, and the types template filters and globals use.
@@ -208,7 +219,7 @@ pub use minijinja::context;
 pub use bytes::Bytes;
 pub use erlen_macros::{
     after_request, after_serving, before_request, before_serving, delete, errorhandler, get, handlers, patch,
-    post, put, route, teardown_request, template_filter, template_global, url_for,
+    post, put, route, teardown_request, template_filter, template_global, url_for, websocket,
 };
 pub use http::{self, HeaderMap, HeaderValue, Method, StatusCode};
 
@@ -226,13 +237,15 @@ pub mod runtime {
 /// Everything a handler module needs: `use erlen::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        App, Backend, Blueprint, Body, Bytes, Cookie, Event, Form, FromRequest, HeaderMap, HeaderValue, Html,
-        HttpError, IntoResponse, Json, Method, Query, Redirect, Request, Response, ResponseExt, SameSite,
-        SendFile, Server, ServerHandle, Session, Sse, State, StatusCode, Template, TestClient, abort,
-        after_request, after_serving, before_request, before_serving, context, delete, errorhandler, flash,
-        flash_category, get, get_flashed_messages, handlers, patch, post, put, redirect, render_template,
-        route, send_file, send_from_directory, teardown_request, template_filter, template_global, url_for,
+        App, Backend, BlockingWebSocket, Blueprint, Body, Bytes, Cookie, Event, Form, FromRequest, HeaderMap,
+        HeaderValue, Html, HttpError, IntoResponse, Json, Method, Query, Redirect, Request, Response,
+        ResponseExt, SameSite, SendFile, Server, ServerHandle, Session, Sse, State, StatusCode, Template,
+        TestClient, abort, after_request, after_serving, before_request, before_serving, context, delete,
+        errorhandler, flash, flash_category, get, get_flashed_messages, handlers, patch, post, put, redirect,
+        render_template, route, send_file, send_from_directory, teardown_request, template_filter,
+        template_global, url_for,
     };
+    pub use crate::{Message, WebSocket, websocket};
 }
 
 /// What the macros' generated code calls. Not public API: it may change in any release.
@@ -245,6 +258,7 @@ pub mod __private {
     };
     pub use crate::serving::ServingArg;
     pub use crate::urls::{for_item as url_for, url_float, url_int, url_text, url_uuid};
+    pub use crate::websocket::{WebSocketOutcome, websocket_async, websocket_blocking};
     pub use crate::{
         AfterOutcome, BeforeOutcome, HttpError, IntoResponse, Request, Response, ServingOutcome,
         TeardownOutcome,

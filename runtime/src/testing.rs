@@ -91,7 +91,36 @@ impl TestClient {
             headers: HeaderMap::new(),
             body: Bytes::new(),
             follow: false,
+            upgrade: None,
         }
+    }
+
+    /// Opens a WebSocket to `path` in-process (the app's `#[websocket]` route), through the
+    /// same lifecycle as a request: hooks may refuse it. See [`TestWebSocket`].
+    ///
+    /// ```
+    /// use erlen::prelude::*;
+    ///
+    /// #[websocket("/ws")]
+    /// async fn ws(mut ws: WebSocket) {
+    ///     let _ = ws.send_text("hello").await;
+    /// }
+    ///
+    /// #[before_request]
+    /// fn auth(req: &Request) -> Option<Response> {
+    ///     req.header("authorization").is_none().then(|| (StatusCode::UNAUTHORIZED, "log in").into_response())
+    /// }
+    ///
+    /// let client = App::new().register(handlers![ws, auth]).test_client();
+    /// let refused = client.websocket("/ws").connect().unwrap_err();
+    /// assert_eq!(refused.status(), 401);
+    /// let mut ws = client.websocket("/ws").header("authorization", "Bearer t").connect().unwrap();
+    /// assert_eq!(ws.receive(), Some(Message::text("hello")));
+    /// ```
+    ///
+    /// [`TestWebSocket`]: crate::websocket::TestWebSocket
+    pub fn websocket(&self, path: &str) -> crate::websocket::TestWebSocketRequest {
+        crate::websocket::TestWebSocketRequest::new(self.get(path))
     }
 
     /// Stops keeping cookies: requests carry only the headers they are given, as Flask's
@@ -194,9 +223,23 @@ pub struct TestRequest {
     headers: HeaderMap,
     body: Bytes,
     follow: bool,
+    /// The in-memory connection a WebSocket upgrade takes over.
+    upgrade: Option<crate::websocket::TestUpgrade>,
 }
 
 impl TestRequest {
+    /// Sets a header unless the test set it.
+    pub(crate) fn default_header(mut self, name: HeaderName, value: &'static str) -> TestRequest {
+        self.headers.entry(name).or_insert(HeaderValue::from_static(value));
+        self
+    }
+
+    /// Gives the request a connection to upgrade.
+    pub(crate) fn upgrade(mut self, upgrade: crate::websocket::TestUpgrade) -> TestRequest {
+        self.upgrade = Some(upgrade);
+        self
+    }
+
     /// Adds a header.
     ///
     /// # Panics
@@ -275,11 +318,15 @@ impl TestRequest {
         let request =
             builder.body(()).unwrap_or_else(|e| panic!("`{}` is not a valid request target: {e}", self.path));
         let (parts, ()) = request.into_parts();
-        Request::from_parts(parts, self.body.clone())
+        let mut request = Request::from_parts(parts, self.body.clone())?;
+        if let Some(upgrade) = &self.upgrade {
+            request.extensions_mut().insert(upgrade.clone());
+        }
+        Ok(request)
     }
 
     /// Sends this one request through the lifecycle, and keeps the cookies it sets.
-    async fn send_once(&self) -> TestResponse {
+    pub(crate) async fn send_once(&self) -> TestResponse {
         let req = match self.to_request() {
             Ok(req) => req,
             Err(e) => return TestResponse::from(e.default_response()),

@@ -226,8 +226,13 @@ impl Connection {
         let this = Arc::new(self);
         let service = {
             let this = this.clone();
-            service_fn(move |req| {
+            let stop = stop.clone();
+            service_fn(move |mut req: hyper::Request<Incoming>| {
                 let this = this.clone();
+                if req.headers().contains_key(http::header::UPGRADE) {
+                    // A WebSocket closes with 1001 when the server shuts down.
+                    req.extensions_mut().insert(crate::websocket::Shutdown(stop.clone()));
+                }
                 async move {
                     let active = Active::begin(this, req.version());
                     let peer = Peer { remote: active.conn().remote, tls };
@@ -237,7 +242,7 @@ impl Connection {
                 }
             })
         };
-        let conn = builder.serve_connection(TokioIo::new(io), service);
+        let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
         let idle = this.shared.limits.header_read_timeout;
         if let Err(e) = this.activity.watch_over(conn, idle, stop).await {
             tracing::debug!(error = %e, remote = %this.remote, "connection ended with an error");

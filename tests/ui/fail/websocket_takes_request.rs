@@ -1,0 +1,8 @@
+use erlen::prelude::*;
+
+#[websocket("/ws")]
+async fn echo(ws: WebSocket, req: &Request) {
+    let _ = (ws, req);
+}
+
+fn main() {}
