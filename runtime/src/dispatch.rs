@@ -122,6 +122,11 @@ struct Scopes<'a> {
 }
 
 impl<'a> Scopes<'a> {
+    /// Whether any scope that applies satisfies `f`.
+    fn any(&self, f: impl Fn(&Scope) -> bool) -> bool {
+        self.iter().any(|s| f(s))
+    }
+
     /// App first, then the blueprint (the order of before hooks).
     fn iter(&self) -> impl DoubleEndedIterator<Item = &'a Scope> + use<'a> {
         std::iter::once(self.app).chain(self.blueprint)
@@ -178,7 +183,10 @@ impl Lifecycle<'_> {
     /// Steps 2 to 6 for a routed request; never fails.
     async fn run(self, req: Req, routed: Routed<'_>) -> Response {
         // 2. before_request; unless one answered, 3. the routing answer or the view.
-        let (req, answered) = self.before(req).await;
+        // A step without hooks is skipped without building its future: on the hot path of
+        // an app without hooks that saves copying three state machines per request.
+        let (req, answered) =
+            if self.scopes.any(|s| !s.before.is_empty()) { self.before(req).await } else { (req, None) };
         let (mut req, mut outcome) = match (answered, routed) {
             (Some(answer), _) | (None, Routed::Answer(answer)) => (req, answer),
             (None, Routed::View(view)) => self.view(req, view).await,
@@ -197,12 +205,18 @@ impl Lifecycle<'_> {
             }
         };
         // 5. after_request, then the session is saved, as Flask's process_response.
-        let (req, mut handled) = self.after(req, handled).await;
+        let (req, mut handled) = if self.scopes.any(|s| !s.after.is_empty()) {
+            self.after(req, handled).await
+        } else {
+            (req, handled)
+        };
         if let Some(Some(session)) = self.ctx.session.get() {
             self.ctx.app.sessions.save(session, &mut handled.resp);
         }
         // 6. teardown_request.
-        self.teardown(req, handled.unhandled).await;
+        if self.scopes.any(|s| !s.teardown.is_empty()) {
+            self.teardown(req, handled.unhandled).await;
+        }
         handled.resp
     }
 

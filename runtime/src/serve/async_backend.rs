@@ -23,6 +23,9 @@ impl Engine {
     }
 
     pub(crate) async fn serve(&self, app: &Arc<AppCore>, request: Box<Request>) -> Response {
-        crate::dispatch::dispatch(app, request, &self.mode).await
+        // Boxed: hyper writes each request's service future into its connection's slot, so
+        // a small future (a pointer here) is cheaper to start than the lifecycle's state
+        // machine inline, even with the allocation.
+        Box::pin(crate::dispatch::dispatch(app, request, &self.mode)).await
     }
 }
