@@ -124,7 +124,7 @@ struct Scopes<'a> {
 impl<'a> Scopes<'a> {
     /// Whether any scope that applies satisfies `f`.
     fn any(&self, f: impl Fn(&Scope) -> bool) -> bool {
-        self.iter().any(|s| f(s))
+        self.iter().any(f)
     }
 
     /// App first, then the blueprint (the order of before hooks).
