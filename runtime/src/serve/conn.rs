@@ -70,9 +70,12 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: 
                 let conn = Connection { shared: shared.clone(), remote, activity: Activity::new() };
                 connections.spawn(conn.serve(stream, builder.clone(), stop.clone(), slot));
             }
+            // The client gave up before the connection was accepted: nothing to report.
+            Err(e) if client_gone(&e) => {
+                tracing::debug!(error = %e, "a connection was reset before it was accepted");
+            }
             Err(e) => {
-                // A transient error (the client reset the connection before it was
-                // accepted, or the system is out of descriptors): back off, keep serving.
+                // Out of descriptors or another transient error: back off, keep serving.
                 tracing::warn!(error = %e, "accept failed");
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
@@ -250,6 +253,12 @@ impl Connection {
     }
 }
 
+/// Whether an accept error only says that the client left (ECONNABORTED, a reset).
+fn client_gone(error: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionReset};
+    matches!(error.kind(), ConnectionAborted | ConnectionReset)
+}
+
 /// One request: through the layers, if any, to the lifecycle on the engine; then the
 /// drain's `Connection: close` and the access log.
 async fn handle(shared: &Shared, mut req: hyper::Request<Incoming>, peer: Peer) -> hyper::Response<Body> {
@@ -293,5 +302,12 @@ mod tests {
         let queued = accept_queued(listener);
         assert_eq!(queued.len(), clients.len());
         assert!(std::net::TcpStream::connect(addr).is_err(), "the listener is closed");
+    }
+
+    #[test]
+    fn a_client_that_left_before_accept_is_not_a_failure() {
+        assert!(client_gone(&std::io::Error::from(std::io::ErrorKind::ConnectionAborted)));
+        assert!(client_gone(&std::io::Error::from(std::io::ErrorKind::ConnectionReset)));
+        assert!(!client_gone(&std::io::Error::from_raw_os_error(24))); // EMFILE
     }
 }

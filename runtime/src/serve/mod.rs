@@ -313,10 +313,7 @@ impl Server {
     ///
     /// As [`Server::spawn`].
     pub fn run(self, app: App) -> io::Result<()> {
-        let handle = self.spawn(app)?;
-        bridge::block_on(shutdown_signal());
-        tracing::info!("shutting down gracefully");
-        handle.shutdown();
+        self.spawn(app)?.serve_until_signal();
         Ok(())
     }
 }
@@ -360,6 +357,14 @@ pub struct ServerHandle {
 }
 
 impl ServerHandle {
+    /// Blocks until ctrl-c or SIGTERM, then shuts down gracefully: the end of
+    /// [`Server::run`] and [`App::run`].
+    fn serve_until_signal(self) {
+        bridge::block_on(shutdown_signal());
+        tracing::info!("shutting down gracefully");
+        self.shutdown();
+    }
+
     /// The address the server listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
@@ -438,8 +443,7 @@ impl App {
         let banner = format!(" * Running on http://{} ({mode}; ctrl-c to quit)\n{routes}", handle.addr());
         let _ = writeln!(io::stderr(), "{banner}");
         log_requests_by_default();
-        bridge::block_on(shutdown_signal());
-        handle.shutdown();
+        handle.serve_until_signal();
         Ok(())
     }
 }
