@@ -1,7 +1,7 @@
 //! The in-process test client: requests go through the same lifecycle as on a server,
 //! without a socket.
 
-use std::future::{Future, IntoFuture};
+use std::future::IntoFuture;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
@@ -357,7 +357,7 @@ const MAX_REDIRECTS: usize = 20;
 
 impl IntoFuture for TestRequest {
     type Output = TestResponse;
-    type IntoFuture = Pin<Box<dyn Future<Output = TestResponse> + Send>>;
+    type IntoFuture = crate::handler::BoxFuture<'static, TestResponse>;
 
     fn into_future(mut self) -> Self::IntoFuture {
         Box::pin(async move {

@@ -10,9 +10,7 @@
 
 use std::any::Any;
 use std::convert::Infallible;
-use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -29,10 +27,9 @@ use super::{Limits, async_backend, proxy};
 use crate::app::{App, AppCore, BuildError};
 use crate::body::{Body, BoxError};
 use crate::error::HttpError;
+use crate::handler::BoxFuture;
 use crate::request::Request;
 use crate::response::Response;
-
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 /// The connection a request came on, as the server knows it; handed through the layers
 /// in the request's extensions. Absent when erlen is mounted in another server.
@@ -183,14 +180,14 @@ where
 
 /// A type-erased service from `http::Request<Body>` to `http::Response<Body>`.
 trait Erased: Send + Sync {
-    fn call(&self, req: http::Request<Body>) -> BoxFuture<Response>;
+    fn call(&self, req: http::Request<Body>) -> BoxFuture<'static, Response>;
 }
 
 /// The innermost service: the app itself.
 struct Endpoint(Arc<Serve>);
 
 impl Erased for Endpoint {
-    fn call(&self, req: http::Request<Body>) -> BoxFuture<Response> {
+    fn call(&self, req: http::Request<Body>) -> BoxFuture<'static, Response> {
         let serve = self.0.clone();
         Box::pin(async move { serve.respond(req, None).await })
     }
@@ -208,7 +205,7 @@ where
     ResBody::Data: Send,
     ResBody::Error: Into<BoxError>,
 {
-    fn call(&self, req: http::Request<Body>) -> BoxFuture<Response> {
+    fn call(&self, req: http::Request<Body>) -> BoxFuture<'static, Response> {
         let mut service = self.0.clone();
         Box::pin(async move {
             let ready: Result<(), BoxError> =
@@ -242,7 +239,7 @@ impl std::fmt::Debug for Stack {
 
 impl Stack {
     /// Serves one request through the layers.
-    pub(crate) fn serve(&self, req: http::Request<Body>) -> BoxFuture<Response> {
+    pub(crate) fn serve(&self, req: http::Request<Body>) -> BoxFuture<'static, Response> {
         self.0.call(req)
     }
 }
@@ -250,7 +247,7 @@ impl Stack {
 impl Service<http::Request<Body>> for Stack {
     type Response = Response;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send + 'static>>;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         Poll::Ready(Ok(()))
@@ -382,7 +379,7 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send + 'static>>;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         Poll::Ready(Ok(()))

@@ -1,8 +1,7 @@
 //! The test client's WebSocket: the upgrade request goes through the app's lifecycle like
 //! any other, and the socket runs over an in-memory pipe in place of a TCP connection.
 
-use std::future::{Future, IntoFuture};
-use std::pin::Pin;
+use std::future::IntoFuture;
 
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
@@ -60,7 +59,7 @@ impl TestWebSocketRequest {
 
 impl IntoFuture for TestWebSocketRequest {
     type Output = Result<TestWebSocket, TestResponse>;
-    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send>>;
+    type IntoFuture = crate::handler::BoxFuture<'static, Self::Output>;
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
