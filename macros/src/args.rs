@@ -8,16 +8,29 @@ use syn::punctuated::Punctuated;
 use syn::{LitInt, LitStr, Token, Type, bracketed};
 
 use crate::errors::Errors;
+use crate::units;
 
 /// The HTTP methods a route may name.
 pub const METHODS: [&str; 9] =
     ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "CONNECT", "TRACE"];
 
-/// One `#[route(...)]` / `#[get(...)]` attribute: a pattern and its methods.
+/// One `#[route(...)]` / `#[get(...)]` attribute: a pattern and its methods, and the
+/// route's limits when this attribute sets them.
 pub struct Rule {
     pub pattern: Pattern,
     pub lit: LitStr,
     pub methods: Vec<String>,
+    /// `body_limit = "100 MiB"`, in bytes.
+    pub body_limit: Option<Setting>,
+    /// `timeout = "30 s"`, in milliseconds.
+    pub timeout: Option<Setting>,
+}
+
+/// A checked `key = "value"` of a route attribute: its value, and its literal for errors.
+#[derive(Clone)]
+pub struct Setting {
+    pub value: u64,
+    pub span: Span,
 }
 
 /// Which route attribute this is: `route` takes `methods = [...]`, the others set one.
@@ -52,6 +65,8 @@ impl RouteAttr {
 struct RawRoute {
     lit: LitStr,
     methods: Option<(Span, Vec<LitStr>)>,
+    body_limit: Option<(Span, Setting)>,
+    timeout: Option<(Span, Setting)>,
 }
 
 impl Parse for RawRoute {
@@ -65,27 +80,54 @@ impl Parse for RawRoute {
                 "expected the URL pattern as a string literal, as in `\"/users/<int:id>\"`",
             )
         })?;
-        let mut methods = None;
+        let mut raw = RawRoute { lit, methods: None, body_limit: None, timeout: None };
         while !input.is_empty() {
             input.parse::<Token![,]>()?;
             if input.is_empty() {
                 break;
             }
             let key: syn::Ident = input.parse()?;
-            if key != "methods" {
-                return Err(syn::Error::new(
-                    key.span(),
-                    format!("unknown argument `{key}`: expected `methods = [\"GET\", \"POST\"]`"),
-                ));
-            }
             input.parse::<Token![=]>()?;
-            let content;
-            bracketed!(content in input);
-            let list: Punctuated<LitStr, Token![,]> = Punctuated::parse_terminated(&content)?;
-            methods = Some((key.span(), list.into_iter().collect()));
+            match key.to_string().as_str() {
+                "methods" => {
+                    let content;
+                    bracketed!(content in input);
+                    let list: Punctuated<LitStr, Token![,]> = Punctuated::parse_terminated(&content)?;
+                    raw.methods = Some((key.span(), list.into_iter().collect()));
+                }
+                "body_limit" => raw.body_limit = Some((key.span(), setting(input, units::parse_size, true)?)),
+                "timeout" => raw.timeout = Some((key.span(), setting(input, units::parse_duration, false)?)),
+                _ => {
+                    return Err(syn::Error::new(
+                        key.span(),
+                        format!(
+                            "unknown argument `{key}`: expected `methods = [\"GET\", \"POST\"]`, `body_limit = \"10 MiB\"` or `timeout = \"30 s\"`"
+                        ),
+                    ));
+                }
+            }
         }
-        Ok(RawRoute { lit, methods })
+        Ok(raw)
     }
+}
+
+/// The value of `body_limit` or `timeout`: a string with a unit, checked by `parse`, or
+/// (for sizes) a number of bytes.
+fn setting(
+    input: ParseStream,
+    parse: fn(&str) -> Result<u64, String>,
+    bare_number: bool,
+) -> syn::Result<Setting> {
+    if bare_number && input.peek(LitInt) {
+        let lit: LitInt = input.parse()?;
+        return Ok(Setting { value: lit.base10_parse()?, span: lit.span() });
+    }
+    let lit: LitStr = input.parse().map_err(|e| {
+        let example = if bare_number { "\"100 MiB\"" } else { "\"30 s\"" };
+        syn::Error::new(e.span(), format!("expected a string with a unit, as in {example}"))
+    })?;
+    let value = parse(&lit.value()).map_err(|message| syn::Error::new(lit.span(), message))?;
+    Ok(Setting { value, span: lit.span() })
 }
 
 /// Parses and checks one route attribute's arguments.
@@ -104,6 +146,17 @@ pub fn parse_rule(kind: RouteAttr, tokens: proc_macro2::TokenStream, errors: &mu
             None
         }
     };
+    if let RouteAttr::WebSocket = kind {
+        if let Some((span, _)) = raw.body_limit.as_ref().or(raw.timeout.as_ref()) {
+            errors.push(syn::Error::new(
+                *span,
+                "a WebSocket has no request body and outlives any request timeout: remove `body_limit` and `timeout` from `#[websocket]`",
+            ));
+            return None;
+        }
+    }
+    let body_limit = raw.body_limit.map(|(_, s)| s);
+    let timeout = raw.timeout.map(|(_, s)| s);
     let methods = match (kind, raw.methods) {
         (RouteAttr::Method(m), None) => vec![m.to_string()],
         (RouteAttr::WebSocket, None) => vec!["GET".to_string()],
@@ -149,7 +202,7 @@ pub fn parse_rule(kind: RouteAttr, tokens: proc_macro2::TokenStream, errors: &mu
             methods
         }
     };
-    Some(Rule { pattern: pattern?, lit: raw.lit, methods })
+    Some(Rule { pattern: pattern?, lit: raw.lit, methods, body_limit, timeout })
 }
 
 /// What `#[errorhandler(...)]` handles: a status code or an error type.
@@ -204,4 +257,24 @@ fn pattern_error(lit: &LitStr, error: &erlen_pattern::PatternError) -> syn::Erro
             syn::Error::new(lit.span(), format!("invalid route: {}\n  {source}\n  {marker}", error.message))
         }
     }
+}
+
+/// A route's `body_limit` and `timeout` belong to its one view: with stacked attributes,
+/// each may be set on one of them only.
+pub fn check_limits(rules: &[Rule], errors: &mut Errors) {
+    let body_limits = rules.iter().filter_map(|r| r.body_limit.as_ref()).map(|s| ("body_limit", s));
+    let timeouts = rules.iter().filter_map(|r| r.timeout.as_ref()).map(|s| ("timeout", s));
+    for (key, extra) in body_limits.skip(1).chain(timeouts.skip(1)) {
+        errors.push(syn::Error::new(
+            extra.span,
+            format!("`{key}` is set on another route attribute of this function: set it once, it applies to every URL of the view"),
+        ));
+    }
+}
+
+/// The route's `body_limit` and `timeout`, from whichever attribute sets them.
+pub fn limits(rules: &[Rule]) -> (Option<u64>, Option<u64>) {
+    let body_limit = rules.iter().find_map(|r| r.body_limit.as_ref()).map(|s| s.value);
+    let timeout = rules.iter().find_map(|r| r.timeout.as_ref()).map(|s| s.value);
+    (body_limit, timeout)
 }

@@ -138,12 +138,31 @@ pub fn generate(handler: &Handler) -> TokenStream {
     };
     let entry = match &handler.kind {
         Kind::Route(rules) => {
-            let rules = rules.iter().map(|r| {
+            let rule_tokens = rules.iter().map(|r| {
                 let lit = &r.lit;
                 let methods = &r.methods;
                 quote!((#lit, &[#(#methods),*]))
             });
-            quote!(#p::Entry::route(#name_str, &[#(#rules),*], #callable).of::<Self>())
+            let mut entry = quote!(#p::Entry::route(#name_str, &[#(#rule_tokens),*], #callable).of::<Self>());
+            let (body_limit, timeout) = crate::args::limits(rules);
+            let uses: Vec<_> = handler
+                .args
+                .iter()
+                .filter_map(|arg| match arg {
+                    Arg::Extract { ty } => Some(quote_spanned!(ty.span()=> <#ty as #p::FromRequest>::BODY)),
+                    _ => None,
+                })
+                .collect();
+            if body_limit.is_some() || timeout.is_some() || !uses.is_empty() {
+                let some = |v: Option<u64>| match v {
+                    Some(v) => quote!(::std::option::Option::Some(#v)),
+                    None => quote!(::std::option::Option::None),
+                };
+                let (body_limit, timeout) = (some(body_limit), some(timeout));
+                entry =
+                    quote!(#entry.options(#body_limit, #timeout, const { #p::BodyUse::of(&[#(#uses),*]) }));
+            }
+            entry
         }
         Kind::Before => quote!(#p::Entry::before_request(#name_str, #callable)),
         Kind::After => quote!(#p::Entry::after_request(#name_str, #callable)),

@@ -11,6 +11,7 @@ mod blocking;
 mod errors;
 mod expand;
 mod model;
+mod units;
 mod url_for;
 
 use proc_macro::TokenStream;
@@ -153,6 +154,7 @@ fn route_attr(kind: RouteAttr, name: &'static str, attr: TokenStream, item: Toke
         for (kind, attr) in stacked {
             rules.extend(args::parse_rule(kind, attr_tokens(&attr), errors));
         }
+        args::check_limits(&rules, errors);
         (!rules.is_empty()).then_some(Kind::Route(rules))
     })
     .into()

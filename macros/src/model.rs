@@ -169,6 +169,7 @@ pub fn analyze(func: ItemFn, kind: Kind, attr: &str, errors: &mut Errors) -> Han
         };
         args.push(classify(&kind, attr, name, &pat_ty.ty, errors));
     }
+    check_body_args(&kind, &func, attr, errors);
     check_route_params(&kind, &func, &mut args, errors);
     check_kind_args(&kind, &func, &args, errors);
     Handler { func, kind, args, allow_blocking: false }
@@ -281,6 +282,39 @@ fn classify(kind: &Kind, attr: &str, name: Option<String>, ty: &Type, errors: &m
         _ => {}
     }
     Arg::Extract { ty: ty.clone() }
+}
+
+/// The streamed body matches the function's kind: `BodyStream` is read with `.await`,
+/// `BodyReader` blocks; and only a view (which runs after the body is ready for it) takes
+/// either, or `Multipart`.
+fn check_body_args(kind: &Kind, func: &ItemFn, attr: &str, errors: &mut Errors) {
+    let is_async = func.sig.asyncness.is_some();
+    for input in &func.sig.inputs {
+        let FnArg::Typed(t) = input else { continue };
+        let ty = &*t.ty;
+        let Some(name) = ["BodyStream", "BodyReader", "Multipart"].into_iter().find(|n| is_named(ty, n))
+        else {
+            continue;
+        };
+        if !matches!(kind, Kind::Route(_)) {
+            errors.at(
+                ty,
+                format!(
+                    "`#[{attr}]` functions cannot take `{name}`: only a view reads the request body this way"
+                ),
+            );
+        } else if name == "BodyReader" && is_async {
+            errors.at(
+                ty,
+                "`BodyReader` blocks its thread on every read: in an `async fn` take `BodyStream` and read it with `.next().await`, or make the view a plain `fn` (erlen runs it off the runtime)",
+            );
+        } else if name == "BodyStream" && !is_async {
+            errors.at(
+                ty,
+                "`BodyStream` is read with `.await`, which a plain `fn` cannot do: take `BodyReader` (`std::io::Read`) instead, or make the view an `async fn`",
+            );
+        }
+    }
 }
 
 /// Every `<name>` of every stacked route needs an argument, with the same converter in

@@ -11,8 +11,10 @@ use erlen_pattern::{Pattern, join_prefix};
 use http::{Extensions, Method};
 
 use crate::handler::{
-    After, Before, Callable, Entry, EntryKind, ErrorHandler, Handlers, Teardown, TemplateRegistration, View,
+    After, Before, Callable, Entry, EntryKind, ErrorHandler, Handlers, RouteOptions, Teardown,
+    TemplateRegistration, View,
 };
+use crate::multipart::FormLimits;
 use crate::routing::{RouteConflict, Router};
 use crate::serving::ServingHooks;
 use crate::session::{SessionConfig, Sessions};
@@ -40,6 +42,7 @@ pub struct App {
     secret_key: Option<Vec<u8>>,
     secret_key_fallbacks: Vec<Vec<u8>>,
     session_config: SessionConfig,
+    form_limits: FormLimits,
     /// Tower layers, innermost first.
     pub(crate) layers: Vec<crate::serve::LayerFn>,
 }
@@ -185,6 +188,23 @@ impl App {
         self
     }
 
+    /// The limits of `multipart/form-data` bodies that views take as
+    /// [`Multipart`](crate::Multipart): the size of a text field, of a file, the number of
+    /// parts, and the size from which a file is spooled to disk (Flask's
+    /// `MAX_FORM_MEMORY_SIZE` and `MAX_FORM_PARTS`). The whole body stays under the route's
+    /// `body_limit`, or the server's.
+    ///
+    /// ```
+    /// use erlen::{App, FormLimits};
+    ///
+    /// let app = App::new().form_limits(FormLimits::default().file_size(50 << 20).parts(100));
+    /// # let _ = app;
+    /// ```
+    pub fn form_limits(mut self, limits: FormLimits) -> App {
+        self.form_limits = limits;
+        self
+    }
+
     /// Debug mode: templates reload when their files change. Off by default; `ERLEN_DEBUG=1`
     /// turns it on when this is not called.
     pub fn debug(mut self, on: bool) -> App {
@@ -219,6 +239,7 @@ impl App {
                 self.session_config,
             ),
             serving: ServingHooks::default(),
+            form_limits: self.form_limits,
         };
         let mut problems = Vec::new();
         let mut template_entries = Vec::new();
@@ -308,6 +329,8 @@ pub(crate) struct Scope {
 pub(crate) struct Endpoint {
     pub(crate) name: Arc<str>,
     pub(crate) view: View,
+    /// The attribute's `body_limit` and `timeout`, and what the view does with the body.
+    pub(crate) options: RouteOptions,
     pub(crate) scope: usize,
     /// The route's full patterns (with the blueprint's prefix); URLs are built from the
     /// first, as Flask builds them from the first rule.
@@ -335,6 +358,7 @@ pub struct AppCore {
     pub(crate) sessions: Sessions,
     /// The app's `before_serving` and `after_serving` hooks.
     pub(crate) serving: ServingHooks,
+    pub(crate) form_limits: FormLimits,
 }
 
 impl fmt::Debug for AppCore {
@@ -366,7 +390,16 @@ impl AppCore {
     ) {
         let Some(dir) = dir else { return };
         let view: View = Callable::Sync(crate::files::static_view);
-        self.add_route("static", STATIC_RULES, view, None, scope, blueprint, problems);
+        self.add_route(
+            "static",
+            STATIC_RULES,
+            view,
+            RouteOptions::default(),
+            None,
+            scope,
+            blueprint,
+            problems,
+        );
         if let Some(endpoint) = self.endpoints.last_mut() {
             endpoint.static_dir = Some(dir);
         }
@@ -391,8 +424,8 @@ impl AppCore {
                 }
                 EntryKind::ErrorType { matches, handler } => hooks.by_type.push((matches, handler)),
                 EntryKind::Template(register) => templates.push(register),
-                EntryKind::Route { rules, view } => {
-                    self.add_route(entry.name, rules, view, entry.item, scope, blueprint, problems);
+                EntryKind::Route { rules, view, options } => {
+                    self.add_route(entry.name, rules, view, options, entry.item, scope, blueprint, problems);
                 }
                 EntryKind::BeforeServing(_) | EntryKind::AfterServing(_) if blueprint.is_some() => {
                     problems.push(serving_on_blueprint(entry.name, blueprint.map_or("", |(bp, _)| bp)));
@@ -409,6 +442,7 @@ impl AppCore {
         name: &str,
         rules: &[(&str, &[&str])],
         view: View,
+        options: RouteOptions,
         item: Option<TypeId>,
         scope: usize,
         blueprint: Option<(&str, &str)>,
@@ -444,6 +478,7 @@ impl AppCore {
         self.endpoints.push(Endpoint {
             name: name.clone(),
             view,
+            options,
             scope,
             patterns: patterns.clone(),
             static_dir: None,

@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A boxed stream of chunks.
-type ChunkStream = Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send>>;
+pub(crate) type ChunkStream = Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send>>;
 
 /// How many chunks a sync iterator may run ahead of the client.
 const ITER_AHEAD: usize = 2;

@@ -20,12 +20,12 @@ use http::{HeaderValue, Method, StatusCode};
 
 use bytes::Bytes;
 
-use crate::app::{AppCore, Scope};
+use crate::app::{AppCore, Endpoint, Scope};
 use crate::body::Body;
 use crate::context::RequestContext;
 use crate::error::{HttpError, abort};
 use crate::exec::{Mode, call_async};
-use crate::handler::{Callable, ErrorHandler, View};
+use crate::handler::{BodyUse, Callable, ErrorHandler, RouteOptions};
 use crate::request::Request;
 use crate::response::{IntoResponse, Redirect, Response};
 use crate::routing::Match;
@@ -64,18 +64,35 @@ fn is_form(req: &Request) -> bool {
     req.header("content-type").is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"))
 }
 
+/// Routes a request before its body is read, so that the server knows the route's
+/// `body_limit`, `timeout` and what its view does with the body; the match is kept for
+/// step 1. Without a matching route, the defaults.
+pub(crate) fn preroute(app: &AppCore, req: &mut Request) -> RouteOptions {
+    let found = app.router.lookup(&req.method, req.path(), &req.uri);
+    let options = match &found {
+        Match::Found { endpoint, options: None, .. } => app.endpoints[*endpoint].options,
+        _ => RouteOptions::default(),
+    };
+    req.routed = Some(found);
+    options
+}
+
 /// Step 1, routing: the view to run, or the answer (an error, a redirect, OPTIONS) that
 /// waits for the before hooks, as Flask raises routing errors after them; and the
 /// endpoint.
 fn route<'a>(app: &'a AppCore, req: &mut Request) -> (Routed<'a>, Option<usize>) {
-    match app.router.lookup(&req.method, req.path(), &req.uri) {
+    let found = match req.routed.take() {
+        Some(found) => found,
+        None => app.router.lookup(&req.method, req.path(), &req.uri),
+    };
+    match found {
         Match::Found { endpoint: index, params, options } => {
             let endpoint = &app.endpoints[index];
             req.params = params;
             req.endpoint = Some(endpoint.name.clone());
             let routed = match options {
                 Some(allow) => Routed::Answer(Ok(options_response(&allow))),
-                None => Routed::View(&endpoint.view),
+                None => Routed::View(endpoint),
             };
             (routed, Some(index))
         }
@@ -138,7 +155,7 @@ type Outcome = Result<Response, HttpError>;
 
 /// What routing decided: run this view, or answer without one.
 enum Routed<'a> {
-    View(&'a View),
+    View(&'a Endpoint),
     Answer(Outcome),
 }
 
@@ -189,7 +206,7 @@ impl Lifecycle<'_> {
             if self.scopes.any(|s| !s.before.is_empty()) { self.before(req).await } else { (req, None) };
         let (mut req, mut outcome) = match (answered, routed) {
             (Some(answer), _) | (None, Routed::Answer(answer)) => (req, answer),
-            (None, Routed::View(view)) => self.view(req, view).await,
+            (None, Routed::View(endpoint)) => self.view(req, endpoint).await,
         };
         // A file answers a conditional or range request here, before the after hooks.
         if let Ok(resp) = &mut outcome {
@@ -235,9 +252,13 @@ impl Lifecycle<'_> {
         (req, None)
     }
 
-    /// Step 3: the view.
-    async fn view(&self, mut req: Req, view: &View) -> (Req, Outcome) {
-        let out = invoke!(self.mode, self.ctx, req, view);
+    /// Step 3: the view; a multipart body is parsed first, now that the before hooks
+    /// have accepted the request.
+    async fn view(&self, mut req: Req, endpoint: &Endpoint) -> (Req, Outcome) {
+        if endpoint.options.body == BodyUse::Multipart {
+            crate::multipart::prepare(&mut req, &self.ctx.app.form_limits).await;
+        }
+        let out = invoke!(self.mode, self.ctx, req, &endpoint.view);
         (req, out)
     }
 

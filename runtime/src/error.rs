@@ -190,11 +190,52 @@ pub fn escape_html(text: &str) -> String {
 
 impl<E: StdError + Send + Sync + 'static> From<E> for HttpError {
     fn from(error: E) -> HttpError {
+        // A client's fault that travelled as an `io::Error` (from a `BodyReader`) keeps
+        // its status: `io::copy(&mut body, &mut file)?` answers 413 for a body too large.
+        if let Some(fault) = ClientFault::carried_by(&error) {
+            return fault.to_http();
+        }
         let mut e = HttpError::with_kind(StatusCode::INTERNAL_SERVER_ERROR, Kind::Exception);
         e.0.source = Some(Box::new(error));
         e
     }
 }
+
+/// A client error (413, 408, 400) raised while reading a request body, in a form that
+/// travels through `std::error::Error` channels, such as an `io::Error` from a
+/// [`BodyReader`](crate::BodyReader) or a multipart parser's stream error, and turns
+/// back into the same [`HttpError`] at the end.
+#[derive(Debug, Clone)]
+pub(crate) struct ClientFault {
+    pub(crate) status: StatusCode,
+    pub(crate) message: String,
+}
+
+impl ClientFault {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> ClientFault {
+        ClientFault { status, message: message.into() }
+    }
+
+    pub(crate) fn to_http(&self) -> HttpError {
+        HttpError::new(self.status).with_message(self.message.clone())
+    }
+
+    /// The fault inside `error`: itself, or an `io::Error` wrapping one.
+    pub(crate) fn carried_by<'a>(error: &'a (dyn StdError + 'static)) -> Option<&'a ClientFault> {
+        if let Some(fault) = error.downcast_ref::<ClientFault>() {
+            return Some(fault);
+        }
+        error.downcast_ref::<std::io::Error>()?.get_ref()?.downcast_ref::<ClientFault>()
+    }
+}
+
+impl fmt::Display for ClientFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl StdError for ClientFault {}
 
 impl fmt::Display for HttpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -8,6 +8,7 @@ use http::{HeaderMap, Method};
 use serde::de::DeserializeOwned;
 
 use crate::error::HttpError;
+use crate::handler::BodyUse;
 use crate::request::Request;
 use crate::response::Json;
 
@@ -43,6 +44,11 @@ use crate::response::Json;
     note = "for your own type, implement `erlen::FromRequest` for it"
 )]
 pub trait FromRequest: Sized {
+    /// What the extractor does with the body: by default it needs it in full, read before
+    /// the lifecycle starts. The macros combine the arguments' values at compile time.
+    #[doc(hidden)]
+    const BODY: BodyUse = BodyUse::Buffered;
+
     /// Builds the value from the request.
     fn from_request(req: &Request) -> Result<Self, HttpError>;
 
@@ -218,6 +224,8 @@ impl FromRequest for HeaderMap {
 /// An optional extractor: `None` when the request has no such value (see
 /// [`FromRequest::from_request_optional`]); a malformed value is still an error.
 impl<T: FromRequest> FromRequest for Option<T> {
+    const BODY: BodyUse = T::BODY;
+
     fn from_request(req: &Request) -> Result<Self, HttpError> {
         T::from_request_optional(req)
     }

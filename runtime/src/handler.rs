@@ -4,6 +4,7 @@
 use std::any::TypeId;
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use crate::error::HttpError;
 use crate::request::Request;
@@ -66,8 +67,52 @@ pub struct Entry {
     pub(crate) item: Option<TypeId>,
 }
 
+/// What a view does with the request body, known at compile time from the types of its
+/// arguments ([`FromRequest::BODY`](crate::FromRequest::BODY)); the most demanding
+/// argument decides.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum BodyUse {
+    /// The body is read in full, within the limit, before the lifecycle starts.
+    #[default]
+    Buffered,
+    /// The body is left unread for the view to stream
+    /// ([`BodyStream`](crate::BodyStream), [`BodyReader`](crate::BodyReader)).
+    Stream,
+    /// The body is parsed as `multipart/form-data` right before the view, after the
+    /// `before_request` hooks ([`Multipart`](crate::Multipart)).
+    Multipart,
+}
+
+impl BodyUse {
+    /// The most demanding of a view's arguments' uses; `const` so that the macro's
+    /// registration computes it at compile time.
+    pub const fn of(uses: &[BodyUse]) -> BodyUse {
+        let mut most = BodyUse::Buffered;
+        let mut i = 0;
+        while i < uses.len() {
+            if uses[i] as u8 > most as u8 {
+                most = uses[i];
+            }
+            i += 1;
+        }
+        most
+    }
+}
+
+/// What a route's attribute says beyond its rules: `body_limit` and `timeout`, and what
+/// its view does with the body.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct RouteOptions {
+    /// Bytes; replaces the server's body limit for this route.
+    pub(crate) body_limit: Option<u64>,
+    /// Replaces the server's request timeout for this route.
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) body: BodyUse,
+}
+
 pub(crate) enum EntryKind {
-    Route { rules: &'static [(&'static str, &'static [&'static str])], view: View },
+    Route { rules: &'static [(&'static str, &'static [&'static str])], view: View, options: RouteOptions },
     Before(Before),
     After(After),
     Teardown(Teardown),
@@ -85,7 +130,16 @@ impl Entry {
         rules: &'static [(&'static str, &'static [&'static str])],
         view: View,
     ) -> Entry {
-        Entry { name, kind: EntryKind::Route { rules, view }, item: None }
+        Entry { name, kind: EntryKind::Route { rules, view, options: RouteOptions::default() }, item: None }
+    }
+
+    /// A route's `body_limit` (bytes) and `timeout` (milliseconds) from its attribute, and
+    /// what its view does with the body.
+    pub fn options(mut self, body_limit: Option<u64>, timeout_ms: Option<u64>, body: BodyUse) -> Entry {
+        if let EntryKind::Route { options, .. } = &mut self.kind {
+            *options = RouteOptions { body_limit, timeout: timeout_ms.map(Duration::from_millis), body };
+        }
+        self
     }
 
     /// Ties the registration to the type generated for the handler (for `url_for!`).

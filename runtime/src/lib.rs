@@ -164,6 +164,8 @@ mod extract;
 mod files;
 mod handler;
 mod hooks;
+mod incoming;
+mod multipart;
 mod pool;
 mod request;
 mod response;
@@ -186,6 +188,8 @@ pub use cookies::ResponseExt;
 pub use error::{HttpError, abort, escape_html};
 pub use extract::{FloatParam, Form, FromRequest, IntParam, Query, State, StrParam, UuidParam};
 pub use files::{SendFile, send_file, send_from_directory};
+pub use incoming::{BodyReader, BodyStream};
+pub use multipart::{FormLimits, Multipart, UploadedFile, secure_filename};
 pub use session::{Session, SessionConfig, flash, flash_category, get_flashed_messages};
 pub use sse::{Event, Sse};
 
@@ -237,13 +241,13 @@ pub mod runtime {
 /// Everything a handler module needs: `use erlen::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        App, Backend, BlockingWebSocket, Blueprint, Body, Bytes, Cookie, Event, Form, FromRequest, HeaderMap,
-        HeaderValue, Html, HttpError, IntoResponse, Json, Method, Query, Redirect, Request, Response,
-        ResponseExt, SameSite, SendFile, Server, ServerHandle, Session, Sse, State, StatusCode, Template,
-        TestClient, abort, after_request, after_serving, before_request, before_serving, context, delete,
-        errorhandler, flash, flash_category, get, get_flashed_messages, handlers, patch, post, put, redirect,
-        render_template, route, send_file, send_from_directory, teardown_request, template_filter,
-        template_global, url_for,
+        App, Backend, BlockingWebSocket, Blueprint, Body, BodyReader, BodyStream, Bytes, Cookie, Event, Form,
+        FromRequest, HeaderMap, HeaderValue, Html, HttpError, IntoResponse, Json, Method, Multipart, Query,
+        Redirect, Request, Response, ResponseExt, SameSite, SendFile, Server, ServerHandle, Session, Sse,
+        State, StatusCode, Template, TestClient, UploadedFile, abort, after_request, after_serving,
+        before_request, before_serving, context, delete, errorhandler, flash, flash_category, get,
+        get_flashed_messages, handlers, patch, post, put, redirect, render_template, route, secure_filename,
+        send_file, send_from_directory, teardown_request, template_filter, template_global, url_for,
     };
     pub use crate::{Message, WebSocket, websocket};
 }
@@ -254,7 +258,8 @@ pub mod __private {
     use std::future::Future;
 
     pub use crate::handler::{
-        After, Before, BoxFuture, Callable, Entry, ErrorHandler, Handlers, Item, Serving, Teardown, View,
+        After, Before, BodyUse, BoxFuture, Callable, Entry, ErrorHandler, Handlers, Item, Serving, Teardown,
+        View,
     };
     pub use crate::serving::ServingArg;
     pub use crate::urls::{for_item as url_for, url_float, url_int, url_text, url_uuid};

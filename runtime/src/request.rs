@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 use http::header::HOST;
@@ -10,8 +10,13 @@ use http::{Extensions, HeaderMap, HeaderValue, Method, Uri, Version};
 use serde::de::DeserializeOwned;
 
 use crate::error::HttpError;
+use crate::incoming::Incoming;
+use crate::multipart::Multipart;
+use crate::routing::Match;
 
-/// An HTTP request whose body has been read in full.
+/// An HTTP request, with its body read in full, unless the view streams it
+/// ([`BodyStream`](crate::BodyStream), [`BodyReader`](crate::BodyReader),
+/// [`Multipart`](crate::Multipart)).
 ///
 /// Views take it as `&Request`; `before_request` and other hooks may take `&mut Request`
 /// to change it or to store per-request values in its extensions (Flask's `g`).
@@ -46,6 +51,23 @@ pub struct Request {
     pub(crate) state: Arc<Extensions>,
     query_cache: OnceLock<Vec<(String, String)>>,
     cookie_cache: OnceLock<Vec<(String, String)>>,
+    /// The body when the view streams it; behind a lock only so that an extractor, which
+    /// sees `&Request`, can take it.
+    pub(crate) unread: Mutex<Unread>,
+    /// The route found before the body was read, when the server routed first.
+    pub(crate) routed: Option<Match>,
+}
+
+/// Where a body that is not in [`Request::body`] is.
+pub(crate) enum Unread {
+    /// Nowhere: the body was read in full.
+    Buffered,
+    /// Not read yet, for the view to stream.
+    Pending(Box<Incoming>),
+    /// Parsed as a multipart form before the view.
+    Parsed(Box<Result<Multipart, HttpError>>),
+    /// Taken by an extractor.
+    Taken,
 }
 
 impl Request {
@@ -76,7 +98,45 @@ impl Request {
             state: Arc::default(),
             query_cache: OnceLock::new(),
             cookie_cache: OnceLock::new(),
+            unread: Mutex::new(Unread::Buffered),
+            routed: None,
         })
+    }
+
+    /// Leaves the body unread, for the view to stream.
+    pub(crate) fn set_unread(&mut self, incoming: Incoming) {
+        *crate::sync::get_mut(&mut self.unread) = Unread::Pending(Box::new(incoming));
+    }
+
+    /// Takes the body for a streaming extractor: the unread body, or the one read in full
+    /// as a single piece. A second streaming extractor in one view gets a 500 that says so.
+    pub(crate) fn take_incoming(&self) -> Result<Incoming, HttpError> {
+        let mut unread = crate::sync::lock(&self.unread);
+        match std::mem::replace(&mut *unread, Unread::Taken) {
+            Unread::Pending(incoming) => Ok(*incoming),
+            Unread::Buffered => {
+                *unread = Unread::Buffered;
+                Ok(Incoming::from_bytes(self.body.clone(), u64::MAX))
+            }
+            other => {
+                *unread = other;
+                Err(HttpError::internal(
+                    "the request body was already taken: a view can stream its body once, with one `BodyStream`, `BodyReader` or `Multipart` argument",
+                ))
+            }
+        }
+    }
+
+    /// Takes the multipart form parsed before the view.
+    pub(crate) fn take_multipart(&self) -> Option<Result<Multipart, HttpError>> {
+        let mut unread = crate::sync::lock(&self.unread);
+        match std::mem::replace(&mut *unread, Unread::Taken) {
+            Unread::Parsed(form) => Some(*form),
+            other => {
+                *unread = other;
+                None
+            }
+        }
     }
 
     /// The request method.

@@ -29,3 +29,8 @@ pub(crate) fn wait_timeout<'a, T>(
 ) -> (MutexGuard<'a, T>, WaitTimeoutResult) {
     condvar.wait_timeout(guard, timeout).unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+/// The value of `mutex`, borrowed mutably, even if a thread panicked while holding it.
+pub(crate) fn get_mut<T>(mutex: &mut Mutex<T>) -> &mut T {
+    mutex.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -17,6 +17,8 @@ use http::header::{COOKIE, SET_COOKIE};
 use crate::app::{App, AppCore, BuildError};
 use crate::body::{Body, BoxError};
 use crate::exec::Mode;
+use crate::handler::BodyUse;
+use crate::incoming::Incoming;
 use crate::request::Request;
 use crate::session::Session;
 use crate::sync::lock;
@@ -325,9 +327,28 @@ impl TestRequest {
         Ok(request)
     }
 
+    /// Routes the request first, as a server does, and applies the route's `body_limit`;
+    /// a view that streams its body gets it as one piece.
+    fn plan_body(&self, mut req: Request) -> Result<Request, crate::HttpError> {
+        let route = crate::dispatch::preroute(&self.app, &mut req);
+        let limit = route.body_limit.unwrap_or(u64::MAX);
+        if req.body.len() as u64 > limit {
+            return Err(crate::incoming::too_large(limit).to_http());
+        }
+        if route.body != BodyUse::Buffered {
+            let body = std::mem::take(&mut req.body);
+            req.set_unread(Incoming::from_bytes(body, limit));
+        }
+        Ok(req)
+    }
+
     /// Sends this one request through the lifecycle, and keeps the cookies it sets.
     pub(crate) async fn send_once(&self) -> TestResponse {
         let req = match self.to_request() {
+            Ok(req) => req,
+            Err(e) => return TestResponse::from(e.default_response()),
+        };
+        let req = match self.plan_body(req) {
             Ok(req) => req,
             Err(e) => return TestResponse::from(e.default_response()),
         };

@@ -13,6 +13,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::{Buf, Bytes};
 use futures::StreamExt;
@@ -25,9 +26,10 @@ use tower_service::Service;
 use super::conn::Engine;
 use super::{Limits, async_backend, proxy};
 use crate::app::{App, AppCore, BuildError};
-use crate::body::{Body, BoxError};
+use crate::body::{Body, BoxError, ChunkStream};
 use crate::error::HttpError;
-use crate::handler::BoxFuture;
+use crate::handler::{BodyUse, BoxFuture};
+use crate::incoming::{Incoming, too_large};
 use crate::request::Request;
 use crate::response::Response;
 
@@ -49,21 +51,23 @@ pub(crate) struct Serve {
 }
 
 impl Serve {
-    /// Reads the request's body within the limits and runs the lifecycle. Never fails:
-    /// every problem is an HTTP error response.
+    /// Routes the request, reads its body within the route's limits (or leaves it for a
+    /// view that streams it) and runs the lifecycle within the route's timeout. Never
+    /// fails: every problem is an HTTP error response.
     /// `peer` is the connection's, when the server calls without layers; otherwise it is
     /// taken from the request's extensions.
     pub(crate) async fn respond<B>(&self, req: http::Request<B>, peer: Option<Peer>) -> Response
     where
-        B: http_body::Body,
+        B: http_body::Body + Send + 'static,
+        B::Data: Send,
         B::Error: Into<BoxError>,
     {
-        let request = match self.read_request(req, peer).await {
-            Ok(request) => request,
+        let (request, timeout) = match self.read_request(req, peer).await {
+            Ok(read) => read,
             Err(e) => return e.default_response(),
         };
         let served = self.run(request);
-        match self.limits.request_timeout {
+        match timeout {
             None => served.await,
             Some(limit) => tokio::time::timeout(limit, served).await.unwrap_or_else(|_| {
                 HttpError::new(StatusCode::SERVICE_UNAVAILABLE)
@@ -80,58 +84,29 @@ impl Serve {
         }
     }
 
-    /// Checks the request's framing, reads its body within the size and time limits, and
-    /// applies what trusted proxies forwarded.
+    /// Checks the request's framing, applies what trusted proxies forwarded, routes it,
+    /// and reads its body within the route's size and time limits, unless the view
+    /// streams it. Returns the request and the time its lifecycle may take.
     async fn read_request<B>(
         &self,
         req: http::Request<B>,
         peer: Option<Peer>,
-    ) -> Result<Box<Request>, HttpError>
+    ) -> Result<(Box<Request>, Option<Duration>), HttpError>
     where
-        B: http_body::Body,
+        B: http_body::Body + Send + 'static,
+        B::Data: Send,
         B::Error: Into<BoxError>,
     {
         check_host(&req)?;
-        let limit = self.limits.body_limit;
-        let too_large = || {
-            crate::abort(413)
-                .with_message(format!("the request body is larger than the limit of {limit} bytes"))
-        };
-        let declared = req
-            .headers()
+        let (mut parts, body) = req.into_parts();
+        let peer = peer.or_else(|| parts.extensions.remove::<Peer>());
+        let version = parts.version;
+        let declared = parts
+            .headers
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > limit as u64) {
-            return Err(too_large());
-        }
-        let (mut parts, body) = req.into_parts();
-        // Most requests have no body: skip the collecting machinery for them.
-        let body = if body.is_end_stream() {
-            Bytes::new()
-        } else {
-            let timeout = self.limits.body_read_timeout;
-            match tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await {
-                Err(_) => {
-                    let mut error = crate::abort(408)
-                        .with_message(format!("the request body did not arrive within {timeout:?}"));
-                    if parts.version < Version::HTTP_2 {
-                        // The rest of the body is never read: the connection cannot be reused.
-                        error = error.with_header(CONNECTION, HeaderValue::from_static("close"));
-                    }
-                    return Err(error);
-                }
-                Ok(Ok(collected)) => collected.to_bytes(),
-                Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => return Err(too_large()),
-                Ok(Err(e)) => {
-                    return Err(
-                        crate::abort(400).with_message(format!("the request body could not be read: {e}"))
-                    );
-                }
-            }
-        };
-        let peer = peer.or_else(|| parts.extensions.remove::<Peer>());
-        let mut request = Box::new(Request::from_parts(parts, body)?);
+        let mut request = Box::new(Request::from_parts(parts, Bytes::new())?);
         if let Some(peer) = peer {
             request.remote_addr = Some(peer.remote);
             if peer.tls {
@@ -139,7 +114,48 @@ impl Serve {
             }
         }
         proxy::apply(&mut request, self.trust_proxy);
-        Ok(request)
+        // Routed first: the route's limits apply before a byte of the body is read.
+        let route = crate::dispatch::preroute(&self.app, &mut request);
+        let limit = route.body_limit.unwrap_or(self.limits.body_limit as u64);
+        if declared.is_some_and(|n| n > limit) {
+            return Err(too_large(limit).to_http());
+        }
+        let timeout = route.timeout.or(self.limits.request_timeout);
+        // Most requests have no body: skip the reading machinery for them.
+        if body.is_end_stream() {
+            return Ok((request, timeout));
+        }
+        if route.body != BodyUse::Buffered {
+            let chunks: ChunkStream =
+                Box::pin(body.into_data_stream().map(|chunk| {
+                    chunk.map(|mut data| data.copy_to_bytes(data.remaining())).map_err(Into::into)
+                }));
+            request.set_unread(Incoming::new(chunks, limit, Some(self.limits.body_read_timeout)));
+            return Ok((request, timeout));
+        }
+        let read_timeout = self.limits.body_read_timeout;
+        let limited = Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX));
+        request.body = match tokio::time::timeout(read_timeout, limited.collect()).await {
+            Err(_) => {
+                let mut error = crate::abort(408)
+                    .with_message(format!("the request body did not arrive within {read_timeout:?}"));
+                if version < Version::HTTP_2 {
+                    // The rest of the body is never read: the connection cannot be reused.
+                    error = error.with_header(CONNECTION, HeaderValue::from_static("close"));
+                }
+                return Err(error);
+            }
+            Ok(Ok(collected)) => collected.to_bytes(),
+            Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => {
+                return Err(too_large(limit).to_http());
+            }
+            Ok(Err(e)) => {
+                return Err(
+                    crate::abort(400).with_message(format!("the request body could not be read: {e}"))
+                );
+            }
+        };
+        Ok((request, timeout))
     }
 }
 

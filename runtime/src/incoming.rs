@@ -1,0 +1,227 @@
+//! Request bodies that the view reads itself, piece by piece, so that an upload of
+//! hundreds of MiB never sits in memory: [`BodyStream`] in an `async fn`, [`BodyReader`]
+//! (`std::io::Read`) in a plain `fn`.
+//!
+//! A view that takes one of them (or [`Multipart`](crate::Multipart)) is marked by its
+//! macro, at compile time, as streaming its body: the server then routes the request
+//! before reading anything, checks the declared length against the route's limit, and
+//! hands the body over unread. The limit still holds while streaming (413), and so does
+//! the server's body read timeout, between two pieces (408).
+
+use std::io::{self, Read};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Buf, Bytes};
+use futures::Stream;
+use http::StatusCode;
+use tokio::time::{Instant, Sleep};
+
+use crate::body::ChunkStream;
+use crate::error::{ClientFault, HttpError};
+use crate::extract::FromRequest;
+use crate::handler::BodyUse;
+use crate::request::Request;
+
+/// A request body not read yet, with its limit and its read timeout.
+pub(crate) struct Incoming {
+    chunks: ChunkStream,
+    limit: u64,
+    read: u64,
+    /// The longest wait for the next piece; none in the test client.
+    idle: Option<Duration>,
+    timer: Option<Pin<Box<Sleep>>>,
+    finished: bool,
+}
+
+impl Incoming {
+    pub(crate) fn new(chunks: ChunkStream, limit: u64, idle: Option<Duration>) -> Incoming {
+        Incoming { chunks, limit, read: 0, idle, timer: None, finished: false }
+    }
+
+    /// A body already in memory, as the test client has it: one piece.
+    pub(crate) fn from_bytes(bytes: Bytes, limit: u64) -> Incoming {
+        let chunks: ChunkStream = Box::pin(futures::stream::iter((!bytes.is_empty()).then_some(Ok(bytes))));
+        Incoming::new(chunks, limit, None)
+    }
+
+    /// The largest body accepted, in bytes.
+    pub(crate) fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    /// The next piece, or the client's fault: a body over the limit, a piece that does
+    /// not come in time, a broken body.
+    pub(crate) fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, ClientFault>>> {
+        if self.finished {
+            return Poll::Ready(None);
+        }
+        match self.chunks.as_mut().poll_next(cx) {
+            Poll::Ready(Some(Ok(chunk))) => {
+                self.read += chunk.len() as u64;
+                if self.read > self.limit {
+                    self.finished = true;
+                    return Poll::Ready(Some(Err(too_large(self.limit))));
+                }
+                if let (Some(timer), Some(idle)) = (&mut self.timer, self.idle) {
+                    timer.as_mut().reset(Instant::now() + idle);
+                }
+                Poll::Ready(Some(Ok(chunk)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                self.finished = true;
+                let message = format!("the request body could not be read: {e}");
+                Poll::Ready(Some(Err(ClientFault::new(StatusCode::BAD_REQUEST, message))))
+            }
+            Poll::Ready(None) => {
+                self.finished = true;
+                Poll::Ready(None)
+            }
+            Poll::Pending => {
+                let Some(idle) = self.idle else { return Poll::Pending };
+                let timer = self.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
+                if timer.as_mut().poll(cx).is_ready() {
+                    self.finished = true;
+                    let message = format!("no part of the request body arrived for {idle:?}");
+                    return Poll::Ready(Some(Err(ClientFault::new(StatusCode::REQUEST_TIMEOUT, message))));
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    /// The next piece, awaited.
+    pub(crate) async fn next_chunk(&mut self) -> Option<Result<Bytes, ClientFault>> {
+        std::future::poll_fn(|cx| self.poll_chunk(cx)).await
+    }
+}
+
+/// The 413 for a body over `limit`.
+pub(crate) fn too_large(limit: u64) -> ClientFault {
+    ClientFault::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("the request body is larger than the limit of {limit} bytes"),
+    )
+}
+
+/// The request body as an async stream of pieces, for an `async fn` view: an upload is
+/// written out as it arrives, never held in memory.
+///
+/// Each item is a piece of the body, or the error that ends it: a 413 once the body goes
+/// over the route's `body_limit` (or the server's), a 408 when the client stops sending,
+/// a 400 for a broken body. Return it with `?` and the client gets that answer.
+///
+/// ```
+/// use erlen::prelude::*;
+/// use futures::StreamExt;
+///
+/// #[post("/upload", body_limit = "1 GiB")]
+/// async fn upload(mut body: BodyStream) -> Result<String, HttpError> {
+///     let mut total = 0;
+///     while let Some(piece) = body.next().await {
+///         total += piece?.len(); // write it to a file, hash it, forward it...
+///     }
+///     Ok(format!("{total} bytes"))
+/// }
+///
+/// let client = App::new().register(handlers![upload]).test_client();
+/// assert_eq!(client.post("/upload").body(vec![7u8; 5000]).send().text(), "5000 bytes");
+/// ```
+pub struct BodyStream(Incoming);
+
+impl BodyStream {
+    /// The largest body this route accepts, in bytes.
+    pub fn limit(&self) -> u64 {
+        self.0.limit()
+    }
+}
+
+impl Stream for BodyStream {
+    type Item = Result<Bytes, HttpError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().0.poll_chunk(cx).map(|item| item.map(|piece| piece.map_err(|f| f.to_http())))
+    }
+}
+
+impl std::fmt::Debug for BodyStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BodyStream").field("read", &self.0.read).field("limit", &self.0.limit).finish()
+    }
+}
+
+impl FromRequest for BodyStream {
+    const BODY: BodyUse = BodyUse::Stream;
+
+    fn from_request(req: &Request) -> Result<Self, HttpError> {
+        req.take_incoming().map(BodyStream)
+    }
+}
+
+/// The request body as a blocking reader (`std::io::Read`), for a plain `fn` view, the
+/// Flask habit of `request.stream`: copy an upload to a file with `std::io::copy`
+/// without holding it in memory.
+///
+/// A read fails with an `io::Error` that converts back into the client's answer when a
+/// view returns it with `?`: a 413 once the body goes over the limit, a 408 when the
+/// client stops sending, a 400 for a broken body.
+///
+/// ```
+/// use erlen::prelude::*;
+///
+/// #[post("/upload", body_limit = "100 MiB")]
+/// fn upload(mut body: BodyReader) -> Result<String, HttpError> {
+///     let mut file = Vec::new(); // or std::fs::File::create(path)?
+///     let n = std::io::copy(&mut body, &mut file)?;
+///     Ok(format!("{n} bytes"))
+/// }
+///
+/// let client = App::new().register(handlers![upload]).test_client();
+/// assert_eq!(client.post("/upload").body("hello").send().text(), "5 bytes");
+/// ```
+pub struct BodyReader {
+    incoming: Incoming,
+    piece: Bytes,
+}
+
+impl BodyReader {
+    /// The largest body this route accepts, in bytes.
+    pub fn limit(&self) -> u64 {
+        self.incoming.limit()
+    }
+}
+
+impl Read for BodyReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while !self.piece.has_remaining() {
+            // The view runs off the runtime's threads (on the sync pool or a worker), so
+            // waiting here parks only this thread, as any blocking read does.
+            match crate::bridge::block_on(self.incoming.next_chunk()) {
+                Some(Ok(piece)) => self.piece = piece,
+                Some(Err(fault)) => return Err(io::Error::other(fault)),
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.piece.len());
+        self.piece.copy_to_slice(&mut buf[..n]);
+        Ok(n)
+    }
+}
+
+impl std::fmt::Debug for BodyReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BodyReader")
+            .field("read", &self.incoming.read)
+            .field("limit", &self.incoming.limit)
+            .finish()
+    }
+}
+
+impl FromRequest for BodyReader {
+    const BODY: BodyUse = BodyUse::Stream;
+
+    fn from_request(req: &Request) -> Result<Self, HttpError> {
+        req.take_incoming().map(|incoming| BodyReader { incoming, piece: Bytes::new() })
+    }
+}

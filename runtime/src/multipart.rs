@@ -1,0 +1,447 @@
+//! `multipart/form-data` bodies, Flask's `request.form` and `request.files` for uploads:
+//! the [`Multipart`] extractor, its [`UploadedFile`]s and the app's [`FormLimits`].
+//!
+//! The body is parsed (by the `multer` crate) right before the view, after the
+//! `before_request` hooks, so that a hook can refuse an upload before it is read. Text
+//! fields are kept in memory; a file is too while it is small, and is spooled to a
+//! temporary file once it grows past [`FormLimits::spool_after`], so a large upload never
+//! sits in memory. The parse is the same for sync and async views, on both backends.
+
+use std::io::{self, Read};
+use std::path::Path;
+
+use bytes::{Bytes, BytesMut};
+use http::StatusCode;
+use tempfile::NamedTempFile;
+use tokio::io::AsyncWriteExt;
+
+use crate::error::{ClientFault, HttpError};
+use crate::extract::FromRequest;
+use crate::handler::BodyUse;
+use crate::request::{Request, Unread};
+
+/// Limits on `multipart/form-data` bodies, set with
+/// [`App::form_limits`](crate::App::form_limits). A form over a limit is answered with
+/// 413. The whole body is limited by the route's `body_limit` (or the server's).
+///
+/// ```
+/// use erlen::FormLimits;
+///
+/// // Text fields up to 64 KiB, files up to 20 MiB, at most 50 parts.
+/// let limits = FormLimits::default().field_size(64 << 10).file_size(20 << 20).parts(50);
+/// # let _ = limits;
+/// ```
+#[derive(Clone, Debug)]
+pub struct FormLimits {
+    field_size: u64,
+    file_size: Option<u64>,
+    parts: usize,
+    spool_after: usize,
+}
+
+impl Default for FormLimits {
+    /// Flask's defaults: text fields up to 500 kB (`MAX_FORM_MEMORY_SIZE`), 1,000 parts
+    /// (`MAX_FORM_PARTS`); files limited by the body limit only, and spooled to disk past
+    /// 500 KiB, as Werkzeug does.
+    fn default() -> FormLimits {
+        FormLimits { field_size: 500_000, file_size: None, parts: 1000, spool_after: 500 * 1024 }
+    }
+}
+
+impl FormLimits {
+    /// The largest text field (a part without a filename), in bytes.
+    pub fn field_size(mut self, bytes: u64) -> FormLimits {
+        self.field_size = bytes;
+        self
+    }
+
+    /// The largest file, in bytes; by default only the body limit bounds a file.
+    pub fn file_size(mut self, bytes: u64) -> FormLimits {
+        self.file_size = Some(bytes);
+        self
+    }
+
+    /// The most parts (fields and files) a form may have.
+    pub fn parts(mut self, parts: usize) -> FormLimits {
+        self.parts = parts;
+        self
+    }
+
+    /// The size from which a file is written to a temporary file instead of memory.
+    pub fn spool_after(mut self, bytes: usize) -> FormLimits {
+        self.spool_after = bytes;
+        self
+    }
+}
+
+/// A `multipart/form-data` body, parsed: the text fields and the uploaded files, in the
+/// order the client sent them (Flask's `request.form` and `request.files`).
+///
+/// A request of another content type is a 415; a malformed body a 400; a form over a
+/// limit ([`FormLimits`], the route's `body_limit`) a 413. `Option<Multipart>` is `None`
+/// for a request that is not multipart.
+///
+/// ```
+/// use erlen::prelude::*;
+///
+/// #[post("/upload", body_limit = "100 MiB")]
+/// fn upload(mut form: Multipart) -> Result<String, HttpError> {
+///     let title = form.field("title").unwrap_or("untitled").to_string();
+///     let file = form.take_file("photo").ok_or_else(|| abort(400).with_message("no photo"))?;
+///     // file.persist(dir.join(secure_filename(file.filename().unwrap_or("photo"))))?;
+///     Ok(format!("{title}: {} ({} bytes)", file.filename().unwrap_or(""), file.len()))
+/// }
+///
+/// let client = App::new().register(handlers![upload]).test_client();
+/// let body = "--X\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nCat\r\n\
+///             --X\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"cat.png\"\r\n\
+///             Content-Type: image/png\r\n\r\nPNG...\r\n--X--\r\n";
+/// let resp = client.post("/upload").header("content-type", "multipart/form-data; boundary=X").body(body).send();
+/// assert_eq!(resp.text(), "Cat: cat.png (6 bytes)");
+/// ```
+#[derive(Debug, Default)]
+pub struct Multipart {
+    fields: Vec<(String, String)>,
+    files: Vec<UploadedFile>,
+}
+
+impl Multipart {
+    /// The first text field named `name`.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    /// Every text field, as (name, value), in the order sent; a name may repeat.
+    pub fn fields(&self) -> &[(String, String)] {
+        &self.fields
+    }
+
+    /// The first file sent in the field `name`.
+    pub fn file(&self, name: &str) -> Option<&UploadedFile> {
+        self.files.iter().find(|f| f.name == name)
+    }
+
+    /// Every file, in the order sent (several may share a field name, as with
+    /// `<input type="file" multiple>`).
+    pub fn files(&self) -> &[UploadedFile] {
+        &self.files
+    }
+
+    /// Takes the first file sent in the field `name` out of the form, to keep it.
+    pub fn take_file(&mut self, name: &str) -> Option<UploadedFile> {
+        let index = self.files.iter().position(|f| f.name == name)?;
+        Some(self.files.remove(index))
+    }
+
+    /// Takes every file out of the form.
+    pub fn take_files(&mut self) -> Vec<UploadedFile> {
+        std::mem::take(&mut self.files)
+    }
+}
+
+impl FromRequest for Multipart {
+    const BODY: BodyUse = BodyUse::Multipart;
+
+    fn from_request(req: &Request) -> Result<Self, HttpError> {
+        req.take_multipart().unwrap_or_else(|| {
+            Err(HttpError::internal(
+                "the multipart form was not parsed before the view: take `Multipart` as an argument of the view itself",
+            ))
+        })
+    }
+
+    fn from_request_optional(req: &Request) -> Result<Option<Self>, HttpError> {
+        if req.header("content-type").is_some_and(is_multipart) {
+            Self::from_request(req).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+/// A file of a multipart form: its field name, the filename and content type the client
+/// gave, and its content, in memory or in a temporary file that is deleted when this is
+/// dropped, unless [`UploadedFile::persist`] keeps it.
+///
+/// The filename comes from the client: pass it through [`secure_filename`] before using
+/// it in a path.
+#[derive(Debug)]
+pub struct UploadedFile {
+    name: String,
+    filename: Option<String>,
+    content_type: Option<String>,
+    len: u64,
+    data: Stored,
+}
+
+#[derive(Debug)]
+enum Stored {
+    Memory(Bytes),
+    Disk(NamedTempFile),
+}
+
+impl UploadedFile {
+    /// The form field the file was sent in.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The filename the client gave (possibly empty, possibly a path: see
+    /// [`secure_filename`]).
+    pub fn filename(&self) -> Option<&str> {
+        self.filename.as_deref()
+    }
+
+    /// The content type the client gave, such as `image/png`.
+    pub fn content_type(&self) -> Option<&str> {
+        self.content_type.as_deref()
+    }
+
+    /// The size in bytes.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the file is empty (a file input left empty sends an empty file).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether the content is held in memory rather than spooled to a temporary file.
+    pub fn is_in_memory(&self) -> bool {
+        matches!(self.data, Stored::Memory(_))
+    }
+
+    /// The temporary file holding the content, when it was spooled to disk.
+    pub fn path(&self) -> Option<&Path> {
+        match &self.data {
+            Stored::Memory(_) => None,
+            Stored::Disk(file) => Some(file.path()),
+        }
+    }
+
+    /// The whole content in memory (read from disk if it was spooled).
+    pub fn bytes(&self) -> io::Result<Bytes> {
+        match &self.data {
+            Stored::Memory(bytes) => Ok(bytes.clone()),
+            Stored::Disk(file) => std::fs::read(file.path()).map(Bytes::from),
+        }
+    }
+
+    /// A reader over the content, from the start.
+    pub fn reader(&self) -> io::Result<Box<dyn Read + Send + '_>> {
+        match &self.data {
+            Stored::Memory(bytes) => Ok(Box::new(&bytes[..])),
+            Stored::Disk(file) => Ok(Box::new(file.reopen()?)),
+        }
+    }
+
+    /// Copies the content to `path` (Werkzeug's `FileStorage.save`); the upload itself
+    /// stays until it is dropped.
+    pub fn save_to(&self, path: impl AsRef<Path>) -> io::Result<()> {
+        match &self.data {
+            Stored::Memory(bytes) => std::fs::write(path, bytes),
+            Stored::Disk(file) => std::fs::copy(file.path(), path).map(|_| ()),
+        }
+    }
+
+    /// Moves the content to `path`: a rename when it was spooled to a temporary file on
+    /// the same filesystem (no copy), else a write.
+    pub fn persist(self, path: impl AsRef<Path>) -> io::Result<()> {
+        let path = path.as_ref();
+        match self.data {
+            Stored::Memory(bytes) => std::fs::write(path, bytes),
+            Stored::Disk(file) => match file.persist(path) {
+                Ok(_) => Ok(()),
+                // Another filesystem: copy, then the temporary file is deleted on drop.
+                Err(e) => std::fs::copy(e.file.path(), path).map(|_| ()),
+            },
+        }
+    }
+}
+
+/// A filename safe to join to a folder, as Werkzeug's `secure_filename`: path separators
+/// become spaces, runs of whitespace one `_`, only ASCII letters, digits, `_`, `.` and `-`
+/// are kept (Werkzeug first folds `ü` into `u`; here other letters are dropped), and
+/// leading and trailing dots and underscores go. The result may be empty: pick a name of
+/// your own then.
+///
+/// ```
+/// use erlen::secure_filename;
+///
+/// assert_eq!(secure_filename("My cool movie.mov"), "My_cool_movie.mov");
+/// assert_eq!(secure_filename("../../../etc/passwd"), "etc_passwd");
+/// assert_eq!(secure_filename("i contain cool \u{fc}ml\u{e4}uts.txt"), "i_contain_cool_mluts.txt");
+/// assert_eq!(secure_filename(".."), "");
+/// ```
+pub fn secure_filename(filename: &str) -> String {
+    let spaced: String = filename.chars().map(|c| if c == '/' || c == '\\' { ' ' } else { c }).collect();
+    let joined = spaced.split_whitespace().collect::<Vec<_>>().join("_");
+    let kept: String =
+        joined.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')).collect();
+    kept.trim_matches(|c| c == '.' || c == '_').to_string()
+}
+
+/// Whether a content type is `multipart/form-data`.
+fn is_multipart(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("multipart/form-data")
+}
+
+/// Parses the request's multipart body before the view and keeps the outcome for the
+/// [`Multipart`] extractor.
+pub(crate) async fn prepare(req: &mut Request, limits: &FormLimits) {
+    let form = parse(req, limits).await;
+    *crate::sync::get_mut(&mut req.unread) = Unread::Parsed(Box::new(form));
+}
+
+async fn parse(req: &Request, limits: &FormLimits) -> Result<Multipart, HttpError> {
+    let content_type = req.header("content-type").unwrap_or("");
+    if !is_multipart(content_type) {
+        let sent =
+            if content_type.is_empty() { "no content type".to_string() } else { format!("`{content_type}`") };
+        return Err(
+            crate::abort(415).with_message(format!("expected a multipart/form-data body, not {sent}"))
+        );
+    }
+    let boundary = multer::parse_boundary(content_type).map_err(|_| {
+        crate::abort(400).with_message("the multipart/form-data content type names no boundary")
+    })?;
+    let mut incoming = req.take_incoming()?;
+    let stream = futures::stream::poll_fn(move |cx| incoming.poll_chunk(cx));
+    let mut parser = multer::Multipart::new(stream, boundary);
+    let mut form = Multipart::default();
+    let mut parts = 0;
+    while let Some(mut field) = parser.next_field().await.map_err(malformed)? {
+        parts += 1;
+        if parts > limits.parts {
+            return Err(too_large(format!("the form has more than {} parts", limits.parts)));
+        }
+        let name = field.name().unwrap_or_default().to_string();
+        let content_type = field.content_type().map(|m| m.to_string());
+        let Some(filename) = field.file_name().map(str::to_string) else {
+            let mut value = BytesMut::new();
+            while let Some(chunk) = field.chunk().await.map_err(malformed)? {
+                if (value.len() + chunk.len()) as u64 > limits.field_size {
+                    return Err(too_large(format!(
+                        "the form field `{name}` is larger than the limit of {} bytes",
+                        limits.field_size
+                    )));
+                }
+                value.extend_from_slice(&chunk);
+            }
+            let value = String::from_utf8(value.to_vec()).map_err(|_| {
+                crate::abort(400).with_message(format!("the form field `{name}` is not valid UTF-8"))
+            })?;
+            form.fields.push((name, value));
+            continue;
+        };
+        let mut spool = Spool::new(limits.spool_after);
+        while let Some(chunk) = field.chunk().await.map_err(malformed)? {
+            if let Some(max) = limits.file_size.filter(|&max| spool.len + chunk.len() as u64 > max) {
+                return Err(too_large(format!(
+                    "the file `{filename}` in the form field `{name}` is larger than the limit of {max} bytes"
+                )));
+            }
+            spool.write(chunk).await?;
+        }
+        let (len, data) = spool.finish().await?;
+        form.files.push(UploadedFile { name, filename: Some(filename), content_type, len, data });
+    }
+    Ok(form)
+}
+
+/// A file being received: in memory until it passes `spool_after`, then on disk.
+struct Spool {
+    spool_after: usize,
+    len: u64,
+    memory: BytesMut,
+    disk: Option<(NamedTempFile, tokio::fs::File)>,
+}
+
+impl Spool {
+    fn new(spool_after: usize) -> Spool {
+        Spool { spool_after, len: 0, memory: BytesMut::new(), disk: None }
+    }
+
+    async fn write(&mut self, chunk: Bytes) -> Result<(), HttpError> {
+        self.len += chunk.len() as u64;
+        if self.disk.is_none() && self.memory.len() + chunk.len() <= self.spool_after {
+            self.memory.extend_from_slice(&chunk);
+            return Ok(());
+        }
+        let (_, file) = match &mut self.disk {
+            Some(disk) => disk,
+            None => {
+                let temp = tokio::task::spawn_blocking(NamedTempFile::new)
+                    .await
+                    .map_err(|e| HttpError::internal(format!("could not create a temporary file: {e}")))?
+                    .map_err(spool_failed)?;
+                let file = tokio::fs::File::from_std(temp.reopen().map_err(spool_failed)?);
+                self.disk.insert((temp, file))
+            }
+        };
+        if !self.memory.is_empty() {
+            file.write_all(&std::mem::take(&mut self.memory)).await.map_err(spool_failed)?;
+        }
+        file.write_all(&chunk).await.map_err(spool_failed)
+    }
+
+    async fn finish(self) -> Result<(u64, Stored), HttpError> {
+        match self.disk {
+            None => Ok((self.len, Stored::Memory(self.memory.freeze()))),
+            Some((temp, mut file)) => {
+                file.flush().await.map_err(spool_failed)?;
+                Ok((self.len, Stored::Disk(temp)))
+            }
+        }
+    }
+}
+
+fn spool_failed(e: io::Error) -> HttpError {
+    HttpError::internal(format!("could not spool an upload to a temporary file: {e}"))
+}
+
+fn too_large(message: String) -> HttpError {
+    HttpError::new(StatusCode::PAYLOAD_TOO_LARGE).with_message(message)
+}
+
+/// A parser error: the client's fault that ended the body (413, 408, 400) as it was, or
+/// a malformed body (400).
+fn malformed(error: multer::Error) -> HttpError {
+    if let multer::Error::StreamReadFailed(source) = &error {
+        if let Some(fault) = ClientFault::carried_by(&**source) {
+            return fault.to_http();
+        }
+    }
+    crate::abort(400).with_message(format!("malformed multipart/form-data body: {error}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secure_filenames() {
+        for (given, safe) in [
+            ("My cool movie.mov", "My_cool_movie.mov"),
+            ("../../../etc/passwd", "etc_passwd"),
+            ("..\\..\\windows\\system32", "windows_system32"),
+            ("  spaced   out  .txt", "spaced_out_.txt"),
+            ("ünïcode.png", "ncode.png"),
+            ("...", ""),
+            ("_hidden_", "hidden"),
+            ("a;rm -rf *.sh", "arm_-rf_.sh"),
+        ] {
+            assert_eq!(secure_filename(given), safe, "{given:?}");
+        }
+    }
+
+    #[test]
+    fn multipart_content_types() {
+        assert!(is_multipart("multipart/form-data; boundary=x"));
+        assert!(is_multipart("Multipart/Form-Data;boundary=x"));
+        assert!(!is_multipart("multipart/mixed; boundary=x"));
+        assert!(!is_multipart("application/x-www-form-urlencoded"));
+    }
+}
