@@ -10,6 +10,7 @@ pub mod chat;
 pub mod data;
 pub mod flaskr;
 pub mod hooks;
+pub mod live;
 pub mod login;
 pub mod pages;
 pub mod request;

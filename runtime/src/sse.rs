@@ -184,3 +184,21 @@ impl IntoResponse for Sse {
         resp
     }
 }
+
+/// Ends an event stream when the server starts to shut down, so that the drain does not
+/// wait for a stream that never ends: the browser's `EventSource` reconnects (to another
+/// instance, behind a proxy) and resumes with `Last-Event-ID`. Other responses are left
+/// as they are.
+pub(crate) fn end_at_shutdown(resp: Response, mut stop: tokio::sync::watch::Receiver<bool>) -> Response {
+    let is_event_stream =
+        resp.headers().get(CONTENT_TYPE).is_some_and(|v| v.as_bytes() == b"text/event-stream");
+    if !is_event_stream || !resp.body().is_stream() {
+        return resp;
+    }
+    resp.map(|body| {
+        let shutdown = async move {
+            let _ = stop.wait_for(|stop| *stop).await;
+        };
+        Body::from_stream(body.into_data_stream().take_until(shutdown))
+    })
+}

@@ -165,3 +165,32 @@ fn a_client_that_leaves_a_quiet_stream_ends_it_within_a_second() {
         assert!(left.elapsed() < Duration::from_secs(1), "{backend:?}: ended after {:?}", left.elapsed());
     }
 }
+
+#[test]
+fn shutdown_ends_open_streams_instead_of_waiting_for_them() {
+    use std::io::Read;
+    for backend in [Backend::Async, Backend::Threaded { workers: 2 }] {
+        let Http { client, server, .. } = Http::start(app(), backend);
+        drop(client);
+        let addr = server.addr();
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        write!(stream, "GET /quiet HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
+        let mut reader = BufReader::new(stream);
+        next_event(&mut reader); // the head
+        assert_eq!(next_event(&mut reader), [": keep-alive"], "{backend:?}");
+        let started = Instant::now();
+        let stopping = std::thread::spawn(move || server.shutdown());
+        // The stream ends cleanly: the last chunk, then the server closes.
+        let mut rest = Vec::new();
+        let _ = reader.read_to_end(&mut rest);
+        let rest = String::from_utf8_lossy(&rest);
+        assert!(rest.contains("0\r\n\r\n"), "{backend:?}: the chunked body was ended: {rest:?}");
+        stopping.join().unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{backend:?}: the drain took {:?}, not the shutdown timeout",
+            started.elapsed()
+        );
+    }
+}

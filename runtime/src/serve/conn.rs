@@ -232,6 +232,7 @@ impl Connection {
             let stop = stop.clone();
             service_fn(move |mut req: hyper::Request<Incoming>| {
                 let this = this.clone();
+                let stop = stop.clone();
                 if req.headers().contains_key(http::header::UPGRADE) {
                     // A WebSocket closes with 1001 when the server shuts down.
                     req.extensions_mut().insert(crate::websocket::Shutdown(stop.clone()));
@@ -240,6 +241,7 @@ impl Connection {
                     let active = Active::begin(this, req.version());
                     let peer = Peer { remote: active.conn().remote, tls };
                     let resp = handle(&active.conn().shared, req, peer).await;
+                    let resp = crate::sse::end_at_shutdown(resp, stop);
                     // The request stays in flight until its response has been sent.
                     Ok::<_, Infallible>(resp.map(|body| Tracked::new(body, active)))
                 }
