@@ -12,14 +12,14 @@ use crate::exec::Mode;
 use crate::request::Request;
 use crate::response::Response;
 
-pub(crate) struct Engine {
+pub(crate) struct Offload {
     mode: Mode,
 }
 
-impl Engine {
-    pub(crate) fn new(limits: &Limits) -> Engine {
+impl Offload {
+    pub(crate) fn new(limits: &Limits) -> Offload {
         let limit = limits.blocking_threads.map(|n| Arc::new(Semaphore::new(n)));
-        Engine { mode: Mode::Offload { limit } }
+        Offload { mode: Mode::Offload { limit } }
     }
 
     pub(crate) async fn serve(&self, app: &Arc<AppCore>, request: Box<Request>) -> Response {

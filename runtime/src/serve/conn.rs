@@ -19,16 +19,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use super::Limits;
 use super::lifetime::{Active, Activity, Tracked};
 use super::service::{Peer, Serve, Stack, into_body};
-use super::{Limits, async_backend, threaded};
 use crate::body::Body;
-
-/// Where the lifecycle runs.
-pub(crate) enum Engine {
-    Async(async_backend::Engine),
-    Threaded(threaded::Engine),
-}
 
 /// What every connection of one server shares.
 pub(crate) struct Shared {

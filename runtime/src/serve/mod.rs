@@ -3,7 +3,8 @@
 //! Both backends share the HTTP layer (`conn`): hyper on the shared runtime, HTTP/1.1
 //! with keep-alive and HTTP/2 (h2c, prior knowledge) on one port, with limits that protect
 //! the server, on a socket bound by `listen`; `lifetime` closes idle connections and
-//! drains them at shutdown. The backends differ only in where the lifecycle runs:
+//! drains them at shutdown. The backends differ only in where the lifecycle runs, which
+//! `engine` hides behind one `serve(request) -> response`:
 //!
 //! * [`Backend::Async`] (`async_backend`): in the connection's task; async handlers are
 //!   awaited there, sync handlers go to erlen's sync pool.
@@ -14,6 +15,7 @@
 
 mod async_backend;
 mod conn;
+mod engine;
 mod lifetime;
 mod listen;
 mod proxy;
@@ -282,14 +284,7 @@ impl Server {
             listen::bind(self.addr?, self.limits.backlog)?
         };
         let addr = listener.local_addr()?;
-        let (engine, workers) = match self.backend {
-            Backend::Async => (conn::Engine::Async(async_backend::Engine::new(&self.limits)), None),
-            Backend::Threaded { workers } => {
-                let (engine, pool) =
-                    threaded::Engine::start(app.clone(), workers.max(1), self.limits.queue_size)?;
-                (conn::Engine::Threaded(engine), Some(pool))
-            }
-        };
+        let (engine, workers) = engine::Engine::start(self.backend, &app, &self.limits)?;
         // Bound but not yet accepting: connections wait in the backlog while the app's
         // before_serving hooks run. If one fails, everything is dropped (the listener closes,
         // the workers exit) and no after_serving hook runs.

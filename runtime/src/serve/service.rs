@@ -23,7 +23,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::conn::Engine;
+use super::engine::Engine;
 use super::{Limits, async_backend, proxy};
 use crate::app::{App, AppCore, BuildError};
 use crate::body::{Body, BoxError, ChunkStream};
@@ -66,7 +66,7 @@ impl Serve {
             Ok(read) => read,
             Err(e) => return e.default_response(),
         };
-        let served = self.run(request);
+        let served = self.engine.serve(&self.app, request);
         match timeout {
             None => served.await,
             Some(limit) => tokio::time::timeout(limit, served).await.unwrap_or_else(|_| {
@@ -74,13 +74,6 @@ impl Serve {
                     .with_message("the request took too long")
                     .default_response()
             }),
-        }
-    }
-
-    async fn run(&self, request: Box<Request>) -> Response {
-        match &self.engine {
-            Engine::Async(engine) => engine.serve(&self.app, request).await,
-            Engine::Threaded(engine) => engine.serve(request).await.unwrap_or_else(|e| e.default_response()),
         }
     }
 
@@ -341,7 +334,7 @@ impl std::fmt::Debug for AppService {
 
 impl AppService {
     fn new(app: Arc<AppCore>, layers: Arc<[LayerFn]>, limits: Limits, trust_proxy: usize) -> AppService {
-        let engine = Engine::Async(async_backend::Engine::new(&limits));
+        let engine = Engine::Async(async_backend::Offload::new(&limits));
         let serve = Arc::new(Serve { app, engine, limits, trust_proxy });
         let stack = stack(&serve, &layers);
         AppService { serve, layers, stack }

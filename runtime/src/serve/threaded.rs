@@ -35,7 +35,7 @@ struct Job {
 }
 
 /// The sending side, used by connections.
-pub(crate) struct Engine {
+pub(crate) struct Workers {
     queue: SyncSender<Job>,
 }
 
@@ -47,9 +47,9 @@ pub(crate) struct Pool {
     exited: Mutex<Receiver<()>>,
 }
 
-impl Engine {
+impl Workers {
     /// Starts `workers` threads serving `app`, sharing a queue of `queue_size` requests.
-    pub(crate) fn start(app: Arc<AppCore>, workers: usize, queue_size: usize) -> io::Result<(Engine, Pool)> {
+    pub(crate) fn start(app: Arc<AppCore>, workers: usize, queue_size: usize) -> io::Result<(Workers, Pool)> {
         let (queue, jobs) = mpsc::sync_channel::<Job>(queue_size);
         let jobs = Arc::new(Mutex::new(jobs));
         let (exit, exited) = mpsc::channel();
@@ -64,25 +64,27 @@ impl Engine {
                 })
             })
             .collect::<io::Result<Vec<_>>>()?;
-        Ok((Engine { queue }, Pool { threads, exited: Mutex::new(exited) }))
+        Ok((Workers { queue }, Pool { threads, exited: Mutex::new(exited) }))
     }
 
-    /// Queues the request and waits for a worker's response.
-    pub(crate) async fn serve(&self, request: Box<Request>) -> Result<Response, HttpError> {
+    /// Queues the request and waits for a worker's response. A full queue is a 503 with
+    /// `Retry-After`, as is a server that is shutting down.
+    pub(crate) async fn serve(&self, request: Box<Request>) -> Response {
         let (reply, response) = oneshot::channel();
-        match self.queue.try_send(Job { request, reply }) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
-                return Err(HttpError::new(StatusCode::SERVICE_UNAVAILABLE)
-                    .with_message("all workers are busy and the queue is full; try again shortly")
-                    .with_header(RETRY_AFTER, HeaderValue::from_static("1")));
+        let refused = match self.queue.try_send(Job { request, reply }) {
+            Ok(()) => {
+                return response.await.unwrap_or_else(|_| {
+                    HttpError::internal("the worker serving the request stopped").default_response()
+                });
             }
+            Err(TrySendError::Full(_)) => HttpError::new(StatusCode::SERVICE_UNAVAILABLE)
+                .with_message("all workers are busy and the queue is full; try again shortly")
+                .with_header(RETRY_AFTER, HeaderValue::from_static("1")),
             Err(TrySendError::Disconnected(_)) => {
-                return Err(HttpError::new(StatusCode::SERVICE_UNAVAILABLE)
-                    .with_message("the server is shutting down"));
+                HttpError::new(StatusCode::SERVICE_UNAVAILABLE).with_message("the server is shutting down")
             }
-        }
-        response.await.map_err(|_| HttpError::internal("the worker serving the request stopped"))
+        };
+        refused.default_response()
     }
 }
 
