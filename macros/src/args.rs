@@ -87,6 +87,25 @@ impl Parse for RawRoute {
                 break;
             }
             let key: syn::Ident = input.parse()?;
+            let (example, taken) = match key.to_string().as_str() {
+                "methods" => ("methods = [\"GET\", \"POST\"]", raw.methods.is_some()),
+                "body_limit" => ("body_limit = \"10 MiB\"", raw.body_limit.is_some()),
+                "timeout" => ("timeout = \"30 s\"", raw.timeout.is_some()),
+                _ => {
+                    return Err(syn::Error::new(
+                        key.span(),
+                        format!(
+                            "unknown argument `{key}`: expected `methods = [\"GET\", \"POST\"]`, `body_limit = \"10 MiB\"` or `timeout = \"30 s\"`"
+                        ),
+                    ));
+                }
+            };
+            if taken {
+                return Err(syn::Error::new(key.span(), format!("`{key}` is given twice: give it once")));
+            }
+            if !input.peek(Token![=]) {
+                return Err(syn::Error::new(key.span(), format!("`{key}` needs a value, as in `{example}`")));
+            }
             input.parse::<Token![=]>()?;
             match key.to_string().as_str() {
                 "methods" => {
@@ -96,15 +115,7 @@ impl Parse for RawRoute {
                     raw.methods = Some((key.span(), list.into_iter().collect()));
                 }
                 "body_limit" => raw.body_limit = Some((key.span(), setting(input, units::parse_size, true)?)),
-                "timeout" => raw.timeout = Some((key.span(), setting(input, units::parse_duration, false)?)),
-                _ => {
-                    return Err(syn::Error::new(
-                        key.span(),
-                        format!(
-                            "unknown argument `{key}`: expected `methods = [\"GET\", \"POST\"]`, `body_limit = \"10 MiB\"` or `timeout = \"30 s\"`"
-                        ),
-                    ));
-                }
+                _ => raw.timeout = Some((key.span(), setting(input, units::parse_duration, false)?)),
             }
         }
         Ok(raw)

@@ -66,6 +66,10 @@ pub fn generate(handler: &Handler) -> TokenStream {
                 call_args.push(quote!(#local));
             }
             Arg::Extract { ty } => {
+                if handler.kind.is_hook() {
+                    // A hook cannot stream the body: a compile error on the argument's type.
+                    prelude.push(quote_spanned!(ty.span()=> const { #p::BodyUse::hook(<#ty as #p::FromRequest>::BODY) };));
+                }
                 prelude
                     .push(quote_spanned!(ty.span()=> let #local = <#ty as #p::FromRequest>::from_request(&*__req)?;));
                 call_args.push(quote!(#local));
@@ -159,8 +163,9 @@ pub fn generate(handler: &Handler) -> TokenStream {
                     None => quote!(::std::option::Option::None),
                 };
                 let (body_limit, timeout) = (some(body_limit), some(timeout));
-                entry =
-                    quote!(#entry.options(#body_limit, #timeout, const { #p::BodyUse::of(&[#(#uses),*]) }));
+                // Folded at compile time; a view that takes the body twice fails here, on its name.
+                let body = quote_spanned!(name.span()=> const { #p::BodyUse::of(&[#(#uses),*]) });
+                entry = quote!(#entry.options(#body_limit, #timeout, #body));
             }
             entry
         }

@@ -25,7 +25,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    fn is_hook(&self) -> bool {
+    pub fn is_hook(&self) -> bool {
         !matches!(self, Kind::Route(_) | Kind::WebSocket(_))
     }
 
@@ -84,6 +84,16 @@ fn last_segment(ty: &Type) -> Option<&syn::PathSegment> {
 
 fn is_named(ty: &Type, name: &str) -> bool {
     last_segment(ty).is_some_and(|s| s.ident == name && s.arguments.is_none())
+}
+
+/// `Option<T>`: the `T`.
+fn option_inner(ty: &Type) -> Option<&Type> {
+    let seg = last_segment(ty).filter(|s| s.ident == "Option")?;
+    let PathArguments::AngleBracketed(args) = &seg.arguments else { return None };
+    match args.args.first() {
+        Some(GenericArgument::Type(inner)) if args.args.len() == 1 => Some(inner),
+        _ => None,
+    }
 }
 
 /// `Option<&T>`: the `&T`.
@@ -291,7 +301,7 @@ fn check_body_args(kind: &Kind, func: &ItemFn, attr: &str, errors: &mut Errors) 
     let is_async = func.sig.asyncness.is_some();
     for input in &func.sig.inputs {
         let FnArg::Typed(t) = input else { continue };
-        let ty = &*t.ty;
+        let ty = option_inner(&t.ty).unwrap_or(&t.ty);
         let Some(name) = ["BodyStream", "BodyReader", "Multipart"].into_iter().find(|n| is_named(ty, n))
         else {
             continue;

@@ -40,14 +40,15 @@ use crate::response::Json;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is neither a route parameter nor an extractor",
     label = "no route parameter has this argument's name, and its type is not an extractor",
-    note = "name the argument like a `<param>` of the route, or take `&Request`, `State<T>`, `Json<T>`, `Query<T>`, `Form<T>`, `Bytes`, `Method` or `HeaderMap`",
+    note = "name the argument like a `<param>` of the route, or take `&Request`, `State<T>`, `Json<T>`, `Query<T>`, `Form<T>`, `Bytes`, `String`, `Method`, `HeaderMap`, `Session`, `Multipart`, `BodyStream` or `BodyReader`",
     note = "for your own type, implement `erlen::FromRequest` for it"
 )]
 pub trait FromRequest: Sized {
-    /// What the extractor does with the body: by default it needs it in full, read before
-    /// the lifecycle starts. The macros combine the arguments' values at compile time.
+    /// What the extractor does with the body: by default nothing. erlen's `Bytes`,
+    /// `String`, `Json` and `Form` need it in full; `BodyStream`, `BodyReader` and
+    /// `Multipart` stream it. The macros combine the arguments' values at compile time.
     #[doc(hidden)]
-    const BODY: BodyUse = BodyUse::Buffered;
+    const BODY: BodyUse = BodyUse::None;
 
     /// Builds the value from the request.
     fn from_request(req: &Request) -> Result<Self, HttpError>;
@@ -102,6 +103,8 @@ impl<T: Clone + Send + Sync + 'static> FromRequest for State<T> {
 /// `application/*+json` such as `application/problem+json`), else it is a 415, as
 /// Flask's `request.get_json()` answers; then malformed JSON is a 400.
 impl<T: DeserializeOwned> FromRequest for Json<T> {
+    const BODY: BodyUse = BodyUse::Buffered;
+
     fn from_request(req: &Request) -> Result<Self, HttpError> {
         match req.header("content-type") {
             Some(content_type) if is_json(content_type) => req.json().map(Json),
@@ -178,6 +181,8 @@ impl<T: DeserializeOwned> FromRequest for Query<T> {
 pub struct Form<T>(pub T);
 
 impl<T: DeserializeOwned> FromRequest for Form<T> {
+    const BODY: BodyUse = BodyUse::Buffered;
+
     fn from_request(req: &Request) -> Result<Self, HttpError> {
         let content_type = req.header("content-type").unwrap_or("");
         if !content_type.starts_with("application/x-www-form-urlencoded") {
@@ -196,6 +201,8 @@ impl<T: DeserializeOwned> FromRequest for Form<T> {
 
 /// The raw body.
 impl FromRequest for Bytes {
+    const BODY: BodyUse = BodyUse::Buffered;
+
     fn from_request(req: &Request) -> Result<Self, HttpError> {
         Ok(req.body_bytes().clone())
     }
@@ -203,6 +210,8 @@ impl FromRequest for Bytes {
 
 /// The body as UTF-8 text; a body that is not UTF-8 is a 400.
 impl FromRequest for String {
+    const BODY: BodyUse = BodyUse::Buffered;
+
     fn from_request(req: &Request) -> Result<Self, HttpError> {
         String::from_utf8(req.body().to_vec())
             .map_err(|_| crate::abort(400).with_message("the request body is not valid UTF-8"))

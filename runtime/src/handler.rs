@@ -71,10 +71,14 @@ pub struct Entry {
 /// arguments ([`FromRequest::BODY`](crate::FromRequest::BODY)); the most demanding
 /// argument decides.
 #[doc(hidden)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum BodyUse {
-    /// The body is read in full, within the limit, before the lifecycle starts.
+    /// The argument does not look at the body (state, query, headers, session...).
     #[default]
+    None,
+    /// The body is read in full, within the limit, before the lifecycle starts
+    /// (`Bytes`, `String`, `Json`, `Form`). A view whose arguments are all `None` or
+    /// `Buffered` gets it so too, for `&Request`.
     Buffered,
     /// The body is left unread for the view to stream
     /// ([`BodyStream`](crate::BodyStream), [`BodyReader`](crate::BodyReader)).
@@ -85,18 +89,49 @@ pub enum BodyUse {
 }
 
 impl BodyUse {
-    /// The most demanding of a view's arguments' uses; `const` so that the macro's
-    /// registration computes it at compile time.
+    /// Whether the body is handed to the view unread.
+    pub(crate) const fn streams(self) -> bool {
+        matches!(self, BodyUse::Stream | BodyUse::Multipart)
+    }
+
+    /// A view's use from its arguments'; `const`, so that the macro's registration
+    /// computes it at compile time, where a view that would take the body twice, or both
+    /// in full and streamed, fails to compile with the reason.
     pub const fn of(uses: &[BodyUse]) -> BodyUse {
-        let mut most = BodyUse::Buffered;
+        let (mut buffered, mut streamed, mut view) = (false, 0, BodyUse::None);
         let mut i = 0;
         while i < uses.len() {
-            if uses[i] as u8 > most as u8 {
-                most = uses[i];
+            match uses[i] {
+                BodyUse::None => {}
+                BodyUse::Buffered => buffered = true,
+                streaming => {
+                    streamed += 1;
+                    view = streaming;
+                }
             }
             i += 1;
         }
-        most
+        if streamed > 1 {
+            panic!(
+                "this view takes the request body twice: take one `BodyStream`, `BodyReader` or `Multipart`"
+            );
+        }
+        if streamed == 1 && buffered {
+            panic!(
+                "this view takes the request body both in full (`Bytes`, `String`, `Json`, `Form`) and streamed (`BodyStream`, `BodyReader`, `Multipart`): a body is read once, so keep one of them"
+            );
+        }
+        if streamed == 0 && buffered { BodyUse::Buffered } else { view }
+    }
+
+    /// Checks a hook's argument: hooks run before the view decides what the body is for,
+    /// so they cannot stream it.
+    pub const fn hook(use_: BodyUse) {
+        if use_.streams() {
+            panic!(
+                "hooks cannot take `BodyStream`, `BodyReader` or `Multipart`: only a view reads the request body as it arrives"
+            );
+        }
     }
 }
 

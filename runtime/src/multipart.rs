@@ -9,6 +9,9 @@
 
 use std::io::{self, Read};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
 use http::StatusCode;
@@ -18,6 +21,7 @@ use tokio::io::AsyncWriteExt;
 use crate::error::{ClientFault, HttpError};
 use crate::extract::FromRequest;
 use crate::handler::BodyUse;
+use crate::incoming::Incoming;
 use crate::request::{Request, Unread};
 
 /// Limits on `multipart/form-data` bodies, set with
@@ -37,14 +41,21 @@ pub struct FormLimits {
     file_size: Option<u64>,
     parts: usize,
     spool_after: usize,
+    memory: u64,
 }
 
 impl Default for FormLimits {
     /// Flask's defaults: text fields up to 500 kB (`MAX_FORM_MEMORY_SIZE`), 1,000 parts
     /// (`MAX_FORM_PARTS`); files limited by the body limit only, and spooled to disk past
-    /// 500 KiB, as Werkzeug does.
+    /// 500 KiB, as Werkzeug does; at most 8 MiB of a form in memory.
     fn default() -> FormLimits {
-        FormLimits { field_size: 500_000, file_size: None, parts: 1000, spool_after: 500 * 1024 }
+        FormLimits {
+            field_size: 500_000,
+            file_size: None,
+            parts: 1000,
+            spool_after: 500 * 1024,
+            memory: 8 << 20,
+        }
     }
 }
 
@@ -68,8 +79,17 @@ impl FormLimits {
     }
 
     /// The size from which a file is written to a temporary file instead of memory.
+    /// Temporary files go to `TMPDIR` (`std::env::temp_dir`); where that is a `tmpfs`,
+    /// they are in memory after all: point `TMPDIR` at a disk for large uploads.
     pub fn spool_after(mut self, bytes: usize) -> FormLimits {
         self.spool_after = bytes;
+        self
+    }
+
+    /// The most a form may hold in memory in all, text fields and files not spooled:
+    /// past it, files go to disk whatever their size, and text fields are a 413.
+    pub fn memory(mut self, bytes: u64) -> FormLimits {
+        self.memory = bytes;
         self
     }
 }
@@ -88,7 +108,10 @@ impl FormLimits {
 /// fn upload(mut form: Multipart) -> Result<String, HttpError> {
 ///     let title = form.field("title").unwrap_or("untitled").to_string();
 ///     let file = form.take_file("photo").ok_or_else(|| abort(400).with_message("no photo"))?;
-///     // file.persist(dir.join(secure_filename(file.filename().unwrap_or("photo"))))?;
+///     // Keep it: a name of the app's own when the client's makes no safe one.
+///     let safe = file.filename().map(secure_filename).filter(|n| !n.is_empty());
+///     let _name = safe.unwrap_or_else(|| "photo".to_string());
+///     // file.persist(uploads.join(&_name))?;
 ///     Ok(format!("{title}: {} ({} bytes)", file.filename().unwrap_or(""), file.len()))
 /// }
 ///
@@ -164,7 +187,32 @@ impl FromRequest for Multipart {
 /// dropped, unless [`UploadedFile::persist`] keeps it.
 ///
 /// The filename comes from the client: pass it through [`secure_filename`] before using
-/// it in a path.
+/// it in a path. Reading and saving the content is file I/O that blocks: natural in a
+/// plain `fn` view (erlen runs it off the runtime); in an `async fn`, move a large
+/// `persist` or `save_to` into `tokio::task::spawn_blocking`.
+///
+/// ```
+/// use erlen::prelude::*;
+///
+/// #[post("/avatar")]
+/// fn avatar(mut form: Multipart) -> Result<String, HttpError> {
+///     let file = form.take_file("avatar").ok_or_else(|| abort(400).with_message("no avatar"))?;
+///     let dir = std::env::temp_dir().join(format!("avatars-{}", std::process::id()));
+///     std::fs::create_dir_all(&dir)?;
+///     let path = dir.join(secure_filename(file.filename().unwrap_or_default()) + ".upload");
+///     let (len, kind) = (file.len(), file.content_type().unwrap_or("?").to_string());
+///     file.persist(&path)?; // a rename when the upload was spooled to disk
+///     let kept = std::fs::read(&path)?;
+///     std::fs::remove_dir_all(&dir)?;
+///     Ok(format!("{len} bytes of {kind}: {}", String::from_utf8_lossy(&kept)))
+/// }
+///
+/// let client = App::new().register(handlers![avatar]).test_client();
+/// let body = "--X\r\nContent-Disposition: form-data; name=\"avatar\"; filename=\"me.txt\"\r\n\
+///             Content-Type: text/plain\r\n\r\nhello\r\n--X--\r\n";
+/// let resp = client.post("/avatar").header("content-type", "multipart/form-data; boundary=X").body(body).send();
+/// assert_eq!(resp.text(), "5 bytes of text/plain: hello");
+/// ```
 #[derive(Debug)]
 pub struct UploadedFile {
     name: String,
@@ -254,7 +302,10 @@ impl UploadedFile {
             Stored::Disk(file) => match file.persist(path) {
                 Ok(_) => Ok(()),
                 // Another filesystem: copy, then the temporary file is deleted on drop.
-                Err(e) => std::fs::copy(e.file.path(), path).map(|_| ()),
+                Err(e) if e.error.kind() == io::ErrorKind::CrossesDevices => {
+                    std::fs::copy(e.file.path(), path).map(|_| ())
+                }
+                Err(e) => Err(e.error),
             },
         }
     }
@@ -295,6 +346,59 @@ pub(crate) async fn prepare(req: &mut Request, limits: &FormLimits) {
     *crate::sync::get_mut(&mut req.unread) = Unread::Parsed(Box::new(form));
 }
 
+/// How many bytes the parser is handed, without giving out a part or a piece of one,
+/// before it is made to stop and parse them: it would otherwise take in all the body that
+/// has arrived before looking at it.
+const PAUSE: u64 = 256 << 10;
+/// The most it may hold without giving out anything: part headers (or text before the
+/// first boundary) that never end are cut here, as the parser keeps them in memory and
+/// searches them again for every new piece.
+const STALL: u64 = 1 << 20;
+
+/// Feeds the body to the parser in bounded steps (see [`PAUSE`] and [`STALL`]); the parse
+/// loop calls [`Feed::progress`] whenever the parser gives something out.
+#[derive(Clone, Default)]
+struct Feed(Arc<FeedState>);
+
+#[derive(Default)]
+struct FeedState {
+    /// Bytes handed over since the last progress.
+    since: AtomicU64,
+    /// Whether the parser was already made to pause since the last progress.
+    paused: AtomicBool,
+}
+
+impl Feed {
+    fn progress(&self) {
+        self.0.since.store(0, Ordering::Relaxed);
+        self.0.paused.store(false, Ordering::Relaxed);
+    }
+
+    fn poll(
+        &self,
+        incoming: &mut Incoming,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, ClientFault>>> {
+        let since = self.0.since.load(Ordering::Relaxed);
+        if since > PAUSE && !self.0.paused.swap(true, Ordering::Relaxed) {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        if since > STALL {
+            let message = format!(
+                "malformed multipart/form-data body: more than {} KiB without a complete part header",
+                STALL >> 10
+            );
+            return Poll::Ready(Some(Err(ClientFault::new(StatusCode::BAD_REQUEST, message))));
+        }
+        let next = incoming.poll_chunk(cx);
+        if let Poll::Ready(Some(Ok(chunk))) = &next {
+            self.0.since.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        }
+        next
+    }
+}
+
 async fn parse(req: &Request, limits: &FormLimits) -> Result<Multipart, HttpError> {
     let content_type = req.header("content-type").unwrap_or("");
     if !is_multipart(content_type) {
@@ -308,24 +412,42 @@ async fn parse(req: &Request, limits: &FormLimits) -> Result<Multipart, HttpErro
         crate::abort(400).with_message("the multipart/form-data content type names no boundary")
     })?;
     let mut incoming = req.take_incoming()?;
-    let stream = futures::stream::poll_fn(move |cx| incoming.poll_chunk(cx));
+    let feed = Feed::default();
+    let stream = {
+        let feed = feed.clone();
+        futures::stream::poll_fn(move |cx| feed.poll(&mut incoming, cx))
+    };
+    let progress = || feed.progress();
     let mut parser = multer::Multipart::new(stream, boundary);
     let mut form = Multipart::default();
     let mut parts = 0;
+    // Bytes the form holds in memory: text fields and files not spooled.
+    let mut memory = 0u64;
     while let Some(mut field) = parser.next_field().await.map_err(malformed)? {
+        progress();
         parts += 1;
         if parts > limits.parts {
             return Err(too_large(format!("the form has more than {} parts", limits.parts)));
         }
-        let name = field.name().unwrap_or_default().to_string();
+        let Some(name) = field.name().map(str::to_string) else {
+            return Err(crate::abort(400).with_message("a part of the form has no name"));
+        };
         let content_type = field.content_type().map(|m| m.to_string());
-        let Some(filename) = field.file_name().map(str::to_string) else {
+        let Some(filename) = file_name(&field) else {
             let mut value = BytesMut::new();
             while let Some(chunk) = field.chunk().await.map_err(malformed)? {
+                progress();
                 if (value.len() + chunk.len()) as u64 > limits.field_size {
                     return Err(too_large(format!(
                         "the form field `{name}` is larger than the limit of {} bytes",
                         limits.field_size
+                    )));
+                }
+                memory += chunk.len() as u64;
+                if memory > limits.memory {
+                    return Err(too_large(format!(
+                        "the form's fields are larger than the limit of {} bytes in all",
+                        limits.memory
                     )));
                 }
                 value.extend_from_slice(&chunk);
@@ -336,8 +458,13 @@ async fn parse(req: &Request, limits: &FormLimits) -> Result<Multipart, HttpErro
             form.fields.push((name, value));
             continue;
         };
-        let mut spool = Spool::new(limits.spool_after);
+        // A file stays in memory while it is small and the form's memory allows.
+        let in_memory = limits
+            .spool_after
+            .min(usize::try_from(limits.memory.saturating_sub(memory)).unwrap_or(usize::MAX));
+        let mut spool = Spool::new(in_memory);
         while let Some(chunk) = field.chunk().await.map_err(malformed)? {
+            progress();
             if let Some(max) = limits.file_size.filter(|&max| spool.len + chunk.len() as u64 > max) {
                 return Err(too_large(format!(
                     "the file `{filename}` in the form field `{name}` is larger than the limit of {max} bytes"
@@ -346,34 +473,61 @@ async fn parse(req: &Request, limits: &FormLimits) -> Result<Multipart, HttpErro
             spool.write(chunk).await?;
         }
         let (len, data) = spool.finish().await?;
+        if matches!(data, Stored::Memory(_)) {
+            memory += len;
+        }
         form.files.push(UploadedFile { name, filename: Some(filename), content_type, len, data });
     }
     Ok(form)
 }
 
-/// A file being received: in memory until it passes `spool_after`, then on disk.
+/// The filename of a part, if it is a file: the parser's reading of `filename`, else the
+/// raw header's (a name that is not UTF-8, or given only as `filename*`), decoded
+/// lossily, so that a file is never taken for a text field.
+fn file_name(field: &multer::Field<'_>) -> Option<String> {
+    if let Some(name) = field.file_name() {
+        return Some(name.to_string());
+    }
+    let raw = field.headers().get(http::header::CONTENT_DISPOSITION)?;
+    let raw = String::from_utf8_lossy(raw.as_bytes());
+    let params = raw.split(';').skip(1).filter_map(|p| p.split_once('=')).map(|(k, v)| (k.trim(), v.trim()));
+    let mut plain = None;
+    for (key, value) in params {
+        if key.eq_ignore_ascii_case("filename*") {
+            // RFC 5987: charset'language'percent-encoded
+            let encoded = value.splitn(3, '\'').nth(2).unwrap_or(value);
+            return Some(percent_encoding::percent_decode_str(encoded).decode_utf8_lossy().into_owned());
+        }
+        if key.eq_ignore_ascii_case("filename") {
+            plain = Some(value.trim_matches('"').replace("\\\"", "\""));
+        }
+    }
+    plain
+}
+
+/// A file being received: in memory up to `in_memory` bytes, then on disk.
 struct Spool {
-    spool_after: usize,
+    in_memory: usize,
     len: u64,
     memory: BytesMut,
     disk: Option<(NamedTempFile, tokio::fs::File)>,
 }
 
 impl Spool {
-    fn new(spool_after: usize) -> Spool {
-        Spool { spool_after, len: 0, memory: BytesMut::new(), disk: None }
+    fn new(in_memory: usize) -> Spool {
+        Spool { in_memory, len: 0, memory: BytesMut::new(), disk: None }
     }
 
     async fn write(&mut self, chunk: Bytes) -> Result<(), HttpError> {
         self.len += chunk.len() as u64;
-        if self.disk.is_none() && self.memory.len() + chunk.len() <= self.spool_after {
+        if self.disk.is_none() && self.memory.len() + chunk.len() <= self.in_memory {
             self.memory.extend_from_slice(&chunk);
             return Ok(());
         }
         let (_, file) = match &mut self.disk {
             Some(disk) => disk,
             None => {
-                let temp = tokio::task::spawn_blocking(NamedTempFile::new)
+                let temp = tokio::task::spawn_blocking(temporary_file)
                     .await
                     .map_err(|e| HttpError::internal(format!("could not create a temporary file: {e}")))?
                     .map_err(spool_failed)?;
@@ -396,6 +550,17 @@ impl Spool {
             }
         }
     }
+}
+
+/// A temporary file for an upload, in `TMPDIR`, whose permissions follow the umask (as a
+/// file the app saves itself would), not the 0600 of temporary files: a persisted upload
+/// stays readable by, say, nginx.
+fn temporary_file() -> io::Result<NamedTempFile> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("erlen-upload-");
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    builder.tempfile()
 }
 
 fn spool_failed(e: io::Error) -> HttpError {

@@ -56,6 +56,8 @@ pub struct Request {
     pub(crate) unread: Mutex<Unread>,
     /// The route found before the body was read, when the server routed first.
     pub(crate) routed: Option<Match>,
+    /// The largest body the route accepts (the route's `body_limit`, or the server's).
+    pub(crate) body_limit: u64,
 }
 
 /// Where a body that is not in [`Request::body`] is.
@@ -100,6 +102,7 @@ impl Request {
             cookie_cache: OnceLock::new(),
             unread: Mutex::new(Unread::Buffered),
             routed: None,
+            body_limit: u64::MAX,
         })
     }
 
@@ -116,7 +119,7 @@ impl Request {
             Unread::Pending(incoming) => Ok(*incoming),
             Unread::Buffered => {
                 *unread = Unread::Buffered;
-                Ok(Incoming::from_bytes(self.body.clone(), u64::MAX))
+                Ok(Incoming::from_bytes(self.body.clone(), self.body_limit))
             }
             other => {
                 *unread = other;
@@ -208,12 +211,15 @@ impl Request {
         &mut self.headers
     }
 
-    /// The body.
+    /// The body, read in full before the lifecycle started. Empty when the view streams
+    /// the body instead ([`BodyStream`](crate::BodyStream),
+    /// [`BodyReader`](crate::BodyReader), [`Multipart`](crate::Multipart)): then hooks
+    /// and other extractors cannot see it.
     pub fn body(&self) -> &[u8] {
         &self.body
     }
 
-    /// The body as cheaply clonable bytes.
+    /// The body as cheaply clonable bytes (empty when the view streams it).
     pub fn body_bytes(&self) -> &Bytes {
         &self.body
     }

@@ -17,7 +17,6 @@ use http::header::{COOKIE, SET_COOKIE};
 use crate::app::{App, AppCore, BuildError};
 use crate::body::{Body, BoxError};
 use crate::exec::Mode;
-use crate::handler::BodyUse;
 use crate::incoming::Incoming;
 use crate::request::Request;
 use crate::session::Session;
@@ -327,15 +326,16 @@ impl TestRequest {
         Ok(request)
     }
 
-    /// Routes the request first, as a server does, and applies the route's `body_limit`;
-    /// a view that streams its body gets it as one piece.
+    /// Routes the request first, as a server does, and applies the route's `body_limit`
+    /// (or the server's default, 2 MiB); a view that streams its body gets it in 64 KiB pieces.
     fn plan_body(&self, mut req: Request) -> Result<Request, crate::HttpError> {
         let route = crate::dispatch::preroute(&self.app, &mut req);
-        let limit = route.body_limit.unwrap_or(u64::MAX);
+        let limit = route.body_limit.unwrap_or(crate::serve::DEFAULT_BODY_LIMIT);
         if req.body.len() as u64 > limit {
             return Err(crate::incoming::too_large(limit).to_http());
         }
-        if route.body != BodyUse::Buffered {
+        req.body_limit = limit;
+        if route.body.streams() {
             let body = std::mem::take(&mut req.body);
             req.set_unread(Incoming::from_bytes(body, limit));
         }

@@ -104,6 +104,11 @@ fn optional_form(form: Option<Multipart>) -> Result<String, HttpError> {
     }
 }
 
+#[post("/big", body_limit = "64 MiB")]
+fn big_form(form: Multipart) -> Result<String, HttpError> {
+    describe(&form)
+}
+
 #[post("/small", body_limit = "64 KiB")]
 fn small_form(form: Multipart) -> Result<String, HttpError> {
     describe(&form)
@@ -174,6 +179,7 @@ fn app() -> App {
         .register(handlers![
             sync_form,
             async_form,
+            big_form,
             optional_form,
             small_form,
             keep,
@@ -417,5 +423,184 @@ fn a_streamed_body_that_stops_arriving_is_a_408() {
         // And the server goes on.
         let reply = post(&http, "/read", "text/plain", b"abc".to_vec());
         assert_eq!(reply.text(), format!("3 {}", checksum(b"abc")), "{backend:?}");
+    }
+}
+
+/// One part with raw header bytes, then the end of the form.
+fn raw_part(headers: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut body = format!("--{BOUNDARY}\r\n").into_bytes();
+    body.extend_from_slice(headers);
+    body.extend_from_slice(b"\r\n\r\n");
+    body.extend_from_slice(data);
+    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+    body
+}
+
+#[test]
+fn a_part_header_that_never_ends_is_a_400_without_being_held() {
+    let mut junk = b"Content-Disposition: form-data; name=\"a\"\r\nX-Junk: ".to_vec();
+    junk.resize(junk.len() + (8 << 20), b'x');
+    for (name, connect) in transports() {
+        let client = connect(app());
+        let started = std::time::Instant::now();
+        let reply = post(&*client, "/big", MULTIPART, raw_part(&junk, b"1"));
+        assert_eq!(reply.status, 400, "{name}: {}", reply.text());
+        assert!(reply.text().contains("without a complete part header"), "{name}: {}", reply.text());
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "{name}: took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(
+            post(&*client, "/big", MULTIPART, encode(&[Part::Text("a", "1")])).text(),
+            "a=1",
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn files_are_files_whatever_their_filename() {
+    let utf8_star = raw_part(
+        b"Content-Disposition: form-data; name=\"doc\"; filename*=UTF-8''na%C3%AFve%20notes.txt",
+        b"star",
+    );
+    let latin1 =
+        raw_part(b"Content-Disposition: form-data; name=\"doc\"; filename=\"caf\xe9.txt\"", b"latin");
+    let nameless = raw_part(b"Content-Disposition: form-data; filename=\"a.txt\"", b"x");
+    for (name, connect) in transports() {
+        let client = connect(app());
+        let reply = post(&*client, "/sync", MULTIPART, utf8_star.clone());
+        assert_eq!(
+            reply.text(),
+            format!("doc:na\u{ef}ve notes.txt:-:4:{}:memory", checksum(b"star")),
+            "{name}"
+        );
+        let reply = post(&*client, "/sync", MULTIPART, latin1.clone());
+        assert_eq!(reply.text(), format!("doc:caf\u{fffd}.txt:-:5:{}:memory", checksum(b"latin")), "{name}");
+        let reply = post(&*client, "/sync", MULTIPART, nameless.clone());
+        assert_eq!(
+            (reply.status, reply.text().contains("has no name")),
+            (400, true),
+            "{name}: {}",
+            reply.text()
+        );
+    }
+}
+
+#[test]
+fn a_form_holds_little_in_memory_in_all() {
+    let app = || App::new().form_limits(FormLimits::default().memory(1000)).register(handlers![sync_form]);
+    let file = payload(900, 8);
+    for (name, connect) in transports() {
+        let client = connect(app());
+        let reply = post(
+            &*client,
+            "/sync",
+            MULTIPART,
+            encode(&[Part::Text("a", &"x".repeat(600)), Part::Text("b", &"y".repeat(600))]),
+        );
+        assert_eq!(reply.status, 413, "{name}: {}", reply.text());
+        assert!(
+            reply.text().contains("larger than the limit of 1000 bytes in all"),
+            "{name}: {}",
+            reply.text()
+        );
+        // Past the budget, a file small enough for memory goes to disk.
+        let body = encode(&[
+            Part::Text("a", &"x".repeat(600)),
+            Part::File("f", "f.bin", "application/octet-stream", file.clone()),
+        ]);
+        let reply = post(&*client, "/sync", MULTIPART, body);
+        assert!(
+            reply.text().ends_with(&format!("f:f.bin:application/octet-stream:900:{}:disk", checksum(&file))),
+            "{name}: {}",
+            reply.text()
+        );
+    }
+}
+
+/// Sends a streamed route's head and then `pieces` bytes one at a time, `every` apart,
+/// and returns the answer, read as soon as it comes.
+fn trickle(
+    addr: std::net::SocketAddr,
+    path: &str,
+    pieces: usize,
+    every: std::time::Duration,
+) -> erlen_tests::raw::RawResponse {
+    use std::io::Write;
+    let mut stream = erlen_tests::raw::connect(addr, std::time::Duration::from_secs(10));
+    let head = format!("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {pieces}\r\n\r\n");
+    stream.write_all(head.as_bytes()).expect("writes");
+    let mut reader = stream.try_clone().expect("a second handle");
+    let sender = std::thread::spawn(move || {
+        for _ in 0..pieces {
+            if stream.write_all(b"a").is_err() {
+                return;
+            }
+            std::thread::sleep(every);
+        }
+    });
+    let resp = erlen_tests::raw::read_response(&mut reader).expect("an answer");
+    drop(reader);
+    let _ = sender.join();
+    resp
+}
+
+#[test]
+fn a_streamed_body_slower_than_the_minimum_rate_is_a_408() {
+    use std::time::{Duration, Instant};
+    for backend in [Backend::Async, Backend::Threaded { workers: 2 }] {
+        let server = Server::bind("127.0.0.1:0")
+            .backend(backend)
+            .body_read_timeout(Duration::from_millis(400))
+            .body_min_rate(100);
+        let http = erlen_tests::Http::start_with(server, app());
+        let started = Instant::now();
+        // A byte every 50 ms: never idle for 400 ms, but 20 bytes a second.
+        let resp = trickle(http.server.addr(), "/read", 1000, Duration::from_millis(50));
+        assert_eq!(resp.status(), 408, "{backend:?}: {}", resp.head);
+        assert!(
+            String::from_utf8_lossy(&resp.body).contains("slower than 100 bytes a second"),
+            "{backend:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5), "{backend:?}: {:?}", started.elapsed());
+    }
+}
+
+static STOPPED_READING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+#[post("/patient_reader", timeout = "300 ms")]
+fn patient_reader(mut body: BodyReader) -> Result<String, HttpError> {
+    let mut all = Vec::new();
+    let read = std::io::copy(&mut body, &mut all);
+    if read.is_err() {
+        STOPPED_READING.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+    Ok(format!("{} bytes", read?))
+}
+
+#[test]
+fn a_view_reading_past_its_timeout_stops_at_its_next_read() {
+    use std::sync::atomic::Ordering;
+    use std::time::{Duration, Instant};
+    for (round, backend) in [Backend::Async, Backend::Threaded { workers: 2 }].into_iter().enumerate() {
+        let http = erlen_tests::Http::start(App::new().register(handlers![patient_reader]), backend);
+        let resp = trickle(http.server.addr(), "/patient_reader", 40, Duration::from_millis(50));
+        assert_eq!(resp.status(), 503, "{backend:?}: {}", resp.head);
+        let answered = Instant::now();
+        while STOPPED_READING.load(Ordering::SeqCst) <= round && answered.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(
+            STOPPED_READING.load(Ordering::SeqCst),
+            round + 1,
+            "{backend:?}: the view stopped reading"
+        );
+        assert!(
+            answered.elapsed() < Duration::from_secs(1),
+            "{backend:?}: it went on for {:?}",
+            answered.elapsed()
+        );
     }
 }

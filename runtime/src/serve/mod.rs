@@ -51,10 +51,15 @@ pub enum Backend {
 
 /// Limits and timeouts; every one is answered with a clear HTTP error, and the server
 /// goes on serving.
+/// The largest request body a route accepts unless its `body_limit` or the server's says
+/// otherwise; the test client applies it too.
+pub(crate) const DEFAULT_BODY_LIMIT: u64 = 2 * 1024 * 1024;
+
 #[derive(Debug, Clone)]
 pub(crate) struct Limits {
     pub(crate) body_limit: usize,
     pub(crate) body_read_timeout: Duration,
+    pub(crate) body_min_rate: u64,
     pub(crate) header_read_timeout: Duration,
     pub(crate) max_header_bytes: usize,
     pub(crate) request_timeout: Option<Duration>,
@@ -68,8 +73,9 @@ pub(crate) struct Limits {
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
-            body_limit: 2 * 1024 * 1024,
+            body_limit: DEFAULT_BODY_LIMIT as usize,
             body_read_timeout: Duration::from_secs(30),
+            body_min_rate: 500,
             header_read_timeout: Duration::from_secs(10),
             max_header_bytes: 64 * 1024,
             request_timeout: None,
@@ -193,8 +199,28 @@ impl Server {
     /// (default 30 s). A body still arriving then, trickled or stalled, is answered 408,
     /// and an HTTP/1 connection is closed. Raise it along with [`Server::body_limit`] for
     /// large uploads over slow links.
+    ///
+    /// A body the view streams ([`BodyStream`](crate::BodyStream),
+    /// [`BodyReader`](crate::BodyReader), [`Multipart`](crate::Multipart)) may take
+    /// longer as long as it keeps coming: this is then the longest wait for its next
+    /// piece, and [`Server::body_min_rate`] bounds it in all.
     pub fn body_read_timeout(mut self, timeout: Duration) -> Server {
         self.limits.body_read_timeout = timeout;
+        self
+    }
+
+    /// The slowest a streamed body may arrive, on average, once its first
+    /// [`Server::body_read_timeout`] has passed: 500 bytes a second by default (Apache's
+    /// `MinRate`); slower is answered 408. A client trickling a byte now and then cannot
+    /// hold an upload view (and, on the threaded backend, its worker) for ever. `0` turns
+    /// the bound off.
+    ///
+    /// ```
+    /// let server = erlen::Server::bind("127.0.0.1:0").body_min_rate(64 * 1024);
+    /// # let _ = server;
+    /// ```
+    pub fn body_min_rate(mut self, bytes_per_second: u64) -> Server {
+        self.limits.body_min_rate = bytes_per_second;
         self
     }
 

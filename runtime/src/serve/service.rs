@@ -28,8 +28,8 @@ use super::{Limits, async_backend, proxy};
 use crate::app::{App, AppCore, BuildError};
 use crate::body::{Body, BoxError, ChunkStream};
 use crate::error::HttpError;
-use crate::handler::{BodyUse, BoxFuture};
-use crate::incoming::{Incoming, too_large};
+use crate::handler::BoxFuture;
+use crate::incoming::{Cancel, Incoming, Pace, too_large};
 use crate::request::Request;
 use crate::response::Response;
 
@@ -62,7 +62,7 @@ impl Serve {
         B::Data: Send,
         B::Error: Into<BoxError>,
     {
-        let (request, timeout) = match self.read_request(req, peer).await {
+        let (request, timeout, cancel) = match self.read_request(req, peer).await {
             Ok(read) => read,
             Err(e) => return e.default_response(),
         };
@@ -70,6 +70,10 @@ impl Serve {
         match timeout {
             None => served.await,
             Some(limit) => tokio::time::timeout(limit, served).await.unwrap_or_else(|_| {
+                // A view still reading a streamed body stops at its next read.
+                if let Some(cancel) = cancel {
+                    cancel.cancel();
+                }
                 HttpError::new(StatusCode::SERVICE_UNAVAILABLE)
                     .with_message("the request took too long")
                     .default_response()
@@ -79,12 +83,13 @@ impl Serve {
 
     /// Checks the request's framing, applies what trusted proxies forwarded, routes it,
     /// and reads its body within the route's size and time limits, unless the view
-    /// streams it. Returns the request and the time its lifecycle may take.
+    /// streams it. Returns the request, the time its lifecycle may take, and for a
+    /// streamed body the handle that stops it when that time is up.
     async fn read_request<B>(
         &self,
         req: http::Request<B>,
         peer: Option<Peer>,
-    ) -> Result<(Box<Request>, Option<Duration>), HttpError>
+    ) -> Result<(Box<Request>, Option<Duration>, Option<Cancel>), HttpError>
     where
         B: http_body::Body + Send + 'static,
         B::Data: Send,
@@ -114,17 +119,20 @@ impl Serve {
             return Err(too_large(limit).to_http());
         }
         let timeout = route.timeout.or(self.limits.request_timeout);
+        request.body_limit = limit;
         // Most requests have no body: skip the reading machinery for them.
         if body.is_end_stream() {
-            return Ok((request, timeout));
+            return Ok((request, timeout, None));
         }
-        if route.body != BodyUse::Buffered {
+        if route.body.streams() {
             let chunks: ChunkStream =
                 Box::pin(body.into_data_stream().map(|chunk| {
                     chunk.map(|mut data| data.copy_to_bytes(data.remaining())).map_err(Into::into)
                 }));
-            request.set_unread(Incoming::new(chunks, limit, Some(self.limits.body_read_timeout)));
-            return Ok((request, timeout));
+            let pace = Pace { idle: self.limits.body_read_timeout, min_rate: self.limits.body_min_rate };
+            let cancel = timeout.map(|_| Cancel::default());
+            request.set_unread(Incoming::new(chunks, limit, Some(pace), cancel.clone()));
+            return Ok((request, timeout, cancel));
         }
         let read_timeout = self.limits.body_read_timeout;
         let limited = Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX));
@@ -148,7 +156,7 @@ impl Serve {
                 );
             }
         };
-        Ok((request, timeout))
+        Ok((request, timeout, None))
     }
 }
 
@@ -297,8 +305,9 @@ where
 /// An erlen app as a [`tower::Service`](tower_service::Service), made by
 /// [`App::into_service`]: mount it in an axum router or serve it with plain hyper.
 ///
-/// It takes an `http::Request<B>` with any body `B` (read in full within the body limit,
-/// 2 MiB, then the whole lifecycle with the app's layers) and answers an
+/// It takes an `http::Request<B>` with any body `B` (routed first, then read in full
+/// within the route's `body_limit` or the service's, 2 MiB by default, unless the view
+/// streams it; then the whole lifecycle with the app's layers) and answers an
 /// `http::Response<Body>`, never failing. Sync handlers run on erlen's sync pool, async
 /// ones in the caller's task, as on the async backend. Behind proxies, say how many to
 /// trust with [`AppService::trust_proxy`]; the client's address is not known to it.

@@ -25,4 +25,14 @@ fn set_twice() {}
 #[websocket("/ws", timeout = "30 s")]
 async fn socket(_ws: WebSocket) {}
 
+
+
+#[post("/i", body_limit)]
+fn no_value() {}
+
+#[post("/j", body_limit = "1 MiB", body_limit = "2 MiB")]
+fn twice_in_one() {}
+
+#[route("/k", GET)]
+fn bare_method() {}
 fn main() {}
