@@ -53,34 +53,43 @@ for round in $(seq "$ROUNDS"); do
   done
 done
 
-# The median over rounds of the rate, and of the server's and the load generator's CPU.
-declare -A RATE SCPU LCPU
-while read -r name rate scpu lcpu; do RATE[$name]=$rate; SCPU[$name]=$scpu; LCPU[$name]=$lcpu; done < <(
+# The medians over rounds of the rate, of the server's and the load generator's CPU, and
+# of what the server did per second of its own CPU time: the load generator and anything
+# else running on the machine change that less than they change the rate.
+declare -A RATE SCPU LCPU PERCPU
+while read -r name rate scpu lcpu percpu; do
+  RATE[$name]=$rate SCPU[$name]=$scpu LCPU[$name]=$lcpu PERCPU[$name]=$percpu
+done < <(
   awk '{ for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-         r[$1] = r[$1] " " v["rate"]; s[$1] = s[$1] " " v["server_cpu"]; l[$1] = l[$1] " " v["load_cpu"] }
+         r[$1] = r[$1] " " v["rate"]; s[$1] = s[$1] " " v["server_cpu"]; l[$1] = l[$1] " " v["load_cpu"]
+         if (v["server_cpu"] > 0) e[$1] = e[$1] " " v["rate"] * 100 / v["server_cpu"] }
        function median(s,   a, n, i, j, t) { n = split(s, a, " ");
          for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
          return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
-       END { for (k in r) printf "%s %.0f %.0f %.0f\n", k, median(r[k]), median(s[k]), median(l[k]) }' "$results")
+       END { for (k in r) printf "%s %.0f %.0f %.0f %.0f\n", k, median(r[k]), median(s[k]), median(l[k]), median(e[k]) }' "$results")
+busy=$(awk '{ for (i = 2; i <= NF; i++) if ($i ~ /^server_cpu=/) { split($i, kv, "="); if (kv[2] + 0 < 90) n++ } }
+            END { print n + 0 }' "$results")
 rm -f "$results"
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
-# What the server did per second of its own CPU time: the load generator and anything
-# else running on the machine change it less than they change the rate.
-per_cpu() { awk -v r="${RATE[$1]}" -v c="${SCPU[$1]}" 'BEGIN { printf "%.0f", (c > 0 ? r * 100 / c : 0) }'; }
 row() { # label case base-case
-  printf '| %-34s | %10s | %-10s | %10s | %8s | %12s | %-10s |\n' "$1" "${RATE[$2]}" \
-    "$(ratio "${RATE[$2]}" "${RATE[$3]}") x axum" "${SCPU[$2]}%" "${LCPU[$2]}%" "$(per_cpu "$2")" \
-    "$(ratio "$(per_cpu "$2")" "$(per_cpu "$3")") x axum"
+  printf '| %-34s | %10s | %-11s | %10s | %8s | %12s | %-11s |\n' "$1" "${RATE[$2]}" \
+    "$(ratio "${RATE[$2]}" "${RATE[$3]}") x axum" "${SCPU[$2]}%" "${LCPU[$2]}%" "${PERCPU[$2]}" \
+    "$(ratio "${PERCPU[$2]}" "${PERCPU[$3]}") x axum"
 }
 echo
 echo "Median of $ROUNDS rounds of ${DURATION} s, $CONNS connections; server on core $SERVER_CORE" \
   "(1 runtime thread), load generator on core $LOAD_CORE (1 thread)."
 echo
-printf '| %-34s | %10s | %-10s | %10s | %8s | %12s | %-10s |\n' "server, measurement" "per second" "ratio" \
+printf '| %-34s | %10s | %-11s | %10s | %8s | %12s | %-11s |\n' "server, measurement" "per second" "ratio" \
   "server CPU" "load CPU" "per CPU-second" "ratio"
 printf '| %s | %s | %s | %s | %s | %s | %s |\n' "---" "---:" "---" "---:" "---:" "---:" "---"
 row "axum, WebSocket echo round trips" axum/ws axum/ws
 row "erlen, WebSocket echo round trips" erlen/ws axum/ws
 row "axum, SSE events" axum/sse axum/sse
 row "erlen, SSE events" erlen/sse axum/sse
+if [ "$busy" -gt 0 ]; then
+  echo
+  echo "$busy of $((ROUNDS * 4)) measurements had the server under 90% CPU: other work on the machine" \
+    "(or the load generator) held it back; the per CPU-second figures are the steadier ones."
+fi
