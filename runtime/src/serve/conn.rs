@@ -203,17 +203,28 @@ impl Connection {
         _slot: OwnedSemaphorePermit,
     ) {
         let _ = stream.set_nodelay(true);
-        match &self.shared.tls {
-            None => self.serve_io(stream, false, builder, stop).await,
-            Some(tls) => {
-                // The handshake counts against the time to start a request.
-                let limit = self.shared.limits.header_read_timeout;
-                match tokio::time::timeout(limit, tls.accept(stream)).await {
-                    Ok(Ok(stream)) => self.serve_io(stream, true, builder, stop).await,
-                    Ok(Err(e)) => tracing::debug!(error = %e, remote = %self.remote, "TLS handshake failed"),
-                    Err(_) => tracing::debug!(remote = %self.remote, "TLS handshake timed out"),
-                }
-            }
+        if self.shared.tls.is_none() {
+            self.serve_io(stream, false, builder, stop).await;
+        } else {
+            // Boxed: the handshake and a TLS connection's state take several KiB, and
+            // inline they would make the task of every plaintext connection as large.
+            Box::pin(self.serve_tls(stream, builder, stop)).await;
+        }
+    }
+
+    async fn serve_tls(
+        self,
+        stream: TcpStream,
+        builder: Arc<auto::Builder<TokioExecutor>>,
+        stop: watch::Receiver<bool>,
+    ) {
+        let Some(tls) = &self.shared.tls else { return };
+        // The handshake counts against the time to start a request.
+        let limit = self.shared.limits.header_read_timeout;
+        match tokio::time::timeout(limit, tls.accept(stream)).await {
+            Ok(Ok(stream)) => self.serve_io(stream, true, builder, stop).await,
+            Ok(Err(e)) => tracing::debug!(error = %e, remote = %self.remote, "TLS handshake failed"),
+            Err(_) => tracing::debug!(remote = %self.remote, "TLS handshake timed out"),
         }
     }
 
