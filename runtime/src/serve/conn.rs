@@ -4,6 +4,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -256,7 +257,7 @@ impl Connection {
                 }
             })
         };
-        let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+        let conn = pin!(builder.serve_connection_with_upgrades(TokioIo::new(io), service));
         let idle = this.shared.limits.header_read_timeout;
         if let Err(e) = this.activity.watch_over(conn, idle, stop).await {
             tracing::debug!(error = %e, remote = %this.remote, "connection ended with an error");

@@ -4,7 +4,7 @@
 //! may be sending. A request is in flight from the moment hyper hands it over until its
 //! response body has been sent.
 
-use std::pin::{Pin, pin};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
@@ -74,13 +74,16 @@ impl Activity {
     /// `stop` turns, an HTTP/2 connection gets a GOAWAY at once and an HTTP/1 connection
     /// answers its next request with `Connection: close` (the server adds it while it
     /// drains), or closes after the grace if none comes.
+    ///
+    /// `conn` is pinned by the caller, in its own future: taken by value, it would be
+    /// stored twice in this one (as the argument and pinned), and the connection's task
+    /// would be larger by the size of a hyper connection.
     pub(crate) async fn watch_over<C: GracefulConnection>(
         &self,
-        conn: C,
+        mut conn: Pin<&mut C>,
         idle: Duration,
         mut stop: watch::Receiver<bool>,
     ) -> Result<(), C::Error> {
-        let mut conn = pin!(conn);
         let mut drain = None;
         loop {
             let deadline = self.deadline(idle, drain);
