@@ -12,7 +12,7 @@ use std::time::Duration;
 use http::header::CONNECTION;
 use http::{HeaderValue, Version};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
+use hyper::service::Service;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::{TcpListener, TcpStream};
@@ -24,6 +24,7 @@ use super::lifetime::{Active, Activity, Tracked};
 use super::service::{Peer, Serve, Stack, into_body};
 use super::{Limits, async_backend, threaded};
 use crate::body::Body;
+use crate::handler::BoxFuture;
 
 /// Where the lifecycle runs.
 pub(crate) enum Engine {
@@ -239,29 +240,42 @@ impl Connection {
         I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
         let this = Arc::new(self);
-        let service = {
-            let this = this.clone();
-            let stop = stop.clone();
-            service_fn(move |mut req: hyper::Request<Incoming>| {
-                let this = this.clone();
-                if req.headers().contains_key(http::header::UPGRADE) {
-                    // A WebSocket closes with 1001 when the server shuts down.
-                    req.extensions_mut().insert(crate::websocket::Shutdown(stop.clone()));
-                }
-                async move {
-                    let active = Active::begin(this, req.version());
-                    let peer = Peer { remote: active.conn().remote, tls };
-                    let resp = handle(&active.conn().shared, req, peer).await;
-                    // The request stays in flight until its response has been sent.
-                    Ok::<_, Infallible>(resp.map(|body| Tracked::new(body, active)))
-                }
-            })
-        };
+        let service = Requests { conn: this.clone(), stop: stop.clone(), tls };
         let conn = pin!(builder.serve_connection_with_upgrades(TokioIo::new(io), service));
         let idle = this.shared.limits.header_read_timeout;
         if let Err(e) = this.activity.watch_over(conn, idle, stop).await {
             tracing::debug!(error = %e, remote = %this.remote, "connection ended with an error");
         }
+    }
+}
+
+/// The connection's requests, as hyper hands them over.
+struct Requests {
+    conn: Arc<Connection>,
+    stop: watch::Receiver<bool>,
+    tls: bool,
+}
+
+impl Service<hyper::Request<Incoming>> for Requests {
+    type Response = hyper::Response<Tracked<Body, Connection>>;
+    type Error = Infallible;
+    // Boxed: hyper keeps a slot the size of this future in every HTTP/1 connection for as
+    // long as it is open, idle or not; boxed, a request's state is allocated while it
+    // runs, and the slot holds a pointer.
+    type Future = BoxFuture<'static, Result<Self::Response, Infallible>>;
+
+    fn call(&self, mut req: hyper::Request<Incoming>) -> Self::Future {
+        if req.headers().contains_key(http::header::UPGRADE) {
+            // A WebSocket closes with 1001 when the server shuts down.
+            req.extensions_mut().insert(crate::websocket::Shutdown(self.stop.clone()));
+        }
+        // In flight from now until its response has been sent.
+        let active = Active::begin(self.conn.clone(), req.version());
+        let peer = Peer { remote: self.conn.remote, tls: self.tls };
+        Box::pin(async move {
+            let resp = handle(&active.conn().shared, req, peer).await;
+            Ok(resp.map(|body| Tracked::new(body, active)))
+        })
     }
 }
 
