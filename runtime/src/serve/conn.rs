@@ -1,6 +1,6 @@
 //! The HTTP layer both backends share: accepting within the connection cap, hyper
-//! connections (HTTP/1.1 and h2c) watched over by `lifetime`, reading bodies within the
-//! limits, graceful shutdown and the access log.
+//! connections (HTTP/1.1 and h2c, told apart by `protocol`) watched over by `lifetime`,
+//! reading bodies within the limits, graceful shutdown and the access log.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -13,14 +13,13 @@ use http::header::CONNECTION;
 use http::{HeaderValue, Version};
 use hyper::body::Incoming;
 use hyper::service::Service;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::lifetime::{Active, Activity, Tracked};
+use super::protocol::Http;
 use super::service::{Peer, Serve, Stack, into_body};
 use super::{Limits, async_backend, threaded};
 use crate::body::Body;
@@ -55,7 +54,7 @@ impl Shared {
 /// then drains them: each finishes what it is serving and closes, within the shutdown
 /// timeout.
 pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
-    let builder = Arc::new(builder(&shared.limits));
+    let http = Arc::new(Http::new(&shared.limits));
     let slots = Arc::new(Semaphore::new(shared.limits.max_connections));
     let mut full = false;
     let mut connections = JoinSet::new();
@@ -70,7 +69,7 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: 
         match accepted {
             Ok((stream, remote, slot)) => {
                 let conn = Connection { shared: shared.clone(), remote, activity: Activity::new() };
-                connections.spawn(conn.serve(stream, builder.clone(), stop.clone(), slot));
+                connections.spawn(conn.serve(stream, http.clone(), stop.clone(), slot));
             }
             // The client gave up before the connection was accepted: nothing to report.
             Err(e) if client_gone(&e) => {
@@ -102,7 +101,7 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: 
             },
         };
         let conn = Connection { shared: shared.clone(), remote, activity: Activity::new() };
-        connections.spawn(conn.serve(stream, builder.clone(), stop.clone(), slot));
+        connections.spawn(conn.serve(stream, http.clone(), stop.clone(), slot));
     }
     let limit = shared.limits.shutdown_timeout;
     let drained = tokio::time::timeout(limit, async { while connections.join_next().await.is_some() {} });
@@ -163,25 +162,6 @@ async fn accept(
     Ok((stream, remote, slot))
 }
 
-/// hyper's settings for every connection of one server.
-fn builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
-        .max_buf_size(limits.max_header_bytes)
-        .keep_alive(true);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
-        // A peer that stops answering pings while a request runs is gone.
-        .keep_alive_interval(limits.header_read_timeout)
-        .keep_alive_timeout(limits.header_read_timeout);
-    builder
-}
-
 /// One accepted connection.
 struct Connection {
     shared: Arc<Shared>,
@@ -200,48 +180,38 @@ impl Connection {
     async fn serve(
         self,
         stream: TcpStream,
-        builder: Arc<auto::Builder<TokioExecutor>>,
+        http: Arc<Http>,
         stop: watch::Receiver<bool>,
         _slot: OwnedSemaphorePermit,
     ) {
         let _ = stream.set_nodelay(true);
         if self.shared.tls.is_none() {
-            self.serve_io(stream, false, builder, stop).await;
+            self.serve_io(stream, false, http, stop).await;
         } else {
             // Boxed: the handshake and a TLS connection's state take several KiB, and
             // inline they would make the task of every plaintext connection as large.
-            Box::pin(self.serve_tls(stream, builder, stop)).await;
+            Box::pin(self.serve_tls(stream, http, stop)).await;
         }
     }
 
-    async fn serve_tls(
-        self,
-        stream: TcpStream,
-        builder: Arc<auto::Builder<TokioExecutor>>,
-        stop: watch::Receiver<bool>,
-    ) {
+    async fn serve_tls(self, stream: TcpStream, http: Arc<Http>, stop: watch::Receiver<bool>) {
         let Some(tls) = &self.shared.tls else { return };
         // The handshake counts against the time to start a request.
         let limit = self.shared.limits.header_read_timeout;
         match tokio::time::timeout(limit, tls.accept(stream)).await {
-            Ok(Ok(stream)) => self.serve_io(stream, true, builder, stop).await,
+            Ok(Ok(stream)) => self.serve_io(stream, true, http, stop).await,
             Ok(Err(e)) => tracing::debug!(error = %e, remote = %self.remote, "TLS handshake failed"),
             Err(_) => tracing::debug!(remote = %self.remote, "TLS handshake timed out"),
         }
     }
 
-    async fn serve_io<I>(
-        self,
-        io: I,
-        tls: bool,
-        builder: Arc<auto::Builder<TokioExecutor>>,
-        stop: watch::Receiver<bool>,
-    ) where
+    async fn serve_io<I>(self, io: I, tls: bool, http: Arc<Http>, stop: watch::Receiver<bool>)
+    where
         I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
         let this = Arc::new(self);
         let service = Requests { conn: this.clone(), stop: stop.clone(), tls };
-        let conn = pin!(builder.serve_connection_with_upgrades(TokioIo::new(io), service));
+        let conn = pin!(http.serve(io, service));
         let idle = this.shared.limits.header_read_timeout;
         if let Err(e) = this.activity.watch_over(conn, idle, stop).await {
             tracing::debug!(error = %e, remote = %this.remote, "connection ended with an error");

@@ -1,8 +1,8 @@
 //! Serving over sockets: [`Server`], its [`Backend`]s and the [`ServerHandle`].
 //!
 //! Both backends share the HTTP layer (`conn`): hyper on the shared runtime, HTTP/1.1
-//! with keep-alive and HTTP/2 (h2c, prior knowledge) on one port, with limits that protect
-//! the server, on a socket bound by `listen`; `lifetime` closes idle connections and
+//! with keep-alive and HTTP/2 (h2c, prior knowledge) on one port (`protocol`), with limits
+//! that protect the server, on a socket bound by `listen`; `lifetime` closes idle connections and
 //! drains them at shutdown. The backends differ only in where the lifecycle runs:
 //!
 //! * [`Backend::Async`] (`async_backend`): in the connection's task; async handlers are
@@ -16,6 +16,7 @@ mod async_backend;
 mod conn;
 mod lifetime;
 mod listen;
+mod protocol;
 mod proxy;
 mod service;
 mod threaded;
