@@ -440,10 +440,12 @@ impl App {
             Backend::Async => "async backend".to_string(),
             Backend::Threaded { workers } => format!("threaded backend, {workers} workers"),
         };
+        // Before the banner: a client that waits for it (a test, a script) must find its
+        // first request logged.
+        log_requests_by_default();
         // Not eprintln!, which panics when stderr is closed.
         let banner = format!(" * Running on http://{} ({mode}; ctrl-c to quit)\n{routes}", handle.addr());
         let _ = writeln!(io::stderr(), "{banner}");
-        log_requests_by_default();
         handle.serve_until_signal();
         Ok(())
     }
