@@ -1,9 +1,10 @@
 //! The HTTP layer both backends share: accepting within the connection cap, hyper
-//! connections (HTTP/1.1 and h2c) watched over by `lifetime`, reading bodies within the
-//! limits, graceful shutdown and the access log.
+//! connections (HTTP/1.1 and h2c, told apart by `protocol`) watched over by `lifetime`,
+//! reading bodies within the limits, graceful shutdown and the access log.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -11,9 +12,7 @@ use std::time::Duration;
 use http::header::CONNECTION;
 use http::{HeaderValue, Version};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
+use hyper::service::Service;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
@@ -21,8 +20,10 @@ use tokio::time::Instant;
 
 use super::Limits;
 use super::lifetime::{Active, Activity, Tracked};
+use super::protocol::Http;
 use super::service::{Peer, Serve, Stack, into_body};
 use crate::body::Body;
+use crate::handler::BoxFuture;
 
 /// What every connection of one server shares.
 pub(crate) struct Shared {
@@ -47,7 +48,7 @@ impl Shared {
 /// then drains them: each finishes what it is serving and closes, within the shutdown
 /// timeout.
 pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
-    let builder = Arc::new(builder(&shared.limits));
+    let http = Arc::new(Http::new(&shared.limits));
     let slots = Arc::new(Semaphore::new(shared.limits.max_connections));
     let mut full = false;
     let mut connections = JoinSet::new();
@@ -62,7 +63,7 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: 
         match accepted {
             Ok((stream, remote, slot)) => {
                 let conn = Connection { shared: shared.clone(), remote, activity: Activity::new() };
-                connections.spawn(conn.serve(stream, builder.clone(), stop.clone(), slot));
+                connections.spawn(conn.serve(stream, http.clone(), stop.clone(), slot));
             }
             // The client gave up before the connection was accepted: nothing to report.
             Err(e) if client_gone(&e) => {
@@ -94,7 +95,7 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: 
             },
         };
         let conn = Connection { shared: shared.clone(), remote, activity: Activity::new() };
-        connections.spawn(conn.serve(stream, builder.clone(), stop.clone(), slot));
+        connections.spawn(conn.serve(stream, http.clone(), stop.clone(), slot));
     }
     let limit = shared.limits.shutdown_timeout;
     let drained = tokio::time::timeout(limit, async { while connections.join_next().await.is_some() {} });
@@ -155,25 +156,6 @@ async fn accept(
     Ok((stream, remote, slot))
 }
 
-/// hyper's settings for every connection of one server.
-fn builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
-        .max_buf_size(limits.max_header_bytes)
-        .keep_alive(true);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
-        // A peer that stops answering pings while a request runs is gone.
-        .keep_alive_interval(limits.header_read_timeout)
-        .keep_alive_timeout(limits.header_read_timeout);
-    builder
-}
-
 /// One accepted connection.
 struct Connection {
     shared: Arc<Shared>,
@@ -192,60 +174,75 @@ impl Connection {
     async fn serve(
         self,
         stream: TcpStream,
-        builder: Arc<auto::Builder<TokioExecutor>>,
+        http: Arc<Http>,
         stop: watch::Receiver<bool>,
         _slot: OwnedSemaphorePermit,
     ) {
         let _ = stream.set_nodelay(true);
-        match &self.shared.tls {
-            None => self.serve_io(stream, false, builder, stop).await,
-            Some(tls) => {
-                // The handshake counts against the time to start a request.
-                let limit = self.shared.limits.header_read_timeout;
-                match tokio::time::timeout(limit, tls.accept(stream)).await {
-                    Ok(Ok(stream)) => self.serve_io(stream, true, builder, stop).await,
-                    Ok(Err(e)) => tracing::debug!(error = %e, remote = %self.remote, "TLS handshake failed"),
-                    Err(_) => tracing::debug!(remote = %self.remote, "TLS handshake timed out"),
-                }
-            }
+        if self.shared.tls.is_none() {
+            self.serve_io(stream, false, http, stop).await;
+        } else {
+            // Boxed: the handshake and a TLS connection's state take several KiB, and
+            // inline they would make the task of every plaintext connection as large.
+            Box::pin(self.serve_tls(stream, http, stop)).await;
         }
     }
 
-    async fn serve_io<I>(
-        self,
-        io: I,
-        tls: bool,
-        builder: Arc<auto::Builder<TokioExecutor>>,
-        stop: watch::Receiver<bool>,
-    ) where
+    async fn serve_tls(self, stream: TcpStream, http: Arc<Http>, stop: watch::Receiver<bool>) {
+        let Some(tls) = &self.shared.tls else { return };
+        // The handshake counts against the time to start a request.
+        let limit = self.shared.limits.header_read_timeout;
+        match tokio::time::timeout(limit, tls.accept(stream)).await {
+            Ok(Ok(stream)) => self.serve_io(stream, true, http, stop).await,
+            Ok(Err(e)) => tracing::debug!(error = %e, remote = %self.remote, "TLS handshake failed"),
+            Err(_) => tracing::debug!(remote = %self.remote, "TLS handshake timed out"),
+        }
+    }
+
+    async fn serve_io<I>(self, io: I, tls: bool, http: Arc<Http>, stop: watch::Receiver<bool>)
+    where
         I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
         let this = Arc::new(self);
-        let service = {
-            let this = this.clone();
-            let stop = stop.clone();
-            service_fn(move |mut req: hyper::Request<Incoming>| {
-                let this = this.clone();
-                let stop = stop.clone();
-                if req.headers().contains_key(http::header::UPGRADE) {
-                    // A WebSocket closes with 1001 when the server shuts down.
-                    req.extensions_mut().insert(crate::websocket::Shutdown(stop.clone()));
-                }
-                async move {
-                    let active = Active::begin(this, req.version());
-                    let peer = Peer { remote: active.conn().remote, tls };
-                    let resp = handle(&active.conn().shared, req, peer).await;
-                    let resp = crate::sse::end_at_shutdown(resp, stop);
-                    // The request stays in flight until its response has been sent.
-                    Ok::<_, Infallible>(resp.map(|body| Tracked::new(body, active)))
-                }
-            })
-        };
-        let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+        let service = Requests { conn: this.clone(), stop: stop.clone(), tls };
+        let conn = pin!(http.serve(io, service));
         let idle = this.shared.limits.header_read_timeout;
         if let Err(e) = this.activity.watch_over(conn, idle, stop).await {
             tracing::debug!(error = %e, remote = %this.remote, "connection ended with an error");
         }
+    }
+}
+
+/// The connection's requests, as hyper hands them over.
+struct Requests {
+    conn: Arc<Connection>,
+    stop: watch::Receiver<bool>,
+    tls: bool,
+}
+
+impl Service<hyper::Request<Incoming>> for Requests {
+    type Response = hyper::Response<Tracked<Body, Connection>>;
+    type Error = Infallible;
+    // Boxed: hyper keeps a slot the size of this future in every HTTP/1 connection for as
+    // long as it is open, idle or not; boxed, a request's state is allocated while it
+    // runs, and the slot holds a pointer.
+    type Future = BoxFuture<'static, Result<Self::Response, Infallible>>;
+
+    fn call(&self, mut req: hyper::Request<Incoming>) -> Self::Future {
+        if req.headers().contains_key(http::header::UPGRADE) {
+            // A WebSocket closes with 1001 when the server shuts down.
+            req.extensions_mut().insert(crate::websocket::Shutdown(self.stop.clone()));
+        }
+        // In flight from now until its response has been sent.
+        let active = Active::begin(self.conn.clone(), req.version());
+        let peer = Peer { remote: self.conn.remote, tls: self.tls };
+        let stop = self.stop.clone();
+        Box::pin(async move {
+            let resp = handle(&active.conn().shared, req, peer).await;
+            // An event stream ends when the server starts to shut down.
+            let resp = crate::sse::end_at_shutdown(resp, stop);
+            Ok(resp.map(|body| Tracked::new(body, active)))
+        })
     }
 }
 
@@ -298,6 +295,26 @@ mod tests {
         let queued = accept_queued(listener);
         assert_eq!(queued.len(), clients.len());
         assert!(std::net::TcpStream::connect(addr).is_err(), "the listener is closed");
+    }
+
+    /// Every open connection, idle or not, holds its task: a regression here (a state
+    /// held twice, a large future inline) is paid 10,000 times by 10,000 idle clients.
+    #[tokio::test]
+    async fn a_connection_task_stays_small() {
+        let limits = Limits::default();
+        let engine = super::super::engine::Engine::Async(super::super::async_backend::Offload::new(&limits));
+        let app = crate::App::new().build().unwrap();
+        let serve = Arc::new(Serve { app, engine, limits: limits.clone(), trust_proxy: 0 });
+        let shared = Arc::new(Shared::new(serve, None, None));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let _client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let (stream, remote) = listener.accept().await.unwrap();
+        let slot = Arc::new(Semaphore::new(1)).try_acquire_owned().unwrap();
+        let (_stop, stopped) = watch::channel(false);
+        let conn = Connection { shared, remote, activity: Activity::new() };
+        let task = conn.serve(stream, Arc::new(Http::new(&limits)), stopped, slot);
+        let size = std::mem::size_of_val(&task);
+        assert!(size <= 2048, "a connection's future takes {size} bytes");
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! may be sending. A request is in flight from the moment hyper hands it over until its
 //! response body has been sent.
 
-use std::pin::{Pin, pin};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
@@ -13,7 +14,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::Version;
 use hyper::body::{Body, Frame, SizeHint};
-use hyper_util::server::graceful::GracefulConnection;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -74,13 +74,16 @@ impl Activity {
     /// `stop` turns, an HTTP/2 connection gets a GOAWAY at once and an HTTP/1 connection
     /// answers its next request with `Connection: close` (the server adds it while it
     /// drains), or closes after the grace if none comes.
-    pub(crate) async fn watch_over<C: GracefulConnection>(
+    ///
+    /// `conn` is pinned by the caller, in its own future: taken by value, it would be
+    /// stored twice in this one (as the argument and pinned), and the connection's task
+    /// would be larger by the size of a hyper connection.
+    pub(crate) async fn watch_over<C: Graceful>(
         &self,
-        conn: C,
+        mut conn: Pin<&mut C>,
         idle: Duration,
         mut stop: watch::Receiver<bool>,
     ) -> Result<(), C::Error> {
-        let mut conn = pin!(conn);
         let mut drain = None;
         loop {
             let deadline = self.deadline(idle, drain);
@@ -102,6 +105,14 @@ impl Activity {
         conn.as_mut().graceful_shutdown();
         tokio::time::timeout(CLOSE_WAIT, conn).await.unwrap_or(Ok(()))
     }
+}
+
+/// A connection that can be told to finish what it is serving and close, then polled
+/// until it has.
+pub(crate) trait Graceful: Future<Output = Result<(), Self::Error>> {
+    type Error;
+
+    fn graceful_shutdown(self: Pin<&mut Self>);
 }
 
 /// A request in flight on a connection (`C` holds the connection's [`Activity`]); it

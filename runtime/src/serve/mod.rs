@@ -1,10 +1,10 @@
 //! Serving over sockets: [`Server`], its [`Backend`]s and the [`ServerHandle`].
 //!
 //! Both backends share the HTTP layer (`conn`): hyper on the shared runtime, HTTP/1.1
-//! with keep-alive and HTTP/2 (h2c, prior knowledge) on one port, with limits that protect
-//! the server, on a socket bound by `listen`; `lifetime` closes idle connections and
-//! drains them at shutdown. The backends differ only in where the lifecycle runs, which
-//! `engine` hides behind one `serve(request) -> response`:
+//! with keep-alive and HTTP/2 (h2c, prior knowledge) on one port (`protocol`), with limits
+//! that protect the server, on a socket bound by `listen`; `lifetime` closes idle
+//! connections and drains them at shutdown. The backends differ only in where the
+//! lifecycle runs, which `engine` hides behind one `serve(request) -> response`:
 //!
 //! * [`Backend::Async`] (`async_backend`): in the connection's task; async handlers are
 //!   awaited there, sync handlers go to erlen's sync pool.
@@ -18,6 +18,7 @@ mod conn;
 mod engine;
 mod lifetime;
 mod listen;
+mod protocol;
 mod proxy;
 mod service;
 mod threaded;
@@ -460,10 +461,12 @@ impl App {
             Backend::Async => "async backend".to_string(),
             Backend::Threaded { workers } => format!("threaded backend, {workers} workers"),
         };
+        // Before the banner: a client that waits for it (a test, a script) must find its
+        // first request logged.
+        log_requests_by_default();
         // Not eprintln!, which panics when stderr is closed.
         let banner = format!(" * Running on http://{} ({mode}; ctrl-c to quit)\n{routes}", handle.addr());
         let _ = writeln!(io::stderr(), "{banner}");
-        log_requests_by_default();
         handle.serve_until_signal();
         Ok(())
     }
