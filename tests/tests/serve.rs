@@ -390,3 +390,24 @@ fn spawn_reports_build_and_bind_errors() {
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
     assert!(err.to_string().contains("registered twice"), "{err}");
 }
+
+#[test]
+fn a_setting_of_the_other_backend_is_refused_not_ignored() {
+    let err = Server::bind("127.0.0.1:0").queue_size(8).spawn(app()).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(
+        err.to_string().contains("`Server::queue_size`") && err.to_string().contains("async backend"),
+        "{err}"
+    );
+    let threaded = Server::bind("127.0.0.1:0").backend(Backend::Threaded { workers: 2 });
+    let err = threaded.blocking_threads(4).spawn(app()).unwrap_err();
+    assert!(err.to_string().contains("`Server::blocking_threads`"), "{err}");
+    // Each backend's own setting is fine.
+    let server = Server::bind("127.0.0.1:0").backend(Backend::Threaded { workers: 2 }).queue_size(8);
+    server.spawn(app()).expect("queue_size on the threaded backend").shutdown();
+    Server::bind("127.0.0.1:0")
+        .blocking_threads(4)
+        .spawn(app())
+        .expect("blocking_threads on async")
+        .shutdown();
+}

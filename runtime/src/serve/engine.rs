@@ -10,6 +10,25 @@ use crate::app::AppCore;
 use crate::request::Request;
 use crate::response::Response;
 
+/// How many requests may wait for a worker of the threaded backend, by default.
+const DEFAULT_QUEUE_SIZE: usize = 1024;
+
+/// Refuses a setting of the other backend: it would be silently ignored.
+fn check_settings(backend: Backend, limits: &Limits) -> io::Result<()> {
+    let problem = match backend {
+        Backend::Async if limits.queue_size.is_some() => {
+            "`Server::queue_size` sets how many requests wait for a worker of the threaded backend, \
+             and this server uses the async backend: remove it, or choose `Backend::Threaded { workers }`"
+        }
+        Backend::Threaded { .. } if limits.blocking_threads.is_some() => {
+            "`Server::blocking_threads` bounds the sync handlers of the async backend, and this server \
+             uses the threaded backend, where sync handlers run on its workers: set `Backend::Threaded { workers }` instead"
+        }
+        _ => return Ok(()),
+    };
+    Err(io::Error::new(io::ErrorKind::InvalidInput, problem))
+}
+
 pub(crate) enum Engine {
     /// In the connection's task; sync handlers on the sync pool.
     Async(async_backend::Offload),
@@ -25,11 +44,12 @@ impl Engine {
         app: &Arc<AppCore>,
         limits: &Limits,
     ) -> io::Result<(Engine, Option<threaded::Pool>)> {
+        check_settings(backend, limits)?;
         Ok(match backend {
             Backend::Async => (Engine::Async(async_backend::Offload::new(limits)), None),
             Backend::Threaded { workers } => {
-                let (workers, pool) =
-                    threaded::Workers::start(app.clone(), workers.max(1), limits.queue_size)?;
+                let queue_size = limits.queue_size.unwrap_or(DEFAULT_QUEUE_SIZE);
+                let (workers, pool) = threaded::Workers::start(app.clone(), workers.max(1), queue_size)?;
                 (Engine::Threaded(workers), Some(pool))
             }
         })

@@ -66,7 +66,8 @@ pub(crate) struct Limits {
     pub(crate) request_timeout: Option<Duration>,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) blocking_threads: Option<usize>,
-    pub(crate) queue_size: usize,
+    /// Set only with [`Server::queue_size`]; the threaded backend's default otherwise.
+    pub(crate) queue_size: Option<usize>,
     pub(crate) max_connections: usize,
     pub(crate) backlog: u32,
 }
@@ -82,7 +83,7 @@ impl Default for Limits {
             request_timeout: None,
             shutdown_timeout: Duration::from_secs(10),
             blocking_threads: None,
-            queue_size: 1024,
+            queue_size: None,
             max_connections: listen::default_max_connections(),
             backlog: listen::DEFAULT_BACKLOG,
         }
@@ -256,16 +257,18 @@ impl Server {
     }
 
     /// On the async backend, how many sync handlers may run at once on the sync pool
-    /// (default: the pool's bound, 512 or `ERLEN_BLOCKING_THREADS`).
+    /// (default: the pool's bound, 512 or `ERLEN_BLOCKING_THREADS`). A setting of the
+    /// async backend: [`Server::spawn`] refuses it with the threaded one.
     pub fn blocking_threads(mut self, threads: usize) -> Server {
         self.limits.blocking_threads = Some(threads.max(1));
         self
     }
 
     /// On the threaded backend, how many requests may wait for a worker; beyond that
-    /// they get 503 (default 1024).
+    /// they get 503 (default 1024). A setting of the threaded backend: [`Server::spawn`]
+    /// refuses it with the async one.
     pub fn queue_size(mut self, size: usize) -> Server {
-        self.limits.queue_size = size.max(1);
+        self.limits.queue_size = Some(size.max(1));
         self
     }
 
