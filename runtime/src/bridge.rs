@@ -26,7 +26,12 @@ pub fn handle() -> &'static Handle {
     RUNTIME
         .get_or_init(|| {
             let mut builder = tokio::runtime::Builder::new_multi_thread();
-            builder.enable_all().thread_name("erlen-rt").on_thread_park(crate::pool::flush);
+            builder.enable_all().thread_name("erlen-rt").on_thread_park(|| {
+                // Hand over, with one wake-up each, the work this thread queued for the
+                // sync pool and for threaded servers' workers.
+                crate::pool::flush();
+                crate::serve::flush_threaded();
+            });
             if let Some(n) = crate::env::positive("ERLEN_THREADS") {
                 builder.worker_threads(n);
             }
@@ -87,6 +92,12 @@ impl Wake for ThreadWaker {
 /// Unlike `Handle::block_on`, it nests: a sync handler running under it may call
 /// [`block_on`] again.
 pub(crate) fn park_on<F: Future>(future: F) -> F::Output {
+    park_on_with(future, &|| {})
+}
+
+/// [`park_on`], calling `before_park` whenever the future is pending and the thread is
+/// about to park.
+pub(crate) fn park_on_with<F: Future>(future: F, before_park: &dyn Fn()) -> F::Output {
     let _entered = handle().enter();
     let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
     let mut cx = Context::from_waker(&waker);
@@ -95,6 +106,7 @@ pub(crate) fn park_on<F: Future>(future: F) -> F::Output {
         if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
             return out;
         }
+        before_park();
         thread::park();
     }
 }
