@@ -92,15 +92,20 @@ impl Wake for ThreadWaker {
 /// Unlike `Handle::block_on`, it nests: a sync handler running under it may call
 /// [`block_on`] again.
 pub(crate) fn park_on<F: Future>(future: F) -> F::Output {
-    park_on_with(future, &|| {})
+    park_on_with(future, &thread_waker(), &|| {})
 }
 
-/// [`park_on`], calling `before_park` whenever the future is pending and the thread is
-/// about to park.
-pub(crate) fn park_on_with<F: Future>(future: F, before_park: &dyn Fn()) -> F::Output {
+/// A waker that unparks this thread, for [`park_on_with`]: a thread that parks on many
+/// futures makes it once.
+pub(crate) fn thread_waker() -> Waker {
+    Waker::from(Arc::new(ThreadWaker(thread::current())))
+}
+
+/// [`park_on`] with this thread's `waker` (from [`thread_waker`]), calling `before_park`
+/// whenever the future is pending and the thread is about to park.
+pub(crate) fn park_on_with<F: Future>(future: F, waker: &Waker, before_park: &dyn Fn()) -> F::Output {
     let _entered = handle().enter();
-    let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
-    let mut cx = Context::from_waker(&waker);
+    let mut cx = Context::from_waker(waker);
     let mut future = pin!(future);
     loop {
         if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {

@@ -21,6 +21,7 @@ use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
+use std::task::Waker;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -70,7 +71,8 @@ impl Workers {
                 let exit = exit.clone();
                 let app = app.clone();
                 std::thread::Builder::new().name(format!("erlen-worker-{i}")).spawn(move || {
-                    queue.work(|job, blocking| run(&app, job, blocking));
+                    let waker = bridge::thread_waker();
+                    queue.work(|job, blocking| run(&app, job, &waker, blocking));
                     let _ = exit.send(());
                 })
             })
@@ -116,24 +118,26 @@ impl Drop for Workers {
     }
 }
 
-/// Runs one request's lifecycle on this worker and sends its response, unless its client
-/// has gone. `blocking` is called whenever the lifecycle waits, with the worker parked.
-fn run(app: &Arc<AppCore>, job: Job, blocking: &dyn Fn()) {
+/// Runs one request's lifecycle on this worker, parked with `waker` when it waits (after
+/// calling `blocking`), and sends its response, unless its client has gone.
+fn run(app: &Arc<AppCore>, job: Job, waker: &Waker, blocking: &dyn Fn()) {
     let Job { request, mut reply } = job;
     if reply.is_closed() {
         tracing::debug!(path = request.path(), "the client has gone; its queued request is skipped");
         return;
     }
     let lifecycle = async {
+        // The lifecycle first: a request that does not wait (a sync view) is done before
+        // the client's departure is ever watched for, which costs a registration.
         tokio::select! {
             biased;
-            () = reply.closed() => None,
             response = dispatch(app, request, &Mode::Inline) => Some(response),
+            () = reply.closed() => None,
         }
     };
     // The lifecycle turns every panic of user code into a 500; this keeps the worker
     // alive should anything else panic.
-    let served = catch_unwind(AssertUnwindSafe(|| bridge::park_on_with(lifecycle, blocking)));
+    let served = catch_unwind(AssertUnwindSafe(|| bridge::park_on_with(lifecycle, waker, blocking)));
     match served {
         // The client may still go before the response reaches it; nothing to do then.
         Ok(Some(response)) => {
