@@ -7,7 +7,7 @@
 //! future completes. Nothing is created per request or per call.
 
 use std::future::Future;
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
@@ -92,7 +92,7 @@ impl Wake for ThreadWaker {
 /// Unlike `Handle::block_on`, it nests: a sync handler running under it may call
 /// [`block_on`] again.
 pub(crate) fn park_on<F: Future>(future: F) -> F::Output {
-    park_on_with(future, &thread_waker(), &|| {})
+    park_on_with(pin!(future), &thread_waker(), &|| {})
 }
 
 /// A waker that unparks this thread, for [`park_on_with`]: a thread that parks on many
@@ -102,11 +102,15 @@ pub(crate) fn thread_waker() -> Waker {
 }
 
 /// [`park_on`] with this thread's `waker` (from [`thread_waker`]), calling `before_park`
-/// whenever the future is pending and the thread is about to park.
-pub(crate) fn park_on_with<F: Future>(future: F, waker: &Waker, before_park: &dyn Fn()) -> F::Output {
+/// whenever the future is pending and the thread is about to park. The future is pinned
+/// by the caller, so that a large one is never moved.
+pub(crate) fn park_on_with<F: Future>(
+    mut future: Pin<&mut F>,
+    waker: &Waker,
+    before_park: &dyn Fn(),
+) -> F::Output {
     let _entered = handle().enter();
     let mut cx = Context::from_waker(waker);
-    let mut future = pin!(future);
     loop {
         if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
             return out;

@@ -19,6 +19,7 @@ pub(crate) use queue::flush;
 
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::pin;
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
 use std::task::Waker;
@@ -126,18 +127,22 @@ fn run(app: &Arc<AppCore>, job: Job, waker: &Waker, blocking: &dyn Fn()) {
         tracing::debug!(path = request.path(), "the client has gone; its queued request is skipped");
         return;
     }
-    let lifecycle = async {
-        // The lifecycle first: a request that does not wait (a sync view) is done before
-        // the client's departure is ever watched for, which costs a registration.
-        tokio::select! {
-            biased;
-            response = dispatch(app, request, &Mode::Inline) => Some(response),
-            () = reply.closed() => None,
-        }
+    let served = {
+        // Pinned where it is made: the lifecycle's state is large, and never moved.
+        let lifecycle = pin!(async {
+            // The lifecycle first: a request that does not wait (a sync view) is done
+            // before the client's departure is ever watched for, which costs a
+            // registration.
+            tokio::select! {
+                biased;
+                response = dispatch(app, request, &Mode::Inline) => Some(response),
+                () = reply.closed() => None,
+            }
+        });
+        // The lifecycle turns every panic of user code into a 500; this keeps the worker
+        // alive should anything else panic.
+        catch_unwind(AssertUnwindSafe(|| bridge::park_on_with(lifecycle, waker, blocking)))
     };
-    // The lifecycle turns every panic of user code into a 500; this keeps the worker
-    // alive should anything else panic.
-    let served = catch_unwind(AssertUnwindSafe(|| bridge::park_on_with(lifecycle, waker, blocking)));
     match served {
         // The client may still go before the response reaches it; nothing to do then.
         Ok(Some(response)) => {
