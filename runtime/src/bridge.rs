@@ -7,7 +7,7 @@
 //! future completes. Nothing is created per request or per call.
 
 use std::future::Future;
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
@@ -26,7 +26,12 @@ pub fn handle() -> &'static Handle {
     RUNTIME
         .get_or_init(|| {
             let mut builder = tokio::runtime::Builder::new_multi_thread();
-            builder.enable_all().thread_name("erlen-rt").on_thread_park(crate::pool::flush);
+            builder.enable_all().thread_name("erlen-rt").on_thread_park(|| {
+                // Hand over, with one wake-up each, the work this thread queued for the
+                // sync pool and for threaded servers' workers.
+                crate::pool::flush();
+                crate::serve::flush_threaded();
+            });
             if let Some(n) = crate::env::positive("ERLEN_THREADS") {
                 builder.worker_threads(n);
             }
@@ -87,14 +92,30 @@ impl Wake for ThreadWaker {
 /// Unlike `Handle::block_on`, it nests: a sync handler running under it may call
 /// [`block_on`] again.
 pub(crate) fn park_on<F: Future>(future: F) -> F::Output {
+    park_on_with(pin!(future), &thread_waker(), &|| {})
+}
+
+/// A waker that unparks this thread, for [`park_on_with`]: a thread that parks on many
+/// futures makes it once.
+pub(crate) fn thread_waker() -> Waker {
+    Waker::from(Arc::new(ThreadWaker(thread::current())))
+}
+
+/// [`park_on`] with this thread's `waker` (from [`thread_waker`]), calling `before_park`
+/// whenever the future is pending and the thread is about to park. The future is pinned
+/// by the caller, so that a large one is never moved.
+pub(crate) fn park_on_with<F: Future>(
+    mut future: Pin<&mut F>,
+    waker: &Waker,
+    before_park: &dyn Fn(),
+) -> F::Output {
     let _entered = handle().enter();
-    let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    let mut future = pin!(future);
+    let mut cx = Context::from_waker(waker);
     loop {
         if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
             return out;
         }
+        before_park();
         thread::park();
     }
 }

@@ -128,6 +128,12 @@ thread_local! {
     static RUNTIME_WORKER: Cell<bool> = const { Cell::new(false) };
 }
 
+/// Whether this thread is one of the shared runtime's workers (known once it has parked
+/// once), which call [`flush`] before they park.
+pub(crate) fn on_runtime_worker() -> bool {
+    RUNTIME_WORKER.with(Cell::get)
+}
+
 impl Inner {
     fn lock(&self) -> MutexGuard<'_, State> {
         crate::sync::lock(&self.state)

@@ -1,19 +1,28 @@
 //! The threaded backend: a fixed pool of worker threads, like a WSGI server's.
 //!
 //! Connections live in the event loop; when a request has been read in full it is queued
-//! for the pool, and the first free worker runs its whole lifecycle, start to finish. Sync
-//! handlers run right on the worker. Async handlers are polled on the worker too, through
-//! the bridge ([`crate::bridge::park_on`]): the worker parks while the shared runtime's
-//! reactor and timers drive their I/O, so no thread and no event loop is created per call
-//! (Flask's `AsyncToSync` creates both). A full queue is a 503, never a hang.
+//! for the pool, and a worker runs its whole lifecycle, start to finish, one request at a
+//! time. Sync handlers run right on the worker. Async handlers are polled on the worker
+//! too, through the bridge ([`crate::bridge::park_on`]): the worker parks while the shared
+//! runtime's reactor and timers drive their I/O, so no thread and no event loop is created
+//! per call (Flask's `AsyncToSync` creates both). A full queue is a 503, never a hang.
+//! When to wake a worker, so that a request crosses threads at as little cost as it can,
+//! is the queue's business (`queue`).
 //!
 //! A request whose client has gone (the connection closed, the HTTP/2 stream was reset,
 //! the request timed out) is skipped if no worker has started it yet, and the view or
 //! hook awaiting on the worker is cancelled at its next `.await`, as on the async backend.
 
+mod queue;
+
+pub(crate) use queue::flush;
+
 use std::io;
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::pin;
+use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
+use std::task::Waker;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -21,6 +30,7 @@ use http::header::RETRY_AFTER;
 use http::{HeaderValue, StatusCode};
 use tokio::sync::oneshot;
 
+use self::queue::{Queue, Refused};
 use crate::app::AppCore;
 use crate::bridge;
 use crate::dispatch::dispatch;
@@ -29,19 +39,22 @@ use crate::exec::Mode;
 use crate::request::Request;
 use crate::response::Response;
 
+/// A request waiting for a worker, and where its response goes.
 struct Job {
     request: Box<Request>,
     reply: oneshot::Sender<Response>,
 }
 
-/// The sending side, used by connections.
+/// The sending side, used by connections; dropping it closes the queue, which lets the
+/// workers finish what is queued and exit.
 pub(crate) struct Workers {
-    queue: SyncSender<Job>,
+    queue: Arc<Queue<Job>>,
 }
 
 /// The worker threads, joined at shutdown.
 #[derive(Debug)]
 pub(crate) struct Pool {
+    /// The workers, then the queue's monitor.
     threads: Vec<JoinHandle<()>>,
     // In a mutex only so that `ServerHandle` is `Sync`; it is used once, at shutdown.
     exited: Mutex<Receiver<()>>,
@@ -50,37 +63,49 @@ pub(crate) struct Pool {
 impl Workers {
     /// Starts `workers` threads serving `app`, sharing a queue of `queue_size` requests.
     pub(crate) fn start(app: Arc<AppCore>, workers: usize, queue_size: usize) -> io::Result<(Workers, Pool)> {
-        let (queue, jobs) = mpsc::sync_channel::<Job>(queue_size);
-        let jobs = Arc::new(Mutex::new(jobs));
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let queue = Queue::new(workers, queue_size, cores);
         let (exit, exited) = mpsc::channel();
         let threads = (0..workers)
             .map(|i| {
-                let jobs = jobs.clone();
+                let queue = queue.clone();
                 let exit = exit.clone();
                 let app = app.clone();
                 std::thread::Builder::new().name(format!("erlen-worker-{i}")).spawn(move || {
-                    work(&app, &jobs);
+                    let waker = bridge::thread_waker();
+                    queue.work(|job, blocking| run(&app, job, &waker, blocking));
                     let _ = exit.send(());
                 })
             })
-            .collect::<io::Result<Vec<_>>>()?;
-        Ok((Workers { queue }, Pool { threads, exited: Mutex::new(exited) }))
+            .chain(std::iter::once({
+                let queue = queue.clone();
+                std::thread::Builder::new().name("erlen-worker-monitor".into()).spawn(move || queue.monitor())
+            }))
+            .collect::<io::Result<Vec<_>>>();
+        match threads {
+            Ok(threads) => Ok((Workers { queue }, Pool { threads, exited: Mutex::new(exited) })),
+            Err(e) => {
+                // The threads started exit once the queue is closed.
+                queue.close();
+                Err(e)
+            }
+        }
     }
 
     /// Queues the request and waits for a worker's response. A full queue is a 503 with
     /// `Retry-After`, as is a server that is shutting down.
     pub(crate) async fn serve(&self, request: Box<Request>) -> Response {
         let (reply, response) = oneshot::channel();
-        let refused = match self.queue.try_send(Job { request, reply }) {
+        let refused = match self.queue.push(Job { request, reply }) {
             Ok(()) => {
                 return response.await.unwrap_or_else(|_| {
                     HttpError::internal("the worker serving the request stopped").default_response()
                 });
             }
-            Err(TrySendError::Full(_)) => HttpError::new(StatusCode::SERVICE_UNAVAILABLE)
+            Err(Refused::Full) => HttpError::new(StatusCode::SERVICE_UNAVAILABLE)
                 .with_message("all workers are busy and the queue is full; try again shortly")
                 .with_header(RETRY_AFTER, HeaderValue::from_static("1")),
-            Err(TrySendError::Disconnected(_)) => {
+            Err(Refused::Closed) => {
                 HttpError::new(StatusCode::SERVICE_UNAVAILABLE).with_message("the server is shutting down")
             }
         };
@@ -88,40 +113,55 @@ impl Workers {
     }
 }
 
-fn work(app: &Arc<AppCore>, jobs: &Mutex<Receiver<Job>>) {
-    loop {
-        // The lock is held only while waiting for the next job, never while serving one.
-        let job = crate::sync::lock(jobs).recv();
-        let Ok(Job { request, mut reply }) = job else { return };
-        if reply.is_closed() {
-            tracing::debug!(path = request.path(), "the client has gone; its queued request is skipped");
-            continue;
-        }
-        let served = bridge::park_on(async {
+impl Drop for Workers {
+    fn drop(&mut self) {
+        self.queue.close();
+    }
+}
+
+/// Runs one request's lifecycle on this worker, parked with `waker` when it waits (after
+/// calling `blocking`), and sends its response, unless its client has gone.
+fn run(app: &Arc<AppCore>, job: Job, waker: &Waker, blocking: &dyn Fn()) {
+    let Job { request, mut reply } = job;
+    if reply.is_closed() {
+        tracing::debug!(path = request.path(), "the client has gone; its queued request is skipped");
+        return;
+    }
+    let served = {
+        // Pinned where it is made: the lifecycle's state is large, and never moved.
+        let lifecycle = pin!(async {
+            // The lifecycle first: a request that does not wait (a sync view) is done
+            // before the client's departure is ever watched for, which costs a
+            // registration.
             tokio::select! {
                 biased;
-                () = reply.closed() => None,
                 response = dispatch(app, request, &Mode::Inline) => Some(response),
+                () = reply.closed() => None,
             }
         });
-        match served {
-            // The client may still go before the response reaches it; nothing to do then.
-            Some(response) => {
-                let _ = reply.send(response);
-            }
-            None => tracing::debug!("the client has gone; its request was cancelled"),
+        // The lifecycle turns every panic of user code into a 500; this keeps the worker
+        // alive should anything else panic.
+        catch_unwind(AssertUnwindSafe(|| bridge::park_on_with(lifecycle, waker, blocking)))
+    };
+    match served {
+        // The client may still go before the response reaches it; nothing to do then.
+        Ok(Some(response)) => {
+            let _ = reply.send(response);
         }
+        Ok(None) => tracing::debug!("the client has gone; its request was cancelled"),
+        Err(_) => tracing::error!("a worker panicked outside the request's handlers; the request is dropped"),
     }
 }
 
 impl Pool {
     /// Waits, up to `deadline`, for every worker to finish its current request and exit
-    /// (the queue's sender is dropped first, which ends their loop). A worker stuck in a
-    /// handler past the deadline is left to finish on its own.
+    /// (the queue is closed first, once the connections have let go of it). A worker stuck
+    /// in a handler past the deadline is left to finish on its own.
     pub(crate) fn join(self, deadline: Duration) {
         let until = Instant::now() + deadline;
         let exited = crate::sync::into_inner(self.exited);
-        for _ in 0..self.threads.len() {
+        // The monitor, last, exits as soon as the queue is closed.
+        for _ in 1..self.threads.len() {
             let left = until.saturating_duration_since(Instant::now());
             if exited.recv_timeout(left).is_err() {
                 tracing::warn!("a worker is still busy after the shutdown timeout; leaving it behind");
