@@ -430,22 +430,21 @@ mod tests {
         let handle = crate::bridge::handle();
         crate::bridge::block_on(handle.spawn(async {})).unwrap();
         std::thread::sleep(Duration::from_millis(50)); // the runtime's threads have parked once
-        let (tx, rx) = mpsc::channel();
-        let pushed = queue.clone();
-        let busy = Duration::from_millis(800);
-        let begin = Instant::now();
+        let (ran_tx, ran) = mpsc::channel();
+        let (pushed_tx, pushed) = mpsc::channel();
+        let queue_for_task = queue.clone();
         handle.spawn(async move {
-            let _ = pushed.push(Box::new(move || {
-                let _ = tx.send(Instant::now());
+            let _ = queue_for_task.push(Box::new(move || {
+                let _ = ran_tx.send(Instant::now());
             }));
-            std::thread::sleep(busy);
+            let _ = pushed_tx.send(Instant::now());
+            std::thread::sleep(Duration::from_millis(800));
         });
-        let ran = rx.recv_timeout(Duration::from_secs(5)).unwrap();
-        assert!(
-            ran.duration_since(begin) < Duration::from_millis(400),
-            "waited {:?}",
-            ran.duration_since(begin)
-        );
+        // Timed from the push: other tests may keep the runtime's threads busy too.
+        let pushed = pushed.recv_timeout(Duration::from_secs(5)).unwrap();
+        let ran = ran.recv_timeout(Duration::from_secs(5)).unwrap();
+        let waited = ran.saturating_duration_since(pushed);
+        assert!(waited < Duration::from_millis(400), "waited {waited:?}");
         stop(&queue, threads);
     }
 }
