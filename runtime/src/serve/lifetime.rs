@@ -88,6 +88,8 @@ impl Activity {
         loop {
             let deadline = self.deadline(idle, drain);
             tokio::select! {
+                // The connection first: it is what wakes this task, request after request.
+                biased;
                 result = conn.as_mut() => return result,
                 () = tokio::time::sleep_until(deadline) => {
                     if self.deadline(idle, drain) <= Instant::now() {

@@ -37,8 +37,10 @@ pub(crate) struct Http {
 impl Http {
     pub(crate) fn new(limits: &Limits) -> Http {
         let mut h1 = http1::Builder::new();
-        h1.timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read_timeout)
+        // No timer, so no header read timeout of hyper's: the connection's watchdog
+        // (`lifetime`) closes a connection that has no request in flight for the idle
+        // time, a slow head included; hyper's would arm a timer for every request.
+        h1
             // The head's size is checked as parsed, however the reads fell; the buffer's
             // cap alone lets a head through that arrives in one large read.
             .max_header_size(limits.max_header_bytes)
