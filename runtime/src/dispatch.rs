@@ -15,7 +15,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use http::header::{ALLOW, CONTENT_LENGTH, COOKIE};
+use http::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE, COOKIE};
 use http::{HeaderValue, Method, StatusCode};
 
 use bytes::Bytes;
@@ -31,9 +31,13 @@ use crate::response::{IntoResponse, Redirect, Response};
 use crate::routing::Match;
 
 /// Serves one request through the whole lifecycle. Never fails: every error, panic and
-/// failing handler ends as a response.
-pub(crate) async fn dispatch(app: &Arc<AppCore>, mut req: Req, mode: &Mode) -> Response {
-    let head = req.method == Method::HEAD;
+/// failing handler ends as a response. Routing is done here, before the future is
+/// built; the future is the lifecycle's steps 2 to 6.
+pub(crate) fn dispatch<'a>(
+    app: &'a Arc<AppCore>,
+    mut req: Req,
+    mode: &'a Mode,
+) -> impl Future<Output = Response> + 'a {
     req.state = app.state.clone();
     let (routed, endpoint) = route(app, &mut req);
     let blueprint = endpoint.map(|e| app.endpoints[e].scope).filter(|&s| s != 0).map(|s| &app.scopes[s]);
@@ -49,19 +53,14 @@ pub(crate) async fn dispatch(app: &Arc<AppCore>, mut req: Req, mode: &Mode) -> R
         session: OnceLock::new(),
     });
     let lifecycle = Lifecycle { mode, ctx, scopes: Scopes { app: &app.scopes[0], blueprint } };
-    let mut resp = lifecycle.run(req, routed).await;
-    if head {
-        if let Some(len) = resp.body().as_bytes().map(|b| b.len()) {
-            resp.headers_mut().entry(CONTENT_LENGTH).or_insert_with(|| HeaderValue::from(len));
-        }
-        *resp.body_mut() = Body::empty();
-    }
-    resp
+    lifecycle.run(req, routed)
 }
 
 /// Whether the request's body is a urlencoded form.
 fn is_form(req: &Request) -> bool {
-    req.header("content-type").is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"))
+    req.headers
+        .get(CONTENT_TYPE)
+        .is_some_and(|ct| ct.as_bytes().starts_with(b"application/x-www-form-urlencoded"))
 }
 
 /// Routes a request before its body is read, so that the server knows the route's
@@ -91,18 +90,18 @@ fn route<'a>(app: &'a AppCore, req: &mut Request) -> (Routed<'a>, Option<usize>)
             req.params = params;
             req.endpoint = Some(endpoint.name.clone());
             let routed = match options {
-                Some(allow) => Routed::Answer(Ok(options_response(&allow))),
+                Some(allow) => Routed::Answer(Box::new(Ok(options_response(&allow)))),
                 None => Routed::View(endpoint),
             };
             (routed, Some(index))
         }
         Match::MethodNotAllowed { allow } => {
-            (Routed::Answer(Err(abort(405).with_header(ALLOW, header_value(&allow)))), None)
+            (Routed::Answer(Box::new(Err(abort(405).with_header(ALLOW, header_value(&allow))))), None)
         }
         Match::Redirect { location } => {
-            (Routed::Answer(Ok(Redirect::permanent(location).into_response())), None)
+            (Routed::Answer(Box::new(Ok(Redirect::permanent(location).into_response()))), None)
         }
-        Match::NotFound => (Routed::Answer(Err(abort(404))), None),
+        Match::NotFound => (Routed::Answer(Box::new(Err(abort(404)))), None),
     }
 }
 
@@ -153,10 +152,11 @@ impl<'a> Scopes<'a> {
 /// A view's or hook's result before error handling.
 type Outcome = Result<Response, HttpError>;
 
-/// What routing decided: run this view, or answer without one.
+/// What routing decided: run this view, or answer without one (boxed: the answer is
+/// the rare case, and it would take room in every request's future).
 enum Routed<'a> {
     View(&'a Endpoint),
-    Answer(Outcome),
+    Answer(Box<Outcome>),
 }
 
 /// The request as the lifecycle passes it from step to step (and to the sync pool and
@@ -197,24 +197,36 @@ impl<'a> Scopes<'a> {
 }
 
 impl Lifecycle<'_> {
-    /// Steps 2 to 6 for a routed request; never fails.
+    /// Steps 2 to 6 for a routed request; never fails. A response to HEAD keeps its
+    /// length and loses its body.
     async fn run(self, req: Req, routed: Routed<'_>) -> Response {
+        let head = req.method == Method::HEAD;
+        // This future is moved into place with every request, so it is kept to the size
+        // of the view's step: the hook steps, skipped without hooks, are boxed when they
+        // run (an allocation next to calling a hook), and so is error handling.
         // 2. before_request; unless one answered, 3. the routing answer or the view.
-        // A step without hooks is skipped without building its future: on the hot path of
-        // an app without hooks that saves copying three state machines per request.
-        let (req, answered) =
-            if self.scopes.any(|s| !s.before.is_empty()) { self.before(req).await } else { (req, None) };
-        let (mut req, mut outcome) = match (answered, routed) {
-            (Some(answer), _) | (None, Routed::Answer(answer)) => (req, answer),
-            (None, Routed::View(endpoint)) => self.view(req, endpoint).await,
+        let (req, answered) = if self.scopes.any(|s| !s.before.is_empty()) {
+            Box::pin(self.before(req)).await
+        } else {
+            (req, None)
         };
-        // A file answers a conditional or range request here, before the after hooks.
-        if let Ok(resp) = &mut outcome {
-            crate::files::make_conditional(&req, resp);
-        }
-        // 4. Error handling.
-        let handled = match outcome {
-            Ok(resp) => Handled { resp, unhandled: None },
+        let view = match (answered, routed) {
+            (Some(answer), _) => Err(answer),
+            (None, Routed::Answer(answer)) => Err(*answer),
+            (None, Routed::View(endpoint)) => Ok(endpoint),
+        };
+        let (mut req, outcome) = match view {
+            Ok(endpoint) => self.view(req, endpoint).await,
+            Err(answer) => (req, answer),
+        };
+        // 4. Error handling. The response stays in `handled` from here on: the later
+        // steps change it in place rather than pass it around.
+        let mut handled = match outcome {
+            Ok(mut resp) => {
+                // A file answers a conditional or range request here, before the after hooks.
+                crate::files::make_conditional(&req, &mut resp);
+                Handled { resp, unhandled: None }
+            }
             Err(error) => {
                 let (r, handled) = Box::pin(self.handle_error(req, error)).await;
                 req = r;
@@ -222,19 +234,24 @@ impl Lifecycle<'_> {
             }
         };
         // 5. after_request, then the session is saved, as Flask's process_response.
-        let (req, mut handled) = if self.scopes.any(|s| !s.after.is_empty()) {
-            self.after(req, handled).await
-        } else {
-            (req, handled)
-        };
+        if self.scopes.any(|s| !s.after.is_empty()) {
+            req = Box::pin(self.after(req, &mut handled)).await;
+        }
         if let Some(Some(session)) = self.ctx.session.get() {
             self.ctx.app.sessions.save(session, &mut handled.resp);
         }
         // 6. teardown_request.
         if self.scopes.any(|s| !s.teardown.is_empty()) {
-            self.teardown(req, handled.unhandled).await;
+            Box::pin(self.teardown(req, handled.unhandled.take())).await;
         }
-        handled.resp
+        let mut resp = handled.resp;
+        if head {
+            if let Some(len) = resp.body().as_bytes().map(|b| b.len()) {
+                resp.headers_mut().entry(CONTENT_LENGTH).or_insert_with(|| HeaderValue::from(len));
+            }
+            *resp.body_mut() = Body::empty();
+        }
+        resp
     }
 
     /// Step 2: the before hooks, the app's then the blueprint's; `Some` is the first
@@ -256,7 +273,8 @@ impl Lifecycle<'_> {
     /// have accepted the request.
     async fn view(&self, mut req: Req, endpoint: &Endpoint) -> (Req, Outcome) {
         if endpoint.options.body == BodyUse::Multipart {
-            crate::multipart::prepare(&mut req, &self.ctx.app.form_limits).await;
+            // Boxed: the parser's state would make every view's step as large.
+            Box::pin(crate::multipart::prepare(&mut req, &self.ctx.app.form_limits)).await;
         }
         let out = invoke!(self.mode, self.ctx, req, &endpoint.view);
         (req, out)
@@ -290,22 +308,23 @@ impl Lifecycle<'_> {
 
     /// Step 5: the after hooks, the blueprint's then the app's, each in reverse order. A
     /// failing hook's error is handled and the remaining hooks are skipped.
-    async fn after(&self, mut req: Req, mut handled: Handled) -> (Req, Handled) {
+    async fn after(&self, mut req: Req, handled: &mut Handled) -> Req {
         for scope in self.scopes.iter().rev() {
             for hook in scope.after.iter().rev() {
-                let resp = handled.resp;
+                let resp = std::mem::take(&mut handled.resp);
                 match invoke!(self.mode, self.ctx, req, hook, resp) {
                     Ok(resp) => handled.resp = resp,
                     Err(e) => {
                         tracing::error!(error = %e, "an after_request hook failed; the remaining ones are skipped");
                         let (req, on_error) = Box::pin(self.handle_error(req, e)).await;
-                        let unhandled = handled.unhandled.or(on_error.unhandled);
-                        return (req, Handled { resp: on_error.resp, unhandled });
+                        handled.resp = on_error.resp;
+                        handled.unhandled = handled.unhandled.take().or(on_error.unhandled);
+                        return req;
                     }
                 }
             }
         }
-        (req, handled)
+        req
     }
 
     /// Step 6: the teardown hooks, always, in the order of the after hooks; their own

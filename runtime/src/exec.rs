@@ -98,11 +98,10 @@ impl<F, T> Offloaded<F, T> {
 
 /// Awaits async user code inside the request context `ctx`, turning a panic into a 500
 /// error.
-pub(crate) async fn call_async<R>(
+pub(crate) fn call_async<R>(
     ctx: Arc<RequestContext>,
     fut: impl Future<Output = Result<R, HttpError>>,
-) -> Result<R, HttpError> {
+) -> impl Future<Output = Result<R, HttpError>> {
     crate::context::enter_async(ctx, AssertUnwindSafe(fut).catch_unwind())
-        .await
-        .unwrap_or_else(|panic| Err(HttpError::from_panic(&*panic)))
+        .map(|caught| caught.unwrap_or_else(|panic| Err(HttpError::from_panic(&*panic))))
 }

@@ -72,11 +72,25 @@ pub(crate) enum Unread {
     Taken,
 }
 
+/// The state of a request not yet given the app's: one shared empty set, so that
+/// building a request allocates none.
+fn no_state() -> Arc<Extensions> {
+    static EMPTY: OnceLock<Arc<Extensions>> = OnceLock::new();
+    EMPTY.get_or_init(Arc::default).clone()
+}
+
 impl Request {
     /// Builds a request from its parts. The path is percent-decoded here; a path that does
     /// not decode to UTF-8 is a 400.
     pub(crate) fn from_parts(parts: http::request::Parts, body: Bytes) -> Result<Request, HttpError> {
-        let decoded_path = match percent_encoding::percent_decode_str(parts.uri.path()).decode_utf8() {
+        let path = parts.uri.path();
+        // A URI's path is ASCII: only a percent sign can make its decoded form differ.
+        let decoded = if path.contains('%') {
+            percent_encoding::percent_decode_str(path).decode_utf8()
+        } else {
+            Ok(Cow::Borrowed(path))
+        };
+        let decoded_path = match decoded {
             Ok(Cow::Borrowed(_)) => None,
             Ok(Cow::Owned(decoded)) => Some(decoded),
             Err(_) => {
@@ -97,7 +111,7 @@ impl Request {
             remote_addr: None,
             scheme: "http",
             forwarded_host: None,
-            state: Arc::default(),
+            state: no_state(),
             query_cache: OnceLock::new(),
             cookie_cache: OnceLock::new(),
             unread: Mutex::new(Unread::Buffered),

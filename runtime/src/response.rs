@@ -61,14 +61,20 @@ fn render(outcome: Result<Response, HttpError>) -> Response {
     outcome.unwrap_or_else(|e| e.default_response())
 }
 
-pub(crate) fn with_type(body: impl Into<Body>, content_type: &'static str) -> Response {
+/// The content types erlen sets, checked once at compile time rather than per response.
+pub(crate) const TEXT_HTML: HeaderValue = HeaderValue::from_static("text/html; charset=utf-8");
+pub(crate) const TEXT_PLAIN: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
+pub(crate) const OCTET_STREAM: HeaderValue = HeaderValue::from_static("application/octet-stream");
+pub(crate) const JSON: HeaderValue = HeaderValue::from_static("application/json");
+
+pub(crate) fn with_type(body: impl Into<Body>, content_type: HeaderValue) -> Response {
     let mut resp = Response::new(body.into());
-    resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp.headers_mut().insert(CONTENT_TYPE, content_type);
     resp
 }
 
 pub(crate) fn html_response(body: impl Into<Body>) -> Response {
-    with_type(body, "text/html; charset=utf-8")
+    with_type(body, TEXT_HTML)
 }
 
 impl IntoResponse for Response {
@@ -93,13 +99,13 @@ impl IntoResponse for Body {
 
 impl IntoResponse for &'static str {
     fn into_response(self) -> Response {
-        with_type(Bytes::from_static(self.as_bytes()), "text/plain; charset=utf-8")
+        with_type(Bytes::from_static(self.as_bytes()), TEXT_PLAIN)
     }
 }
 
 impl IntoResponse for String {
     fn into_response(self) -> Response {
-        with_type(self, "text/plain; charset=utf-8")
+        with_type(self, TEXT_PLAIN)
     }
 }
 
@@ -114,19 +120,19 @@ impl IntoResponse for Cow<'static, str> {
 
 impl IntoResponse for Vec<u8> {
     fn into_response(self) -> Response {
-        with_type(self, "application/octet-stream")
+        with_type(self, OCTET_STREAM)
     }
 }
 
 impl IntoResponse for &'static [u8] {
     fn into_response(self) -> Response {
-        with_type(Bytes::from_static(self), "application/octet-stream")
+        with_type(Bytes::from_static(self), OCTET_STREAM)
     }
 }
 
 impl IntoResponse for Bytes {
     fn into_response(self) -> Response {
-        with_type(self, "application/octet-stream")
+        with_type(self, OCTET_STREAM)
     }
 }
 
@@ -277,7 +283,7 @@ impl<T: Serialize> IntoResponse for Json<T> {
     fn into_outcome(self) -> Result<Response, HttpError> {
         let body = serde_json::to_vec(&self.0)
             .map_err(|e| HttpError::internal(format!("the response could not be serialized as JSON: {e}")))?;
-        Ok(with_type(body, "application/json"))
+        Ok(with_type(body, JSON))
     }
 }
 

@@ -203,10 +203,13 @@ impl IntoResponse for Sse {
 /// instance, behind a proxy) and resumes with `Last-Event-ID`. Other responses are left
 /// as they are.
 pub(crate) fn end_at_shutdown(resp: Response, mut stop: tokio::sync::watch::Receiver<bool>) -> Response {
+    if !resp.body().is_stream() {
+        return resp;
+    }
     let is_event_stream = resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
         v.split(';').next().is_some_and(|essence| essence.trim().eq_ignore_ascii_case("text/event-stream"))
     });
-    if !is_event_stream || !resp.body().is_stream() {
+    if !is_event_stream {
         return resp;
     }
     resp.map(|body| {

@@ -22,10 +22,12 @@ impl Offload {
         Offload { mode: Mode::Offload { limit } }
     }
 
-    pub(crate) async fn serve(&self, app: &Arc<AppCore>, request: Box<Request>) -> Response {
-        // Boxed: hyper writes each request's service future into its connection's slot, so
-        // a small future (a pointer here) is cheaper to start than the lifecycle's state
-        // machine inline, even with the allocation.
-        Box::pin(crate::dispatch::dispatch(app, request, &self.mode)).await
+    /// The request's lifecycle, to run in the calling task.
+    pub(crate) fn serve<'a>(
+        &'a self,
+        app: &'a Arc<AppCore>,
+        request: Box<Request>,
+    ) -> impl Future<Output = Response> + Send + 'a {
+        crate::dispatch::dispatch(app, request, &self.mode)
     }
 }

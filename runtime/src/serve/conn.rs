@@ -235,15 +235,37 @@ impl Service<hyper::Request<Incoming>> for Requests {
         }
         // In flight from now until its response has been sent.
         let active = Active::begin(self.conn.clone(), req.version());
+        let shared = &self.conn.shared;
         let peer = Peer { remote: self.conn.remote, tls: self.tls };
+        let log = AccessLog::start(&req, peer);
+        // The request's head is taken apart here, before the future is built: the future
+        // is moved into its box, and so is all it holds.
+        let work = match &shared.stack {
+            None => Work::Direct(shared.serve.admit(req, Some(peer))),
+            Some(stack) => {
+                req.extensions_mut().insert(peer);
+                Work::Layered(stack.serve(req.map(into_body)))
+            }
+        };
         let stop = self.stop.clone();
         Box::pin(async move {
-            let resp = handle(&active.conn().shared, req, peer).await;
+            let shared = &active.conn().shared;
+            let resp = match work {
+                Work::Direct(admitted) => shared.serve.serve(admitted).await,
+                Work::Layered(served) => served.await,
+            };
+            let resp = log.finish(shared, resp);
             // An event stream ends when the server starts to shut down.
             let resp = crate::sse::end_at_shutdown(resp, stop);
             Ok(resp.map(|body| Tracked::new(body, active)))
         })
     }
+}
+
+/// A request on its way: straight to the lifecycle, or through the app's tower layers.
+enum Work {
+    Direct(super::service::Admitted<Incoming>),
+    Layered(BoxFuture<'static, hyper::Response<Body>>),
 }
 
 /// Whether an accept error only says that the client left (ECONNABORTED, a reset).
@@ -252,35 +274,41 @@ fn client_gone(error: &std::io::Error) -> bool {
     matches!(error.kind(), ConnectionAborted | ConnectionReset)
 }
 
-/// One request: through the layers, if any, to the lifecycle on the engine; then the
-/// drain's `Connection: close` and the access log.
-async fn handle(shared: &Shared, mut req: hyper::Request<Incoming>, peer: Peer) -> hyper::Response<Body> {
-    // The access log's fields are kept only when someone listens.
-    let logged = tracing::enabled!(target: "erlen::access", tracing::Level::INFO)
-        .then(|| (Instant::now(), req.method().clone(), req.uri().path().to_string()));
-    let version = req.version();
-    let mut resp = match &shared.stack {
-        None => shared.serve.respond(req, Some(peer)).await,
-        Some(stack) => {
-            req.extensions_mut().insert(peer);
-            stack.serve(req.map(into_body)).await
+/// What the end of a request needs from its start: the version (for the drain's
+/// `Connection: close`) and, when someone listens, the access log's fields.
+struct AccessLog {
+    version: Version,
+    logged: Option<Box<(Instant, http::Method, String, SocketAddr)>>,
+}
+
+impl AccessLog {
+    fn start<B>(req: &hyper::Request<B>, peer: Peer) -> AccessLog {
+        // The access log's fields are kept only when someone listens.
+        let logged = tracing::enabled!(target: "erlen::access", tracing::Level::INFO).then(|| {
+            Box::new((Instant::now(), req.method().clone(), req.uri().path().to_string(), peer.remote))
+        });
+        AccessLog { version: req.version(), logged }
+    }
+
+    /// The drain's `Connection: close`, and the access log's line.
+    fn finish(self, shared: &Shared, mut resp: hyper::Response<Body>) -> hyper::Response<Body> {
+        if self.version < Version::HTTP_2 && shared.draining.load(Ordering::Relaxed) {
+            // Shutting down: this is the connection's last request.
+            resp.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
         }
-    };
-    if version < Version::HTTP_2 && shared.draining.load(Ordering::Relaxed) {
-        // Shutting down: this is the connection's last request.
-        resp.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+        if let Some(logged) = self.logged {
+            let (start, method, path, remote) = *logged;
+            tracing::info!(
+                target: "erlen::access",
+                %method,
+                path,
+                status = resp.status().as_u16(),
+                duration_us = start.elapsed().as_micros() as u64,
+                remote = %remote,
+            );
+        }
+        resp
     }
-    if let Some((start, method, path)) = logged {
-        tracing::info!(
-            target: "erlen::access",
-            %method,
-            path,
-            status = resp.status().as_u16(),
-            duration_us = start.elapsed().as_micros() as u64,
-            remote = %peer.remote,
-        );
-    }
-    resp
 }
 
 #[cfg(test)]

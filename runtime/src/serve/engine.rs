@@ -3,6 +3,8 @@
 //! its response back, whatever the backend.
 
 use std::io;
+
+use futures::future::Either;
 use std::sync::Arc;
 
 use super::{Backend, Limits, async_backend, threaded};
@@ -56,11 +58,16 @@ impl Engine {
     }
 
     /// Runs the request's lifecycle and returns its response; never fails (a full queue
-    /// or a server shutting down is a 503 response).
-    pub(crate) async fn serve(&self, app: &Arc<AppCore>, request: Box<Request>) -> Response {
+    /// or a server shutting down is a 503 response). Not an `async fn`: the backend's
+    /// future is returned as it is, not moved into one more state machine.
+    pub(crate) fn serve<'a>(
+        &'a self,
+        app: &'a Arc<AppCore>,
+        request: Box<Request>,
+    ) -> impl Future<Output = Response> + Send + 'a {
         match self {
-            Engine::Async(offload) => offload.serve(app, request).await,
-            Engine::Threaded(workers) => workers.serve(request).await,
+            Engine::Async(offload) => Either::Left(offload.serve(app, request)),
+            Engine::Threaded(workers) => Either::Right(workers.serve(request)),
         }
     }
 }

@@ -50,6 +50,18 @@ pub(crate) struct Serve {
     pub(crate) trust_proxy: usize,
 }
 
+/// A request as [`Serve::admit`] leaves it: routed and within its limits, ready for the
+/// lifecycle or for its body to be read first; or refused.
+pub(crate) enum Admitted<B> {
+    /// Ready for the lifecycle (a streamed body is left unread, with the handle that stops
+    /// it when the route's time is up).
+    Ready { request: Box<Request>, timeout: Option<Duration>, cancel: Option<Cancel> },
+    /// Its body is read in full first.
+    Unread { request: Box<Request>, body: B, timeout: Option<Duration> },
+    /// Answered with an error before its body was read.
+    Refused(HttpError),
+}
+
 impl Serve {
     /// Routes the request, reads its body within the route's limits (or leaves it for a
     /// view that streams it) and runs the lifecycle within the route's timeout. Never
@@ -62,14 +74,35 @@ impl Serve {
         B::Data: Send,
         B::Error: Into<BoxError>,
     {
-        let (request, timeout, cancel) = match self.read_request(req, peer).await {
-            Ok(read) => read,
-            Err(e) => return e.default_response(),
+        let admitted = self.admit(req, peer);
+        self.serve(admitted).await
+    }
+
+    /// The second half of [`Serve::respond`]: reads the body if it is still to be read,
+    /// and runs the lifecycle within the route's timeout.
+    pub(crate) async fn serve<B>(&self, admitted: Admitted<B>) -> Response
+    where
+        B: http_body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<BoxError>,
+    {
+        let (request, timeout, cancel) = match admitted {
+            Admitted::Ready { request, timeout, cancel } => (request, timeout, cancel),
+            Admitted::Unread { mut request, body, timeout } => {
+                // Boxed: reading takes a timer and a collector, which would make the
+                // future of every request as large, bodiless or not.
+                match Box::pin(self.read_body(body, request.body_limit, request.version)).await {
+                    Ok(body) => request.body = body,
+                    Err(e) => return e.default_response(),
+                }
+                (request, timeout, None)
+            }
+            Admitted::Refused(e) => return e.default_response(),
         };
         let served = self.engine.serve(&self.app, request);
         match timeout {
             None => served.await,
-            Some(limit) => tokio::time::timeout(limit, served).await.unwrap_or_else(|_| {
+            Some(limit) => Box::pin(tokio::time::timeout(limit, served)).await.unwrap_or_else(|_| {
                 // A view still reading a streamed body stops at its next read.
                 if let Some(cancel) = cancel {
                     cancel.cancel();
@@ -81,30 +114,28 @@ impl Serve {
         }
     }
 
-    /// Checks the request's framing, applies what trusted proxies forwarded, routes it,
-    /// and reads its body within the route's size and time limits, unless the view
-    /// streams it. Returns the request, the time its lifecycle may take, and for a
-    /// streamed body the handle that stops it when that time is up.
-    async fn read_request<B>(
-        &self,
-        req: http::Request<B>,
-        peer: Option<Peer>,
-    ) -> Result<(Box<Request>, Option<Duration>, Option<Cancel>), HttpError>
+    /// The first half of [`Serve::respond`], done before any future is built (the
+    /// request's head is not carried in one): checks the request's framing, applies what
+    /// trusted proxies forwarded, routes it, and checks its declared length against the
+    /// route's limit; a body that the view streams is left unread, paced.
+    pub(crate) fn admit<B>(&self, req: http::Request<B>, peer: Option<Peer>) -> Admitted<B>
     where
         B: http_body::Body + Send + 'static,
         B::Data: Send,
         B::Error: Into<BoxError>,
     {
-        check_host(&req)?;
+        if let Err(e) = check_host(&req) {
+            return Admitted::Refused(e);
+        }
         let (mut parts, body) = req.into_parts();
         let peer = peer.or_else(|| parts.extensions.remove::<Peer>());
-        let version = parts.version;
-        let declared = parts
-            .headers
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        let mut request = Box::new(Request::from_parts(parts, Bytes::new())?);
+        // Most requests have no body, and need no look at its length.
+        let bodiless = body.is_end_stream();
+        let declared = if bodiless { None } else { declared_length(&parts.headers) };
+        let mut request = match Request::from_parts(parts, Bytes::new()) {
+            Ok(request) => Box::new(request),
+            Err(e) => return Admitted::Refused(e),
+        };
         if let Some(peer) = peer {
             request.remote_addr = Some(peer.remote);
             if peer.tls {
@@ -116,27 +147,37 @@ impl Serve {
         let route = crate::dispatch::preroute(&self.app, &mut request);
         let limit = route.body_limit.unwrap_or(self.limits.body_limit as u64);
         if declared.is_some_and(|n| n > limit) {
-            return Err(too_large(limit).to_http());
+            return Admitted::Refused(too_large(limit).to_http());
         }
         let timeout = route.timeout.or(self.limits.request_timeout);
         request.body_limit = limit;
-        // Most requests have no body: skip the reading machinery for them.
-        if body.is_end_stream() {
-            return Ok((request, timeout, None));
+        // Skip the reading machinery for a request without a body.
+        if bodiless {
+            return Admitted::Ready { request, timeout, cancel: None };
         }
-        if route.body.streams() {
-            let chunks: ChunkStream =
-                Box::pin(body.into_data_stream().map(|chunk| {
-                    chunk.map(|mut data| data.copy_to_bytes(data.remaining())).map_err(Into::into)
-                }));
-            let pace = Pace { idle: self.limits.body_read_timeout, min_rate: self.limits.body_min_rate };
-            let cancel = timeout.map(|_| Cancel::default());
-            request.set_unread(Incoming::new(chunks, limit, Some(pace), cancel.clone()));
-            return Ok((request, timeout, cancel));
+        if !route.body.streams() {
+            return Admitted::Unread { request, body, timeout };
         }
+        let chunks: ChunkStream = Box::pin(
+            body.into_data_stream()
+                .map(|chunk| chunk.map(|mut data| data.copy_to_bytes(data.remaining())).map_err(Into::into)),
+        );
+        let pace = Pace { idle: self.limits.body_read_timeout, min_rate: self.limits.body_min_rate };
+        let cancel = timeout.map(|_| Cancel::default());
+        request.set_unread(Incoming::new(chunks, limit, Some(pace), cancel.clone()));
+        Admitted::Ready { request, timeout, cancel }
+    }
+
+    /// Reads a body in full, within `limit` bytes and the read timeout.
+    async fn read_body<B>(&self, body: B, limit: u64, version: Version) -> Result<Bytes, HttpError>
+    where
+        B: http_body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<BoxError>,
+    {
         let read_timeout = self.limits.body_read_timeout;
         let limited = Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX));
-        request.body = match tokio::time::timeout(read_timeout, limited.collect()).await {
+        match tokio::time::timeout(read_timeout, limited.collect()).await {
             Err(_) => {
                 let mut error = crate::abort(408)
                     .with_message(format!("the request body did not arrive within {read_timeout:?}"));
@@ -144,20 +185,20 @@ impl Serve {
                     // The rest of the body is never read: the connection cannot be reused.
                     error = error.with_header(CONNECTION, HeaderValue::from_static("close"));
                 }
-                return Err(error);
+                Err(error)
             }
-            Ok(Ok(collected)) => collected.to_bytes(),
-            Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => {
-                return Err(too_large(limit).to_http());
-            }
+            Ok(Ok(collected)) => Ok(collected.to_bytes()),
+            Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large(limit).to_http()),
             Ok(Err(e)) => {
-                return Err(
-                    crate::abort(400).with_message(format!("the request body could not be read: {e}"))
-                );
+                Err(crate::abort(400).with_message(format!("the request body could not be read: {e}")))
             }
-        };
-        Ok((request, timeout, None))
+        }
     }
+}
+
+/// The body's length as the request declares it, if it does.
+fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok())
 }
 
 /// RFC 9112, section 3.2: an HTTP/1.1 request has exactly one `Host`, and no request has
