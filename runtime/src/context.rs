@@ -8,7 +8,9 @@
 //! polls it. `erlen::block_on` inside a sync handler keeps it (same thread); a task the
 //! handler spawns does not, as in Flask.
 
+use std::cell::RefCell;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
@@ -17,8 +19,10 @@ use http::{HeaderValue, Method, Uri};
 use crate::app::AppCore;
 use crate::session::SessionState;
 
-tokio::task_local! {
-    static CURRENT: Arc<RequestContext>;
+thread_local! {
+    /// The context of the request whose user code runs on this thread, if any. Set only
+    /// around a call or a poll (see [`enter`]), so that it never outlives either.
+    static CURRENT: RefCell<Option<Arc<RequestContext>>> = const { RefCell::new(None) };
 }
 
 /// What the context knows of the current request: a snapshot taken after routing.
@@ -94,19 +98,38 @@ impl RequestContext {
     }
 }
 
+/// Runs `f` with the context in `slot` made current, and puts it back in `slot` after,
+/// also when `f` panics; what was current before (for a request served inside another's
+/// code, as a test client in a view does) is current again after. No clone, no
+/// allocation: the context moves in and out.
+pub(crate) fn enter<R>(slot: &mut Option<Arc<RequestContext>>, f: impl FnOnce() -> R) -> R {
+    /// Swaps the slot back on the way out.
+    struct Leave<'a>(&'a mut Option<Arc<RequestContext>>);
+    impl Drop for Leave<'_> {
+        fn drop(&mut self) {
+            CURRENT.with(|current| std::mem::swap(&mut *current.borrow_mut(), self.0));
+        }
+    }
+    CURRENT.with(|current| std::mem::swap(&mut *current.borrow_mut(), slot));
+    let _leave = Leave(slot);
+    f()
+}
+
 /// Runs sync user code `f` inside the context.
 pub(crate) fn enter_sync<R>(ctx: Arc<RequestContext>, f: impl FnOnce() -> R) -> R {
-    CURRENT.sync_scope(ctx, f)
+    enter(&mut Some(ctx), f)
 }
 
 /// Runs async user code inside the context, on every poll.
 pub(crate) fn enter_async<F: Future>(ctx: Arc<RequestContext>, future: F) -> impl Future<Output = F::Output> {
-    CURRENT.scope(ctx, future)
+    let mut future = Box::pin(future);
+    let mut slot = Some(ctx);
+    std::future::poll_fn(move |cx| enter(&mut slot, || Pin::as_mut(&mut future).poll(cx)))
 }
 
 /// The current request's context, if there is one.
 pub(crate) fn current() -> Option<Arc<RequestContext>> {
-    CURRENT.try_with(Arc::clone).ok()
+    CURRENT.with(|current| current.borrow().clone())
 }
 
 /// The current request's context, for the APIs that cannot work without one.

@@ -8,10 +8,10 @@
 
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-use futures::FutureExt;
 use futures::task::AtomicWaker;
 use tokio::sync::Semaphore;
 
@@ -97,11 +97,17 @@ impl<F, T> Offloaded<F, T> {
 }
 
 /// Awaits async user code inside the request context `ctx`, turning a panic into a 500
-/// error.
+/// error. One future, not three (context, panic guard, output mapping): the response it
+/// yields is moved once per layer, and this is the innermost one.
 pub(crate) fn call_async<R>(
     ctx: Arc<RequestContext>,
-    fut: impl Future<Output = Result<R, HttpError>>,
+    mut fut: impl Future<Output = Result<R, HttpError>> + Unpin,
 ) -> impl Future<Output = Result<R, HttpError>> {
-    crate::context::enter_async(ctx, AssertUnwindSafe(fut).catch_unwind())
-        .map(|caught| caught.unwrap_or_else(|panic| Err(HttpError::from_panic(&*panic))))
+    let mut slot = Some(ctx);
+    std::future::poll_fn(move |cx| {
+        let polled = crate::context::enter(&mut slot, || {
+            catch_unwind(AssertUnwindSafe(|| Pin::new(&mut fut).poll(cx)))
+        });
+        polled.unwrap_or_else(|panic| Poll::Ready(Err(HttpError::from_panic(&*panic))))
+    })
 }
