@@ -3,8 +3,11 @@
 # hyper under wrk, and prints requests/s, p99 latency and the ratios the README reports.
 #
 # All servers run at once, each pinned to core 0 with one runtime thread; wrk runs on
-# core 1. Measurements are interleaved (every endpoint of every server once per round)
-# and the median of the rounds is reported, so that the machine's drift hits all alike.
+# core 1. Measurements are interleaved (every endpoint of every server once per round,
+# a case right after the one it is compared with) and medians over the rounds are
+# reported: of requests/s per case, and of each round's ratio per compared pair, so that
+# the machine's drift, which is large on a shared VM, hits both sides of a ratio alike.
+# BENCH_RAW=file keeps every measurement.
 #
 #   scripts/bench.sh                    # 5 rounds of 4 s per measurement
 #   ROUNDS=7 DURATION=6 scripts/bench.sh
@@ -44,20 +47,21 @@ ASYNC_PID=${pids[-1]}
 start 18082 erlen threaded 16
 THREADED_PID=${pids[-1]}
 
-# name port path connections
+# name port path connections. A case and the case it is compared with run back to back,
+# so that each round gives a ratio of two measurements taken seconds apart.
 CASES=(
   "hyper/plaintext 18080 /plaintext 64"
-  "hyper/json 18080 /json 64"
-  "hyper/sleep 18080 /sleep 256"
   "async/plaintext 18081 /plaintext 64"
-  "async/json 18081 /json 64"
-  "async/sleep 18081 /sleep 256"
-  "async-sync/plaintext 18081 /sync/plaintext 64"
-  "async-sync/json 18081 /sync/json 64"
   "threaded-sync/plaintext 18082 /sync/plaintext 64"
-  "threaded-sync/json 18082 /sync/json 64"
   "threaded-async/plaintext 18082 /plaintext 64"
+  "async-sync/plaintext 18081 /sync/plaintext 64"
+  "hyper/json 18080 /json 64"
+  "async/json 18081 /json 64"
+  "threaded-sync/json 18082 /sync/json 64"
   "threaded-async/json 18082 /json 64"
+  "async-sync/json 18081 /sync/json 64"
+  "hyper/sleep 18080 /sleep 256"
+  "async/sleep 18081 /sleep 256"
 )
 
 results=$(mktemp)
@@ -67,50 +71,67 @@ for round in $(seq "$ROUNDS"); do
     read -r name port path conns <<<"$case"
     url="http://127.0.0.1:$port$path"
     taskset -c $LOAD_CORE wrk -t1 -c"$conns" -d1s "$url" >/dev/null
-    taskset -c $LOAD_CORE wrk -t1 -c"$conns" -d"${DURATION}s" --latency "$url" | awk -v name="$name" '
+    taskset -c $LOAD_CORE wrk -t1 -c"$conns" -d"${DURATION}s" --latency "$url" | awk -v name="$name" -v round="$round" '
       /Requests\/sec/ { rps = $2 }
       /^ +99%/ { v = $2; ms = v + 0;
         if (v ~ /us$/) ms = ms / 1000; else if (v ~ /ms$/) ms = ms; else if (v ~ /s$/) ms = ms * 1000;
         p99 = ms }
       /Non-2xx/ { bad = $NF }
-      END { printf "%s %.0f %.2f %d\n", name, rps, p99, bad + 0 }' >>"$results"
+      END { printf "%s %s %.0f %.2f %d\n", round, name, rps, p99, bad + 0 }' >>"$results"
   done
 done
+[ -z "${BENCH_RAW:-}" ] || cp "$results" "$BENCH_RAW"
 
-# The median over rounds of requests/s (and of p99) per case.
-declare -A RPS P99
-while read -r name rps p99; do RPS[$name]=$rps; P99[$name]=$p99; done < <(
-  awk '{ if ($4 > 0) printf "warning: %s answered %d non-2xx\n", $1, $4 > "/dev/stderr";
-         r[$1] = r[$1] " " $2; l[$1] = l[$1] " " $3 }
+# Per case, the median over rounds of requests/s and of p99; per compared pair, the
+# median over rounds of the ratio measured in that round.
+declare -A RPS P99 RATIO
+while read -r kind key value; do
+  case $kind in
+    rps) RPS[$key]=$value ;;
+    p99) P99[$key]=$value ;;
+    ratio) RATIO[$key]=$value ;;
+  esac
+done < <(
+  awk -v pairs="async/plaintext:hyper/plaintext async/json:hyper/json threaded-sync/plaintext:hyper/plaintext \
+threaded-sync/json:hyper/json async-sync/plaintext:async/plaintext async-sync/json:async/json \
+threaded-async/plaintext:threaded-sync/plaintext threaded-async/json:threaded-sync/json" '
        function median(s,   a, n, i, j, t) { n = split(s, a, " ");
          for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
          return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
-       END { for (k in r) printf "%s %.0f %.2f\n", k, median(r[k]), median(l[k]) }' "$results")
+       { if ($5 > 0) printf "warning: %s answered %d non-2xx\n", $2, $5 > "/dev/stderr";
+         r[$2] = r[$2] " " $3; l[$2] = l[$2] " " $4; at[$1 "," $2] = $3; rounds[$1] = 1 }
+       END {
+         for (k in r) printf "rps %s %.0f\np99 %s %.2f\n", k, median(r[k]), k, median(l[k])
+         n = split(pairs, p, " ")
+         for (i = 1; i <= n; i++) { split(p[i], ab, ":"); s = ""
+           for (round in rounds) if (at[round "," ab[2]] > 0) s = s " " at[round "," ab[1]] / at[round "," ab[2]]
+           printf "ratio %s %.2f\n", ab[1], median(s) }
+       }' "$results")
 rm -f "$results"
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
-line() { # label case base-case base-label
-  printf '| %-38s | %10s | %8s | %-30s |\n' "$1" "${RPS[$2]}" "${P99[$2]}" "$(ratio "${RPS[$2]}" "${RPS[$3]}") x $4"
+line() { # label case base-label
+  printf '| %-40s | %10s | %8s | %-32s |\n' "$1" "${RPS[$2]}" "${P99[$2]}" "${RATIO[$2]:-1.00} x $3"
 }
 ideal=$(awk 'BEGIN { printf "%.0f", 256 / 0.050 }')
 echo
 echo "Median of $ROUNDS rounds of ${DURATION} s; server on core $SERVER_CORE (1 runtime thread), wrk -t1 on core $LOAD_CORE."
+echo "A ratio is the median of the rounds' ratios, each of two measurements made back to back."
 echo
-printf '| %-38s | %10s | %8s | %-30s |\n' "server, handler, endpoint (connections)" "requests/s" "p99 ms" "ratio"
+printf '| %-40s | %10s | %8s | %-32s |\n' "server, handler, endpoint (connections)" "requests/s" "p99 ms" "ratio"
 printf '| %s | %s | %s | %s |\n' "---" "---:" "---:" "---"
-line "raw hyper /plaintext (64)" hyper/plaintext hyper/plaintext "raw hyper"
-line "raw hyper /json (64)" hyper/json hyper/json "raw hyper"
-line "raw hyper /sleep 50 ms (256)" hyper/sleep hyper/sleep "raw hyper"
-line "erlen async, async fn /plaintext (64)" async/plaintext hyper/plaintext "raw hyper"
-line "erlen async, async fn /json (64)" async/json hyper/json "raw hyper"
-line "erlen async, sync fn /plaintext (64)" async-sync/plaintext async/plaintext "erlen async, async fn"
-line "erlen async, sync fn /json (64)" async-sync/json async/json "erlen async, async fn"
-line "erlen threaded, sync fn /plaintext (64)" threaded-sync/plaintext hyper/plaintext "raw hyper"
-line "erlen threaded, sync fn /json (64)" threaded-sync/json hyper/json "raw hyper"
-line "erlen threaded, async fn /plaintext (64)" threaded-async/plaintext threaded-sync/plaintext "threaded, sync fn"
-line "erlen threaded, async fn /json (64)" threaded-async/json threaded-sync/json "threaded, sync fn"
-printf '| %-38s | %10s | %8s | %-30s |\n' "erlen async, async fn /sleep 50 ms (256)" "${RPS[async/sleep]}" "${P99[async/sleep]}" \
-  "$(ratio "${RPS[async/sleep]}" "$ideal") x ideal (256 / 50 ms = $ideal)"
+line "raw hyper /plaintext (64)" hyper/plaintext "raw hyper"
+line "raw hyper /json (64)" hyper/json "raw hyper"
+line "raw hyper /sleep 50 ms (256)" hyper/sleep "raw hyper"
+line "erlen async, async fn /plaintext (64)" async/plaintext "raw hyper"
+line "erlen async, async fn /json (64)" async/json "raw hyper"
+line "erlen async, sync fn /plaintext (64)" async-sync/plaintext "erlen async, async fn"
+line "erlen async, sync fn /json (64)" async-sync/json "erlen async, async fn"
+line "erlen threaded, sync fn /plaintext (64)" threaded-sync/plaintext "raw hyper"
+line "erlen threaded, sync fn /json (64)" threaded-sync/json "raw hyper"
+line "erlen threaded, async fn /plaintext (64)" threaded-async/plaintext "threaded, sync fn"
+line "erlen threaded, async fn /json (64)" threaded-async/json "threaded, sync fn"
+printf '| %-40s | %10s | %8s | %-32s |\n' "erlen async, async fn /sleep 50 ms (256)" "${RPS[async/sleep]}" "${P99[async/sleep]}" \
+  "$(awk -v a="${RPS[async/sleep]}" -v b="$ideal" 'BEGIN { printf "%.2f", a / b }') x ideal (256 / 50 ms = $ideal)"
 
 # Idle keep-alive connections: what each costs the server, and a request's latency while
 # they are all open.
