@@ -202,23 +202,36 @@ impl Lifecycle<'_> {
     async fn run(self, req: Req, routed: Routed<'_>) -> Response {
         let head = req.method == Method::HEAD;
         // This future is moved into place with every request, so it is kept to the size
-        // of the view's step: the hook steps, skipped without hooks, are boxed when they
-        // run (an allocation next to calling a hook), and so is error handling.
+        // of the view's step: the other steps, skipped when there is nothing for them to
+        // do, are boxed when they run (an allocation next to calling a hook or handling
+        // an error).
         // 2. before_request; unless one answered, 3. the routing answer or the view.
-        let (req, answered) = if self.scopes.any(|s| !s.before.is_empty()) {
-            Box::pin(self.before(req)).await
+        // A hook's answer takes the view's place (boxed, as the routing answers are: its
+        // room would be taken from every request's future).
+        let (req, routed) = if self.scopes.any(|s| !s.before.is_empty()) {
+            let (req, answered) = Box::pin(self.before(req)).await;
+            (req, answered.map_or(routed, |answer| Routed::Answer(Box::new(answer))))
         } else {
-            (req, None)
+            (req, routed)
         };
-        let view = match (answered, routed) {
-            (Some(answer), _) => Err(answer),
-            (None, Routed::Answer(answer)) => Err(*answer),
-            (None, Routed::View(endpoint)) => Ok(endpoint),
+        let (req, outcome) = match routed {
+            Routed::View(endpoint) => self.view(req, endpoint).await,
+            Routed::Answer(answer) => (req, *answer),
         };
-        let (mut req, outcome) = match view {
-            Ok(endpoint) => self.view(req, endpoint).await,
-            Err(answer) => (req, answer),
+        // 4 to 6, unless there is no error and no hook to run.
+        let resp = match outcome {
+            Ok(mut resp) if !self.scopes.any(|s| !s.after.is_empty() || !s.teardown.is_empty()) => {
+                crate::files::make_conditional(&req, &mut resp);
+                self.save_session(&mut resp);
+                resp
+            }
+            outcome => Box::pin(self.finish(req, outcome)).await,
         };
+        if head { without_body(resp) } else { resp }
+    }
+
+    /// Steps 4 to 6: error handling, the after hooks, the session, the teardown hooks.
+    async fn finish(&self, mut req: Req, outcome: Outcome) -> Response {
         // 4. Error handling. The response stays in `handled` from here on: the later
         // steps change it in place rather than pass it around.
         let mut handled = match outcome {
@@ -228,30 +241,28 @@ impl Lifecycle<'_> {
                 Handled { resp, unhandled: None }
             }
             Err(error) => {
-                let (r, handled) = Box::pin(self.handle_error(req, error)).await;
+                let (r, handled) = self.handle_error(req, error).await;
                 req = r;
                 handled
             }
         };
         // 5. after_request, then the session is saved, as Flask's process_response.
         if self.scopes.any(|s| !s.after.is_empty()) {
-            req = Box::pin(self.after(req, &mut handled)).await;
+            req = self.after(req, &mut handled).await;
         }
-        if let Some(Some(session)) = self.ctx.session.get() {
-            self.ctx.app.sessions.save(session, &mut handled.resp);
-        }
+        self.save_session(&mut handled.resp);
         // 6. teardown_request.
         if self.scopes.any(|s| !s.teardown.is_empty()) {
-            Box::pin(self.teardown(req, handled.unhandled.take())).await;
+            self.teardown(req, handled.unhandled.take()).await;
         }
-        let mut resp = handled.resp;
-        if head {
-            if let Some(len) = resp.body().as_bytes().map(|b| b.len()) {
-                resp.headers_mut().entry(CONTENT_LENGTH).or_insert_with(|| HeaderValue::from(len));
-            }
-            *resp.body_mut() = Body::empty();
+        handled.resp
+    }
+
+    /// Saves the session into the response, if the request used it.
+    fn save_session(&self, resp: &mut Response) {
+        if let Some(Some(session)) = self.ctx.session.get() {
+            self.ctx.app.sessions.save(session, resp);
         }
-        resp
     }
 
     /// Step 2: the before hooks, the app's then the blueprint's; `Some` is the first
@@ -339,6 +350,16 @@ impl Lifecycle<'_> {
             }
         }
     }
+}
+
+/// The answer to HEAD: the response without its body, with the length it would have had
+/// when that is known.
+fn without_body(mut resp: Response) -> Response {
+    if let Some(len) = resp.body().as_bytes().map(|b| b.len()) {
+        resp.headers_mut().entry(CONTENT_LENGTH).or_insert_with(|| HeaderValue::from(len));
+    }
+    *resp.body_mut() = Body::empty();
+    resp
 }
 
 fn header_value(text: &str) -> HeaderValue {

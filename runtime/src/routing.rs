@@ -250,6 +250,33 @@ mod tests {
     }
 
     #[test]
+    fn static_paths_win_over_parameters() {
+        let r = router(&[
+            ("/u/<name>", &[Method::GET]),
+            ("/u/me", &[Method::POST]),
+            ("/u/{x}", &[Method::GET]),
+            ("/files/<path:rest>", &[Method::GET]),
+        ]);
+        // A static route without the method is a 405, not the parameter route beside it.
+        assert_eq!(found(lookup(&r, Method::POST, "/u/me")), (1, vec![]));
+        assert_eq!(
+            lookup(&r, Method::GET, "/u/me"),
+            Match::MethodNotAllowed { allow: "OPTIONS, POST".into() }
+        );
+        assert_eq!(found(lookup(&r, Method::GET, "/u/you")), (0, vec![("name".into(), "you".into())]));
+        // Braces are literal in erlen's patterns.
+        assert_eq!(found(lookup(&r, Method::GET, "/u/{x}")).0, 2);
+        assert_eq!(found(lookup(&r, Method::HEAD, "/u/{x}")).0, 2);
+        match lookup(&r, Method::OPTIONS, "/u/me") {
+            Match::Found { endpoint: 1, options, .. } => {
+                assert_eq!(options.as_deref(), Some("OPTIONS, POST"))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(found(lookup(&r, Method::GET, "/files/a/b")).1, vec![("rest".into(), "a/b".into())]);
+    }
+
+    #[test]
     fn int_converter_rejects_words_as_not_found() {
         let r = router(&[("/u/<int:id>", &[Method::GET])]);
         assert_eq!(lookup(&r, Method::GET, "/u/x"), Match::NotFound);

@@ -202,20 +202,20 @@ impl IntoResponse for Sse {
 /// wait for a stream that never ends: the browser's `EventSource` reconnects (to another
 /// instance, behind a proxy) and resumes with `Last-Event-ID`. Other responses are left
 /// as they are.
-pub(crate) fn end_at_shutdown(resp: Response, mut stop: tokio::sync::watch::Receiver<bool>) -> Response {
+pub(crate) fn end_at_shutdown(resp: &mut Response, stop: &tokio::sync::watch::Receiver<bool>) {
     if !resp.body().is_stream() {
-        return resp;
+        return;
     }
     let is_event_stream = resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
         v.split(';').next().is_some_and(|essence| essence.trim().eq_ignore_ascii_case("text/event-stream"))
     });
     if !is_event_stream {
-        return resp;
+        return;
     }
-    resp.map(|body| {
-        let shutdown = async move {
-            let _ = stop.wait_for(|stop| *stop).await;
-        };
-        Body::from_stream(body.into_data_stream().take_until(shutdown))
-    })
+    let mut stop = stop.clone();
+    let shutdown = async move {
+        let _ = stop.wait_for(|stop| *stop).await;
+    };
+    let body = std::mem::take(resp.body_mut());
+    *resp.body_mut() = Body::from_stream(body.into_data_stream().take_until(shutdown));
 }

@@ -62,8 +62,13 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: 
         };
         match accepted {
             Ok((stream, remote, slot)) => {
-                let conn = Connection { shared: shared.clone(), remote, activity: Activity::new() };
-                connections.spawn(conn.serve(stream, http.clone(), stop.clone(), slot));
+                let conn = Connection {
+                    shared: shared.clone(),
+                    remote,
+                    activity: Activity::new(),
+                    stop: stop.clone(),
+                };
+                connections.spawn(conn.serve(stream, http.clone(), slot));
             }
             // The client gave up before the connection was accepted: nothing to report.
             Err(e) if client_gone(&e) => {
@@ -94,8 +99,9 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: 
                 Err(_) => continue,
             },
         };
-        let conn = Connection { shared: shared.clone(), remote, activity: Activity::new() };
-        connections.spawn(conn.serve(stream, http.clone(), stop.clone(), slot));
+        let conn =
+            Connection { shared: shared.clone(), remote, activity: Activity::new(), stop: stop.clone() };
+        connections.spawn(conn.serve(stream, http.clone(), slot));
     }
     let limit = shared.limits.shutdown_timeout;
     let drained = tokio::time::timeout(limit, async { while connections.join_next().await.is_some() {} });
@@ -161,6 +167,8 @@ struct Connection {
     shared: Arc<Shared>,
     remote: SocketAddr,
     activity: Activity,
+    /// Turns when the server starts to shut down.
+    stop: watch::Receiver<bool>,
 }
 
 impl AsRef<Activity> for Connection {
@@ -171,40 +179,35 @@ impl AsRef<Activity> for Connection {
 
 impl Connection {
     /// Serves the connection until it closes, is idle too long, or the server drains it.
-    async fn serve(
-        self,
-        stream: TcpStream,
-        http: Arc<Http>,
-        stop: watch::Receiver<bool>,
-        _slot: OwnedSemaphorePermit,
-    ) {
+    async fn serve(self, stream: TcpStream, http: Arc<Http>, _slot: OwnedSemaphorePermit) {
         let _ = stream.set_nodelay(true);
         if self.shared.tls.is_none() {
-            self.serve_io(stream, false, http, stop).await;
+            self.serve_io(stream, false, http).await;
         } else {
             // Boxed: the handshake and a TLS connection's state take several KiB, and
             // inline they would make the task of every plaintext connection as large.
-            Box::pin(self.serve_tls(stream, http, stop)).await;
+            Box::pin(self.serve_tls(stream, http)).await;
         }
     }
 
-    async fn serve_tls(self, stream: TcpStream, http: Arc<Http>, stop: watch::Receiver<bool>) {
+    async fn serve_tls(self, stream: TcpStream, http: Arc<Http>) {
         let Some(tls) = &self.shared.tls else { return };
         // The handshake counts against the time to start a request.
         let limit = self.shared.limits.header_read_timeout;
         match tokio::time::timeout(limit, tls.accept(stream)).await {
-            Ok(Ok(stream)) => self.serve_io(stream, true, http, stop).await,
+            Ok(Ok(stream)) => self.serve_io(stream, true, http).await,
             Ok(Err(e)) => tracing::debug!(error = %e, remote = %self.remote, "TLS handshake failed"),
             Err(_) => tracing::debug!(remote = %self.remote, "TLS handshake timed out"),
         }
     }
 
-    async fn serve_io<I>(self, io: I, tls: bool, http: Arc<Http>, stop: watch::Receiver<bool>)
+    async fn serve_io<I>(self, io: I, tls: bool, http: Arc<Http>)
     where
         I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
         let this = Arc::new(self);
-        let service = Requests { conn: this.clone(), stop: stop.clone(), tls };
+        let service = Requests { conn: this.clone(), tls };
+        let stop = this.stop.clone();
         let conn = pin!(http.serve(io, service));
         let idle = this.shared.limits.header_read_timeout;
         if let Err(e) = this.activity.watch_over(conn, idle, stop).await {
@@ -216,7 +219,6 @@ impl Connection {
 /// The connection's requests, as hyper hands them over.
 struct Requests {
     conn: Arc<Connection>,
-    stop: watch::Receiver<bool>,
     tls: bool,
 }
 
@@ -231,7 +233,7 @@ impl Service<hyper::Request<Incoming>> for Requests {
     fn call(&self, mut req: hyper::Request<Incoming>) -> Self::Future {
         if req.headers().contains_key(http::header::UPGRADE) {
             // A WebSocket closes with 1001 when the server shuts down.
-            req.extensions_mut().insert(crate::websocket::Shutdown(self.stop.clone()));
+            req.extensions_mut().insert(crate::websocket::Shutdown(self.conn.stop.clone()));
         }
         // In flight from now until its response has been sent.
         let active = Active::begin(self.conn.clone(), req.version());
@@ -247,16 +249,15 @@ impl Service<hyper::Request<Incoming>> for Requests {
                 Work::Layered(stack.serve(req.map(into_body)))
             }
         };
-        let stop = self.stop.clone();
         Box::pin(async move {
-            let shared = &active.conn().shared;
-            let resp = match work {
-                Work::Direct(admitted) => shared.serve.serve(admitted).await,
+            let conn = active.conn();
+            let mut resp = match work {
+                Work::Direct(admitted) => conn.shared.serve.serve(admitted).await,
                 Work::Layered(served) => served.await,
             };
-            let resp = log.finish(shared, resp);
+            log.finish(&conn.shared, &mut resp);
             // An event stream ends when the server starts to shut down.
-            let resp = crate::sse::end_at_shutdown(resp, stop);
+            crate::sse::end_at_shutdown(&mut resp, &conn.stop);
             Ok(resp.map(|body| Tracked::new(body, active)))
         })
     }
@@ -291,7 +292,7 @@ impl AccessLog {
     }
 
     /// The drain's `Connection: close`, and the access log's line.
-    fn finish(self, shared: &Shared, mut resp: hyper::Response<Body>) -> hyper::Response<Body> {
+    fn finish(self, shared: &Shared, resp: &mut hyper::Response<Body>) {
         if self.version < Version::HTTP_2 && shared.draining.load(Ordering::Relaxed) {
             // Shutting down: this is the connection's last request.
             resp.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
@@ -307,7 +308,6 @@ impl AccessLog {
                 remote = %remote,
             );
         }
-        resp
     }
 }
 
@@ -339,8 +339,8 @@ mod tests {
         let (stream, remote) = listener.accept().await.unwrap();
         let slot = Arc::new(Semaphore::new(1)).try_acquire_owned().unwrap();
         let (_stop, stopped) = watch::channel(false);
-        let conn = Connection { shared, remote, activity: Activity::new() };
-        let task = conn.serve(stream, Arc::new(Http::new(&limits)), stopped, slot);
+        let conn = Connection { shared, remote, activity: Activity::new(), stop: stopped };
+        let task = conn.serve(stream, Arc::new(Http::new(&limits)), slot);
         let size = std::mem::size_of_val(&task);
         assert!(size <= 2048, "a connection's future takes {size} bytes");
     }

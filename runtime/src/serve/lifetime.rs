@@ -4,11 +4,11 @@
 //! may be sending. A request is in flight from the moment hyper hands it over until its
 //! response body has been sent.
 
-use std::future::Future;
-use std::pin::Pin;
+use std::future::{Future, poll_fn};
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -85,18 +85,46 @@ impl Activity {
         mut stop: watch::Receiver<bool>,
     ) -> Result<(), C::Error> {
         let mut drain = None;
+        // Tells whether the stop signal turned, without taking `stop`'s borrow.
+        let probe = stop.clone();
         loop {
             let deadline = self.deadline(idle, drain);
-            tokio::select! {
-                // The connection first: it is what wakes this task, request after request.
-                biased;
-                result = conn.as_mut() => return result,
-                () = tokio::time::sleep_until(deadline) => {
+            let mut sleep = pin!(tokio::time::sleep_until(deadline));
+            let watching = drain.is_none();
+            let mut stopped = pin!(stop.wait_for(|stop| *stop));
+            // The timer and the stop signal keep the waker they were polled with, so they
+            // are polled again only once they have fired (a load each) or the waker has
+            // changed: the connection wakes this task for every request, and registering
+            // both each time cost more than the rest of this loop.
+            let mut registered: Option<Waker> = None;
+            let woke = poll_fn(|cx| {
+                if let Poll::Ready(result) = conn.as_mut().poll(cx) {
+                    return Poll::Ready(Woke::Done(result));
+                }
+                let fresh = !registered.as_ref().is_some_and(|waker| waker.will_wake(cx.waker()));
+                if (fresh || sleep.is_elapsed()) && sleep.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Woke::Timer);
+                }
+                if watching
+                    && (fresh || probe.has_changed().unwrap_or(true))
+                    && stopped.as_mut().poll(cx).is_ready()
+                {
+                    return Poll::Ready(Woke::Stop);
+                }
+                if fresh {
+                    registered = Some(cx.waker().clone());
+                }
+                Poll::Pending
+            })
+            .await;
+            match woke {
+                Woke::Done(result) => return result,
+                Woke::Timer => {
                     if self.deadline(idle, drain) <= Instant::now() {
                         break;
                     }
                 }
-                _ = stop.wait_for(|stop| *stop), if drain.is_none() => {
+                Woke::Stop => {
                     drain = Some(Instant::now());
                     if self.http2.load(Ordering::Relaxed) {
                         conn.as_mut().graceful_shutdown();
@@ -107,6 +135,16 @@ impl Activity {
         conn.as_mut().graceful_shutdown();
         tokio::time::timeout(CLOSE_WAIT, conn).await.unwrap_or(Ok(()))
     }
+}
+
+/// What woke [`Activity::watch_over`]'s loop.
+enum Woke<R> {
+    /// The connection ended.
+    Done(R),
+    /// The deadline passed (it may have moved since).
+    Timer,
+    /// The server started to shut down.
+    Stop,
 }
 
 /// A connection that can be told to finish what it is serving and close, then polled
