@@ -2,10 +2,11 @@
 //! app and request, so that [`url_for!`](crate::url_for), templates and
 //! [`send_file`](crate::send_file) work without being handed them.
 //!
-//! The lifecycle sets it around every call into user code: a sync function runs inside
-//! [`enter_sync`] on whatever thread runs it (a pool thread, a threaded worker), an async
-//! one inside [`enter_async`], which sets it again on every poll, whichever runtime thread
-//! polls it. `erlen::block_on` inside a sync handler keeps it (same thread); a task the
+//! The lifecycle sets it around every call into user code, in a thread-local slot that
+//! [`enter`] swaps it into and out of: a sync function runs inside [`enter_sync`] on
+//! whatever thread runs it (a pool thread, a threaded worker); an async one is polled
+//! inside it (`exec::call_async`; [`enter_async`] for a WebSocket's handler), set again
+//! on every poll, whichever runtime thread polls it. `erlen::block_on` inside a sync handler keeps it (same thread); a task the
 //! handler spawns does not, as in Flask.
 
 use std::cell::RefCell;

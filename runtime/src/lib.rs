@@ -193,7 +193,7 @@ pub use multipart::{FormLimits, Multipart, UploadedFile, secure_filename};
 pub use session::{Session, SessionConfig, flash, flash_category, get_flashed_messages};
 pub use sse::{Event, Sse};
 
-/// The `cookie` crate: [`Cookie`](cookie::Cookie), its builder and `SameSite`.
+/// The `cookie` crate: [`Cookie`], its builder and `SameSite`.
 pub use cookie;
 pub use cookie::{Cookie, SameSite};
 pub use handler::Handlers;
