@@ -123,9 +123,42 @@ pub(crate) fn enter_sync<R>(ctx: Arc<RequestContext>, f: impl FnOnce() -> R) -> 
 
 /// Runs async user code inside the context, on every poll.
 pub(crate) fn enter_async<F: Future>(ctx: Arc<RequestContext>, future: F) -> impl Future<Output = F::Output> {
-    let mut future = Box::pin(future);
-    let mut slot = Some(ctx);
-    std::future::poll_fn(move |cx| enter(&mut slot, || Pin::as_mut(&mut future).poll(cx)))
+    InContext::new(ctx, Box::pin(future))
+}
+
+/// A future polled inside a request's context, and dropped inside it too: a handler
+/// cancelled mid-way (its client gone, its route's time up) may run code in its values'
+/// `Drop` that uses the context.
+pub(crate) struct InContext<F: Future + Unpin> {
+    slot: Option<Arc<RequestContext>>,
+    future: Option<F>,
+}
+
+impl<F: Future + Unpin> InContext<F> {
+    pub(crate) fn new(ctx: Arc<RequestContext>, future: F) -> InContext<F> {
+        InContext { slot: Some(ctx), future: Some(future) }
+    }
+}
+
+impl<F: Future + Unpin> Future for InContext<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<F::Output> {
+        let this = self.get_mut();
+        match &mut this.future {
+            Some(future) => enter(&mut this.slot, || Pin::new(future).poll(cx)),
+            // Never polled again after it is dropped below; pending is the harmless answer.
+            None => std::task::Poll::Pending,
+        }
+    }
+}
+
+impl<F: Future + Unpin> Drop for InContext<F> {
+    fn drop(&mut self) {
+        if let Some(future) = self.future.take() {
+            enter(&mut self.slot, || drop(future));
+        }
+    }
 }
 
 /// The current request's context, if there is one.

@@ -96,18 +96,49 @@ impl<F, T> Offloaded<F, T> {
     }
 }
 
-/// Awaits async user code inside the request context `ctx`, turning a panic into a 500
-/// error. One future, not three (context, panic guard, output mapping): the response it
-/// yields is moved once per layer, and this is the innermost one.
+/// Awaits async user code inside the request context `ctx` (where it is also dropped,
+/// should it be cancelled), turning a panic into a 500 error. Two small layers, not
+/// the three of a task-local, a panic guard and an output map: the response it yields
+/// is moved once per layer, and this is the innermost one.
 pub(crate) fn call_async<R>(
     ctx: Arc<RequestContext>,
-    mut fut: impl Future<Output = Result<R, HttpError>> + Unpin,
+    fut: impl Future<Output = Result<R, HttpError>> + Unpin,
 ) -> impl Future<Output = Result<R, HttpError>> {
-    let mut slot = Some(ctx);
+    let mut call = crate::context::InContext::new(ctx, fut);
     std::future::poll_fn(move |cx| {
-        let polled = crate::context::enter(&mut slot, || {
-            catch_unwind(AssertUnwindSafe(|| Pin::new(&mut fut).poll(cx)))
-        });
-        polled.unwrap_or_else(|panic| Poll::Ready(Err(HttpError::from_panic(&*panic))))
+        catch_unwind(AssertUnwindSafe(|| Pin::new(&mut call).poll(cx)))
+            .unwrap_or_else(|panic| Poll::Ready(Err(HttpError::from_panic(&*panic))))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU8, Ordering};
+
+    /// Records whether it was dropped inside a request context (1) or outside (2).
+    struct Probe(Arc<AtomicU8>);
+
+    impl Drop for Probe {
+        fn drop(&mut self) {
+            let inside = crate::context::current().is_some();
+            self.0.store(if inside { 1 } else { 2 }, Ordering::SeqCst);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_async_handler_is_dropped_inside_its_context() {
+        let seen = Arc::new(AtomicU8::new(0));
+        let probe = Probe(seen.clone());
+        let handler: crate::handler::BoxFuture<'static, Result<(), HttpError>> = Box::pin(async move {
+            let _probe = probe;
+            std::future::pending::<()>().await;
+            Ok(())
+        });
+        let mut call = Box::pin(call_async(RequestContext::for_tests(), handler));
+        assert!(std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx).is_pending())).await);
+        drop(call);
+        assert_eq!(seen.load(Ordering::SeqCst), 1, "the handler's future was dropped outside its context");
+        assert!(crate::context::current().is_none(), "the context does not outlive the drop");
+    }
 }

@@ -84,7 +84,8 @@ impl Request {
     /// not decode to UTF-8 is a 400.
     pub(crate) fn from_parts(parts: http::request::Parts, body: Bytes) -> Result<Request, HttpError> {
         let path = parts.uri.path();
-        // A URI's path is ASCII: only a percent sign can make its decoded form differ.
+        // Only a percent sign makes the decoded path differ from the URI's (which is
+        // valid UTF-8, as a `&str`).
         let decoded = if path.contains('%') {
             percent_encoding::percent_decode_str(path).decode_utf8()
         } else {

@@ -54,8 +54,23 @@ async fn echo(body: Bytes) -> String {
     format!("{} bytes", body.len())
 }
 
+/// Meets a thousand ready tokio operations in one poll, which spends its task's coop
+/// budget: the connection's watchdog must still keep its timer.
+#[get("/busy")]
+async fn busy() -> String {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    for i in 0..1000u64 {
+        let _ = tx.send(i);
+    }
+    let mut sum = 0;
+    for _ in 0..1000 {
+        sum += rx.recv().await.unwrap_or(0);
+    }
+    sum.to_string()
+}
+
 fn app() -> App {
-    App::new().register(handlers![ping, fan_out, bridge, sleep_async, sleep_sync, echo])
+    App::new().register(handlers![ping, fan_out, bridge, sleep_async, sleep_sync, echo, busy])
 }
 
 async fn get(http: &Http, path: &str) -> (u16, String) {
@@ -281,6 +296,71 @@ fn slow_headers_time_out_while_other_clients_are_served() {
         };
         assert!(closed, "{backend:?}: the slow connection was not closed");
         assert!(start.elapsed() < Duration::from_secs(4), "{backend:?}: closed after {:?}", start.elapsed());
+    }
+}
+
+/// Reads one response (with a Content-Length) from `stream`; returns its status line.
+fn read_response(stream: &mut TcpStream) -> String {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut buf).expect("a response");
+        assert!(n > 0, "closed before a response");
+        out.extend_from_slice(&buf[..n]);
+        let Some(end) = out.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+        let head = String::from_utf8_lossy(&out[..end]).into_owned();
+        let len: usize = head
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0))
+            })
+            .unwrap_or(0);
+        if out.len() >= end + 4 + len {
+            return head.lines().next().unwrap_or_default().to_string();
+        }
+    }
+}
+
+/// Whether the server closes `stream` within `wait`.
+fn closed_within(stream: &mut TcpStream, wait: Duration) -> bool {
+    stream.set_read_timeout(Some(wait)).unwrap();
+    let mut buf = [0u8; 512];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) => return e.kind() == std::io::ErrorKind::ConnectionReset,
+        }
+    }
+}
+
+#[test]
+fn a_slow_head_after_a_request_on_the_same_connection_times_out() {
+    for backend in BACKENDS {
+        let server = Server::bind("127.0.0.1:0")
+            .backend(backend)
+            .header_read_timeout(Duration::from_millis(300))
+            .shutdown_timeout(Duration::from_millis(500));
+        let http = Http::start_with(server, app());
+        let addr = http.server.addr();
+        let slow_second_head = |first: &[u8]| {
+            let mut stream = TcpStream::connect(addr).unwrap();
+            stream.write_all(first).unwrap();
+            assert_eq!(read_response(&mut stream), "HTTP/1.1 200 OK", "{backend:?}");
+            stream.write_all(b"GET /ping HTTP/1.1\r\nHost: x\r\n").unwrap(); // and never finishes
+            closed_within(&mut stream, Duration::from_secs(4))
+        };
+        // Keep-alive: a request, then a head that never ends.
+        assert!(slow_second_head(b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n"), "{backend:?}: keep-alive");
+        // After a view that spent its task's coop budget in the connection's poll.
+        for _ in 0..3 {
+            assert!(slow_second_head(b"GET /busy HTTP/1.1\r\nHost: x\r\n\r\n"), "{backend:?}: after /busy");
+        }
+        // Pipelined: a request and the start of the next in one write.
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream.write_all(b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\nGET /ping HTTP/1.1\r\nHost: x\r\n").unwrap();
+        assert_eq!(read_response(&mut stream), "HTTP/1.1 200 OK", "{backend:?}");
+        assert!(closed_within(&mut stream, Duration::from_secs(4)), "{backend:?}: pipelined");
     }
 }
 

@@ -95,13 +95,17 @@ impl Activity {
             // The timer and the stop signal keep the waker they were polled with, so they
             // are polled again only once they have fired (a load each) or the waker has
             // changed: the connection wakes this task for every request, and registering
-            // both each time cost more than the rest of this loop.
+            // both each time cost more than the rest of this loop. They count as
+            // registered only if the task had coop budget left when they were polled: a
+            // view that spends it (the connection is polled first, and runs the view)
+            // makes them return Pending without registering anything.
             let mut registered: Option<Waker> = None;
             let woke = poll_fn(|cx| {
                 if let Poll::Ready(result) = conn.as_mut().poll(cx) {
                     return Poll::Ready(Woke::Done(result));
                 }
                 let fresh = !registered.as_ref().is_some_and(|waker| waker.will_wake(cx.waker()));
+                let budget = tokio::task::coop::has_budget_remaining();
                 if (fresh || sleep.is_elapsed()) && sleep.as_mut().poll(cx).is_ready() {
                     return Poll::Ready(Woke::Timer);
                 }
@@ -111,7 +115,7 @@ impl Activity {
                 {
                     return Poll::Ready(Woke::Stop);
                 }
-                if fresh {
+                if fresh && budget {
                     registered = Some(cx.waker().clone());
                 }
                 Poll::Pending
@@ -265,6 +269,68 @@ mod tests {
         assert!(body.is_end_stream());
         drop(body);
         assert_eq!(conn.0.in_flight.load(Ordering::SeqCst), 0);
+    }
+
+    /// A connection whose first poll spends the task's whole coop budget (as an async
+    /// view does that meets many ready tokio operations), then idles until told to close.
+    struct Greedy {
+        greedy: bool,
+        polled: bool,
+        closing: bool,
+    }
+
+    impl Future for Greedy {
+        type Output = Result<(), ()>;
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+            if self.closing {
+                return Poll::Ready(Ok(()));
+            }
+            if !std::mem::replace(&mut self.polled, true) && self.greedy {
+                for _ in 0..1000 {
+                    if pin!(tokio::task::consume_budget()).poll(cx).is_pending() {
+                        break;
+                    }
+                }
+            }
+            Poll::Pending
+        }
+    }
+
+    impl Graceful for Greedy {
+        type Error = ();
+        fn graceful_shutdown(mut self: Pin<&mut Self>) {
+            self.closing = true;
+        }
+    }
+
+    /// How long the watchdog takes to end a [`Greedy`] connection (none: not in 4 s).
+    async fn watched(greedy: bool, idle: Duration, stop_after: Option<Duration>) -> Option<Duration> {
+        let (tx, stop) = watch::channel(false);
+        let start = Instant::now();
+        let task = tokio::spawn(async move {
+            let activity = Activity::new();
+            let conn = pin!(Greedy { greedy, polled: false, closing: false });
+            activity.watch_over(conn, idle, stop).await
+        });
+        if let Some(after) = stop_after {
+            tokio::time::sleep(after).await;
+            tx.send_replace(true);
+        }
+        let done = tokio::time::timeout(Duration::from_secs(4), task).await.is_ok();
+        drop(tx);
+        done.then(|| start.elapsed())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_connection_that_spends_the_budget_still_times_out_and_drains() {
+        let idle = Duration::from_millis(100);
+        for greedy in [false, true] {
+            let closed = watched(greedy, idle, None).await;
+            assert!(closed.is_some(), "greedy: {greedy}: idle 100 ms, still open after 4 s");
+            // Stopped at 100 ms: closed after the drain's grace of 1 s.
+            let closed = watched(greedy, Duration::from_secs(60), Some(idle)).await;
+            assert!(closed.is_some(), "greedy: {greedy}: stopped at 100 ms, still open after 4 s");
+        }
     }
 
     #[test]
