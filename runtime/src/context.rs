@@ -147,7 +147,7 @@ impl<F: Future + Unpin> Future for InContext<F> {
         let this = self.get_mut();
         match &mut this.future {
             Some(future) => enter(&mut this.slot, || Pin::new(future).poll(cx)),
-            // Never polled again after it is dropped below; pending is the harmless answer.
+            // Only `drop` takes the future out, so this is never reached.
             None => std::task::Poll::Pending,
         }
     }

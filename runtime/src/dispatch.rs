@@ -214,14 +214,17 @@ impl Lifecycle<'_> {
         } else {
             (req, routed)
         };
-        let (req, outcome) = match routed {
+        let (req, mut outcome) = match routed {
             Routed::View(endpoint) => self.view(req, endpoint).await,
             Routed::Answer(answer) => (req, *answer),
         };
+        // A file answers a conditional or range request here, before the after hooks.
+        if let Ok(resp) = &mut outcome {
+            crate::files::make_conditional(&req, resp);
+        }
         // 4 to 6, unless there is no error and no hook to run.
         let resp = match outcome {
             Ok(mut resp) if !self.scopes.any(|s| !s.after.is_empty() || !s.teardown.is_empty()) => {
-                crate::files::make_conditional(&req, &mut resp);
                 self.save_session(&mut resp);
                 resp
             }
@@ -235,11 +238,7 @@ impl Lifecycle<'_> {
         // 4. Error handling. The response stays in `handled` from here on: the later
         // steps change it in place rather than pass it around.
         let mut handled = match outcome {
-            Ok(mut resp) => {
-                // A file answers a conditional or range request here, before the after hooks.
-                crate::files::make_conditional(&req, &mut resp);
-                Handled { resp, unhandled: None }
-            }
+            Ok(resp) => Handled { resp, unhandled: None },
             Err(error) => {
                 let (r, handled) = self.handle_error(req, error).await;
                 req = r;
