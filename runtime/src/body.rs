@@ -20,6 +20,9 @@ use tokio::sync::mpsc;
 /// The error type a streaming body may end with.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// A boxed, `Send` future, as async handlers are stored.
+pub type BoxFuture<'a, T> = Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
 /// A boxed stream of chunks.
 pub(crate) type ChunkStream = Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send>>;
 

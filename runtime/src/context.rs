@@ -1,24 +1,62 @@
 //! The request context, as Flask's: while a request is handled, erlen knows the current
-//! app and request, so that [`url_for!`](crate::url_for), templates and
+//! app and request, so that [`url_for!`](crate::url_for), templates, the session and
 //! [`send_file`](crate::send_file) work without being handed them.
 //!
 //! The lifecycle sets it around every call into user code, in a thread-local slot that
 //! [`enter`] swaps it into and out of: a sync function runs inside [`enter_sync`] on
 //! whatever thread runs it (a pool thread, a threaded worker); an async one is polled
 //! inside it (`exec::call_async`; [`enter_async`] for a WebSocket's handler), set again
-//! on every poll, whichever runtime thread polls it. `erlen::block_on` inside a sync handler keeps it (same thread); a task the
-//! handler spawns does not, as in Flask.
+//! on every poll, whichever runtime thread polls it. `erlen::block_on` inside a sync
+//! handler keeps it (same thread); a task the handler spawns does not, as in Flask.
+//!
+//! This module sits below the app and its features: it knows the app only as an
+//! [`AppHandle`], what the features need of it, which the app layer implements.
 
+use std::any::{Any, TypeId};
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use http::{HeaderValue, Method, Uri};
+use http::{Extensions, HeaderValue, Method, Uri};
 
-use crate::app::AppCore;
-use crate::session::SessionState;
+use crate::shutdown::Shutdown;
+
+/// What the request context knows of the app that serves the request: implemented by the
+/// app layer, so that the layers below it (the request, the features) reach the app
+/// without naming it.
+pub(crate) trait AppHandle: Send + Sync {
+    /// The runtime objects of the app's features, by type: its template environment, its
+    /// session settings, its form limits.
+    fn features(&self) -> &Features;
+
+    /// The name of the endpoint numbered `index` (`index`, `bp.show`).
+    fn endpoint_name(&self, index: usize) -> &str;
+
+    /// The URL of the endpoint named `endpoint` (`.name` is relative to the current
+    /// blueprint), with `values` for its parameters and, with `query`, the others as the
+    /// query string: Flask's `url_for`, as templates and `Request::url_for` call it. The
+    /// error says why the URL cannot be built.
+    fn url_for(
+        &self,
+        ctx: &RequestContext,
+        endpoint: &str,
+        values: &[(&str, &str)],
+        query: bool,
+        external: bool,
+        anchor: Option<&str>,
+    ) -> Result<String, String>;
+
+    /// The server's shutdown signal, when a server serves the request (not the test
+    /// client, nor the app mounted as a tower service).
+    fn shutdown(&self) -> Option<&Shutdown> {
+        None
+    }
+
+    /// The app itself, for the app layer to take back.
+    fn as_any(&self) -> &dyn Any;
+}
 
 thread_local! {
     /// The context of the request whose user code runs on this thread, if any. Set only
@@ -26,9 +64,30 @@ thread_local! {
     static CURRENT: RefCell<Option<Arc<RequestContext>>> = const { RefCell::new(None) };
 }
 
+/// The objects the app's features keep for the app's life, one of each type (its template
+/// environment, its session settings...): the app holds them without the layers below it
+/// naming their types, and each feature finds its own.
+#[derive(Default)]
+pub(crate) struct Features(Vec<(TypeId, Box<dyn Any + Send + Sync>)>);
+
+impl Features {
+    /// Keeps `value`, replacing one of the same type.
+    pub(crate) fn insert<T: Send + Sync + 'static>(&mut self, value: T) {
+        let id = TypeId::of::<T>();
+        self.0.retain(|(t, _)| *t != id);
+        self.0.push((id, Box::new(value)));
+    }
+
+    /// The value of type `T`, if one was kept.
+    pub(crate) fn get<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        let id = TypeId::of::<T>();
+        self.0.iter().find(|(t, _)| *t == id).and_then(|(_, value)| value.downcast_ref())
+    }
+}
+
 /// What the context knows of the current request: a snapshot taken after routing.
 pub(crate) struct RequestContext {
-    pub(crate) app: Arc<AppCore>,
+    pub(crate) app: Arc<dyn AppHandle>,
     /// The matched endpoint, if a route matched.
     pub(crate) endpoint: Option<usize>,
     pub(crate) method: Method,
@@ -43,11 +102,27 @@ pub(crate) struct RequestContext {
     /// The body of a urlencoded form request (empty otherwise), for templates'
     /// `request.form`.
     pub(crate) form: Bytes,
-    /// The session, loaded on first use; `None` inside when the app has no secret key.
-    pub(crate) session: OnceLock<Option<Arc<SessionState>>>,
+    /// Values the features keep for the request's length, by type (the session, loaded on
+    /// first use).
+    locals: Mutex<Extensions>,
 }
 
 impl RequestContext {
+    /// A context for a request to `app`, with nothing kept yet.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        app: Arc<dyn AppHandle>,
+        endpoint: Option<usize>,
+        method: Method,
+        uri: Uri,
+        scheme: &'static str,
+        host: Option<HeaderValue>,
+        cookies: Vec<HeaderValue>,
+        form: Bytes,
+    ) -> RequestContext {
+        RequestContext { app, endpoint, method, uri, scheme, host, cookies, form, locals: Mutex::default() }
+    }
+
     /// The scheme the client used: `https` over TLS or when a trusted proxy says so.
     pub(crate) fn scheme(&self) -> &'static str {
         self.scheme
@@ -62,40 +137,78 @@ impl RequestContext {
             .unwrap_or("localhost")
     }
 
-    /// The session, loaded from the request's cookie on first use; `None` when the app has
-    /// no secret key.
-    pub(crate) fn session(&self) -> Option<Arc<SessionState>> {
-        self.session
-            .get_or_init(|| {
-                let headers = self.cookies.iter().filter_map(|h| h.to_str().ok());
-                self.app.sessions.load(headers).map(Arc::new)
-            })
-            .clone()
+    /// The name of the matched endpoint, such as `index` or `bp.show`.
+    pub(crate) fn endpoint_name(&self) -> Option<&str> {
+        self.endpoint.map(|e| self.app.endpoint_name(e))
     }
 
     /// The blueprint of the matched endpoint, for relative endpoint names (`.index`).
     pub(crate) fn blueprint(&self) -> Option<&str> {
-        let name = &self.app.endpoints[self.endpoint?].name;
-        name.rsplit_once('.').map(|(bp, _)| bp)
+        self.endpoint_name()?.rsplit_once('.').map(|(bp, _)| bp)
+    }
+
+    /// The feature object of type `T` the app holds, if it has one.
+    pub(crate) fn feature<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.app.features().get::<T>()
+    }
+
+    /// The value of type `T` kept for this request, made by `init` on first use.
+    pub(crate) fn local<T: Clone + Send + Sync + 'static>(&self, init: impl FnOnce() -> T) -> T {
+        let mut locals = crate::sync::lock(&self.locals);
+        if let Some(value) = locals.get::<T>() {
+            return value.clone();
+        }
+        let value = init();
+        locals.insert(value.clone());
+        value
+    }
+
+    /// The value of type `T` kept for this request, if one was made.
+    pub(crate) fn local_if_made<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
+        crate::sync::lock(&self.locals).get::<T>().cloned()
     }
 }
 
 #[cfg(test)]
 impl RequestContext {
-    /// A context for an empty app, for unit tests of code that runs inside one.
+    /// A context for a request to an app with no endpoint, for unit tests of code that
+    /// runs inside one.
     pub(crate) fn for_tests() -> Arc<RequestContext> {
-        let app = crate::App::new().build().unwrap_or_else(|e| panic!("{e}"));
-        Arc::new(RequestContext {
+        /// An app with nothing registered.
+        struct Empty(Features);
+        impl AppHandle for Empty {
+            fn features(&self) -> &Features {
+                &self.0
+            }
+            fn endpoint_name(&self, _: usize) -> &str {
+                ""
+            }
+            fn url_for(
+                &self,
+                _: &RequestContext,
+                endpoint: &str,
+                _: &[(&str, &str)],
+                _: bool,
+                _: bool,
+                _: Option<&str>,
+            ) -> Result<String, String> {
+                Err(format!("no endpoint is named `{endpoint}`"))
+            }
+            fn as_any(&self) -> &dyn Any {
+                self
+            }
+        }
+        let app = Arc::new(Empty(Features::default()));
+        Arc::new(RequestContext::new(
             app,
-            endpoint: None,
-            method: Method::GET,
-            uri: Uri::from_static("/"),
-            scheme: "http",
-            host: None,
-            cookies: Vec::new(),
-            form: Bytes::new(),
-            session: OnceLock::new(),
-        })
+            None,
+            Method::GET,
+            Uri::from_static("/"),
+            "http",
+            None,
+            Vec::new(),
+            Bytes::new(),
+        ))
     }
 }
 

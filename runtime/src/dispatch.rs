@@ -13,77 +13,57 @@
 //!    reverse registration order;
 //! 6. `teardown_request` hooks, always, in that order, with the error no handler took.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-use http::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE, COOKIE};
+use http::header::{ALLOW, CONTENT_LENGTH, COOKIE};
 use http::{HeaderValue, Method, StatusCode};
 
 use bytes::Bytes;
 
+use crate::admit::Admitted;
 use crate::app::{AppCore, Endpoint, Scope};
 use crate::body::Body;
-use crate::context::RequestContext;
+use crate::context::{AppHandle, RequestContext};
 use crate::error::{HttpError, abort};
 use crate::exec::{Mode, call_async};
-use crate::handler::{BodyUse, Callable, ErrorHandler, RouteOptions};
+use crate::extract::BodyUse;
+use crate::handler::{Callable, ErrorHandler};
 use crate::request::Request;
 use crate::response::{IntoResponse, Redirect, Response};
 use crate::routing::Match;
 
-/// Serves one request through the whole lifecycle. Never fails: every error, panic and
-/// failing handler ends as a response. Routing is done here, before the future is
-/// built; the future is the lifecycle's steps 2 to 6.
+/// Serves one admitted request through the whole lifecycle, with `handle` as the app
+/// its request context knows. Never fails: every error, panic and failing handler ends
+/// as a response. Routing is settled here, before the future is built; the future is the
+/// lifecycle's steps 2 to 6.
 pub(crate) fn dispatch<'a>(
-    app: &'a Arc<AppCore>,
-    mut req: Req,
+    app: &'a AppCore,
+    handle: &Arc<dyn AppHandle>,
+    admitted: Admitted,
     mode: &'a Mode,
 ) -> impl Future<Output = Response> + 'a {
+    let Admitted { request: mut req, routed } = admitted;
     req.state = app.state.clone();
-    let (routed, endpoint) = route(app, &mut req);
+    let (routed, endpoint) = route(app, &mut req, routed);
     let blueprint = endpoint.map(|e| app.endpoints[e].scope).filter(|&s| s != 0).map(|s| &app.scopes[s]);
-    let ctx = Arc::new(RequestContext {
-        app: app.clone(),
+    let ctx = Arc::new(RequestContext::new(
+        handle.clone(),
         endpoint,
-        method: req.method.clone(),
-        uri: req.uri.clone(),
-        scheme: req.scheme,
-        host: req.host_value().cloned(),
-        cookies: req.headers.get_all(COOKIE).iter().cloned().collect(),
-        form: if is_form(&req) { req.body.clone() } else { Bytes::new() },
-        session: OnceLock::new(),
-    });
+        req.method.clone(),
+        req.uri.clone(),
+        req.scheme,
+        req.host_value().cloned(),
+        req.headers.get_all(COOKIE).iter().cloned().collect(),
+        if req.media_type_is("application/x-www-form-urlencoded") { req.body.clone() } else { Bytes::new() },
+    ));
     let lifecycle = Lifecycle { mode, ctx, scopes: Scopes { app: &app.scopes[0], blueprint } };
     lifecycle.run(req, routed)
 }
 
-/// Whether the request's body is a urlencoded form.
-fn is_form(req: &Request) -> bool {
-    req.headers
-        .get(CONTENT_TYPE)
-        .is_some_and(|ct| ct.as_bytes().starts_with(b"application/x-www-form-urlencoded"))
-}
-
-/// Routes a request before its body is read, so that the server knows the route's
-/// `body_limit`, `timeout` and what its view does with the body; the match is kept for
-/// step 1. Without a matching route, the defaults.
-pub(crate) fn preroute(app: &AppCore, req: &mut Request) -> RouteOptions {
-    let found = app.router.lookup(&req.method, req.path(), &req.uri);
-    let options = match &found {
-        Match::Found { endpoint, options: None, .. } => app.endpoints[*endpoint].options,
-        _ => RouteOptions::default(),
-    };
-    req.routed = Some(found);
-    options
-}
-
-/// Step 1, routing: the view to run, or the answer (an error, a redirect, OPTIONS) that
-/// waits for the before hooks, as Flask raises routing errors after them; and the
-/// endpoint.
-fn route<'a>(app: &'a AppCore, req: &mut Request) -> (Routed<'a>, Option<usize>) {
-    let found = match req.routed.take() {
-        Some(found) => found,
-        None => app.router.lookup(&req.method, req.path(), &req.uri),
-    };
+/// Step 1, routing, from what admission found: the view to run, or the answer (an error,
+/// a redirect, OPTIONS) that waits for the before hooks, as Flask raises routing errors
+/// after them; and the endpoint.
+fn route<'a>(app: &'a AppCore, req: &mut Request, found: Match) -> (Routed<'a>, Option<usize>) {
     match found {
         Match::Found { endpoint: index, params, options } => {
             let endpoint = &app.endpoints[index];
@@ -259,9 +239,7 @@ impl Lifecycle<'_> {
 
     /// Saves the session into the response, if the request used it.
     fn save_session(&self, resp: &mut Response) {
-        if let Some(Some(session)) = self.ctx.session.get() {
-            self.ctx.app.sessions.save(session, resp);
-        }
+        crate::session::save(&self.ctx, resp);
     }
 
     /// Step 2: the before hooks, the app's then the blueprint's; `Some` is the first
@@ -279,12 +257,12 @@ impl Lifecycle<'_> {
         (req, None)
     }
 
-    /// Step 3: the view; a multipart body is parsed first, now that the before hooks
-    /// have accepted the request.
+    /// Step 3: the view; a streamed body the view takes prepared (a multipart form) is
+    /// prepared first, now that the before hooks have accepted the request.
     async fn view(&self, mut req: Req, endpoint: &Endpoint) -> (Req, Outcome) {
-        if endpoint.options.body == BodyUse::Multipart {
-            // Boxed: the parser's state would make every view's step as large.
-            Box::pin(crate::multipart::prepare(&mut req, &self.ctx.app.form_limits)).await;
+        if let BodyUse::Prepared(prepare) = endpoint.options.body {
+            // Boxed by the step: a parser's state would make every view's step as large.
+            (prepare.0)(&mut req, &self.ctx).await;
         }
         let out = invoke!(self.mode, self.ctx, req, &endpoint.view);
         (req, out)

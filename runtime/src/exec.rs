@@ -130,7 +130,7 @@ mod tests {
     async fn a_cancelled_async_handler_is_dropped_inside_its_context() {
         let seen = Arc::new(AtomicU8::new(0));
         let probe = Probe(seen.clone());
-        let handler: crate::handler::BoxFuture<'static, Result<(), HttpError>> = Box::pin(async move {
+        let handler: crate::body::BoxFuture<'static, Result<(), HttpError>> = Box::pin(async move {
             let _probe = probe;
             std::future::pending::<()>().await;
             Ok(())

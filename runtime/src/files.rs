@@ -143,17 +143,6 @@ fn open(path: &Path) -> Result<Response, HttpError> {
     Ok(resp)
 }
 
-/// The view of every static folder: `GET <prefix>/static/<path:filename>`.
-pub(crate) fn static_view(req: &mut Request) -> Result<Response, HttpError> {
-    let ctx = crate::context::expect("a static folder");
-    let dir = ctx
-        .endpoint
-        .and_then(|e| ctx.app.endpoints[e].static_dir.as_ref())
-        .ok_or_else(|| HttpError::internal("the static view was reached without a static folder"))?;
-    let name = req.param("filename").ok_or_else(|| abort(404))?;
-    send_from_directory(dir, name).into_outcome()
-}
-
 /// Makes a file response conditional on the request, as RFC 9110 section 13 orders it:
 /// `If-None-Match` (else `If-Modified-Since`) can make it a 304; otherwise a `Range`
 /// (honoured when `If-Range` still matches) makes it a 206 or a 416. Other responses pass

@@ -2,20 +2,18 @@
 //! the macro saw at compile time, and the [`Handlers`] list that `handlers![...]` builds.
 
 use std::any::TypeId;
-use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
 
+use crate::body::BoxFuture;
 use crate::error::HttpError;
+use crate::extract::BodyUse;
 use crate::request::Request;
 use crate::response::Response;
-
-/// A boxed, `Send` future, as async handlers are stored.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// A function as the macro found it: a plain `fn` or an `async fn`. The lifecycle runs a
 /// `Sync` one off the async runtime's threads (or directly on a worker thread) and awaits
 /// an `Async` one; nothing is decided at run time.
+#[derive(Clone, Copy, Debug)]
 pub enum Callable<S, A> {
     /// A plain `fn`.
     Sync(S),
@@ -65,74 +63,6 @@ pub struct Entry {
     pub(crate) kind: EntryKind,
     /// The type `handlers![f]` built for `f`: `url_for!(f)` finds the endpoint by it.
     pub(crate) item: Option<TypeId>,
-}
-
-/// What a view does with the request body, known at compile time from the types of its
-/// arguments ([`FromRequest::BODY`](crate::FromRequest::BODY)); the most demanding
-/// argument decides.
-#[doc(hidden)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum BodyUse {
-    /// The argument does not look at the body (state, query, headers, session...).
-    #[default]
-    None,
-    /// The body is read in full, within the limit, before the lifecycle starts
-    /// (`Bytes`, `String`, `Json`, `Form`). A view whose arguments are all `None` or
-    /// `Buffered` gets it so too, for `&Request`.
-    Buffered,
-    /// The body is left unread for the view to stream
-    /// ([`BodyStream`](crate::BodyStream), [`BodyReader`](crate::BodyReader)).
-    Stream,
-    /// The body is parsed as `multipart/form-data` right before the view, after the
-    /// `before_request` hooks ([`Multipart`](crate::Multipart)).
-    Multipart,
-}
-
-impl BodyUse {
-    /// Whether the body is handed to the view unread.
-    pub(crate) const fn streams(self) -> bool {
-        matches!(self, BodyUse::Stream | BodyUse::Multipart)
-    }
-
-    /// A view's use from its arguments'; `const`, so that the macro's registration
-    /// computes it at compile time, where a view that would take the body twice, or both
-    /// in full and streamed, fails to compile with the reason.
-    pub const fn of(uses: &[BodyUse]) -> BodyUse {
-        let (mut buffered, mut streamed, mut view) = (false, 0, BodyUse::None);
-        let mut i = 0;
-        while i < uses.len() {
-            match uses[i] {
-                BodyUse::None => {}
-                BodyUse::Buffered => buffered = true,
-                streaming => {
-                    streamed += 1;
-                    view = streaming;
-                }
-            }
-            i += 1;
-        }
-        if streamed > 1 {
-            panic!(
-                "this view takes the request body twice: take one `BodyStream`, `BodyReader` or `Multipart`"
-            );
-        }
-        if streamed == 1 && buffered {
-            panic!(
-                "this view takes the request body both in full (`Bytes`, `String`, `Json`, `Form`) and streamed (`BodyStream`, `BodyReader`, `Multipart`): a body is read once, so keep one of them"
-            );
-        }
-        if streamed == 0 && buffered { BodyUse::Buffered } else { view }
-    }
-
-    /// Checks a hook's argument: hooks run before the view decides what the body is for,
-    /// so they cannot stream it.
-    pub const fn hook(use_: BodyUse) {
-        if use_.streams() {
-            panic!(
-                "hooks cannot take `BodyStream`, `BodyReader` or `Multipart`: only a view reads the request body as it arrives"
-            );
-        }
-    }
 }
 
 /// What a route's attribute says beyond its rules: `body_limit` and `timeout`, and what

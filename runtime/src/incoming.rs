@@ -1,6 +1,7 @@
 //! Request bodies that the view reads itself, piece by piece, so that an upload of
-//! hundreds of MiB never sits in memory: [`BodyStream`] in an `async fn`, [`BodyReader`]
-//! (`std::io::Read`) in a plain `fn`.
+//! hundreds of MiB never sits in memory: what [`BodyStream`](crate::BodyStream) (in an
+//! `async fn`), [`BodyReader`](crate::BodyReader) (`std::io::Read`, in a plain `fn`) and
+//! [`Multipart`](crate::Multipart) read from.
 //!
 //! A view that takes one of them (or [`Multipart`](crate::Multipart)) is marked by its
 //! macro, at compile time, as streaming its body: the server then routes the request
@@ -8,24 +9,19 @@
 //! hands the body over unread. The limit still holds while streaming (413), and so do the
 //! server's body read timeout, between two pieces, and its minimum rate (408).
 
-use std::io::{self, Read};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::{Buf, Bytes};
-use futures::Stream;
+use bytes::Bytes;
 use futures::task::AtomicWaker;
 use http::StatusCode;
 use tokio::time::{Instant, Sleep};
 
 use crate::body::ChunkStream;
-use crate::error::{ClientFault, HttpError};
-use crate::extract::FromRequest;
-use crate::handler::BodyUse;
-use crate::request::Request;
+use crate::error::ClientFault;
 
 /// How fast a streamed body must arrive: a piece within `idle` of the last one, and on
 /// average `min_rate` bytes a second once the first `idle` has passed (Apache's
@@ -110,6 +106,11 @@ impl Incoming {
         self.limit
     }
 
+    /// The bytes read so far.
+    pub(crate) fn read(&self) -> u64 {
+        self.read
+    }
+
     /// When the next piece must have come: within `idle` of the last one, and soon enough
     /// for the average rate.
     fn deadline(&self, pace: Pace, now: Instant) -> (Instant, bool) {
@@ -191,127 +192,6 @@ pub(crate) fn too_large(limit: u64) -> ClientFault {
         StatusCode::PAYLOAD_TOO_LARGE,
         format!("the request body is larger than the limit of {limit} bytes"),
     )
-}
-
-/// The request body as an async stream of pieces, for an `async fn` view: an upload is
-/// written out as it arrives, never held in memory.
-///
-/// Each item is a piece of the body, or the error that ends it: a 413 once the body goes
-/// over the route's `body_limit` (or the server's), a 408 when the client stops sending,
-/// a 400 for a broken body. Return it with `?` and the client gets that answer.
-///
-/// ```
-/// use erlen::prelude::*;
-/// use futures::StreamExt;
-///
-/// #[post("/upload", body_limit = "1 GiB")]
-/// async fn upload(mut body: BodyStream) -> Result<String, HttpError> {
-///     let mut total = 0;
-///     while let Some(piece) = body.next().await {
-///         total += piece?.len(); // write it to a file, hash it, forward it...
-///     }
-///     Ok(format!("{total} bytes"))
-/// }
-///
-/// let client = App::new().register(handlers![upload]).test_client();
-/// assert_eq!(client.post("/upload").body(vec![7u8; 5000]).send().text(), "5000 bytes");
-/// ```
-pub struct BodyStream(Incoming);
-
-impl BodyStream {
-    /// The largest body this route accepts, in bytes.
-    pub fn limit(&self) -> u64 {
-        self.0.limit()
-    }
-}
-
-impl Stream for BodyStream {
-    type Item = Result<Bytes, HttpError>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.get_mut().0.poll_chunk(cx).map(|item| item.map(|piece| piece.map_err(|f| f.to_http())))
-    }
-}
-
-impl std::fmt::Debug for BodyStream {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BodyStream").field("read", &self.0.read).field("limit", &self.0.limit).finish()
-    }
-}
-
-impl FromRequest for BodyStream {
-    const BODY: BodyUse = BodyUse::Stream;
-
-    fn from_request(req: &Request) -> Result<Self, HttpError> {
-        req.take_incoming().map(BodyStream)
-    }
-}
-
-/// The request body as a blocking reader (`std::io::Read`), for a plain `fn` view, the
-/// Flask habit of `request.stream`: copy an upload to a file with `std::io::copy`
-/// without holding it in memory.
-///
-/// A read fails with an `io::Error` that converts back into the client's answer when a
-/// view returns it with `?`: a 413 once the body goes over the limit, a 408 when the
-/// client stops sending, a 400 for a broken body.
-///
-/// ```
-/// use erlen::prelude::*;
-///
-/// #[post("/upload", body_limit = "100 MiB")]
-/// fn upload(mut body: BodyReader) -> Result<String, HttpError> {
-///     let mut file = Vec::new(); // or std::fs::File::create(path)?
-///     let n = std::io::copy(&mut body, &mut file)?;
-///     Ok(format!("{n} bytes"))
-/// }
-///
-/// let client = App::new().register(handlers![upload]).test_client();
-/// assert_eq!(client.post("/upload").body("hello").send().text(), "5 bytes");
-/// ```
-pub struct BodyReader {
-    incoming: Incoming,
-    piece: Bytes,
-}
-
-impl BodyReader {
-    /// The largest body this route accepts, in bytes.
-    pub fn limit(&self) -> u64 {
-        self.incoming.limit()
-    }
-}
-
-impl Read for BodyReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while !self.piece.has_remaining() {
-            // The view runs off the runtime's threads (on the sync pool or a worker), so
-            // waiting here parks only this thread, as any blocking read does.
-            match crate::bridge::block_on(self.incoming.next_chunk()) {
-                Some(Ok(piece)) => self.piece = piece,
-                Some(Err(fault)) => return Err(io::Error::other(fault)),
-                None => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.piece.len());
-        self.piece.copy_to_slice(&mut buf[..n]);
-        Ok(n)
-    }
-}
-
-impl std::fmt::Debug for BodyReader {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BodyReader")
-            .field("read", &self.incoming.read)
-            .field("limit", &self.incoming.limit)
-            .finish()
-    }
-}
-
-impl FromRequest for BodyReader {
-    const BODY: BodyUse = BodyUse::Stream;
-
-    fn from_request(req: &Request) -> Result<Self, HttpError> {
-        req.take_incoming().map(|incoming| BodyReader { incoming, piece: Bytes::new() })
-    }
 }
 
 #[cfg(test)]

@@ -150,6 +150,7 @@
 // The macros name `::erlen`; this lets the crate's own tests use them too.
 extern crate self as erlen;
 
+mod admit;
 mod app;
 mod body;
 mod bridge;
@@ -167,12 +168,14 @@ mod hooks;
 mod incoming;
 mod multipart;
 mod pool;
+mod proxy;
 mod request;
 mod response;
 mod routing;
 mod serve;
 mod serving;
 mod session;
+mod shutdown;
 pub mod sse;
 mod sync;
 mod templates;
@@ -180,15 +183,16 @@ mod testing;
 mod urls;
 pub mod websocket;
 
-pub use app::{App, AppCore, Blueprint, BuildError};
+pub use app::{App, AppCore, Blueprint, BuildError, Stack};
 pub use body::{Body, BoxError, Chunk};
 pub use bridge::block_on;
 pub use config::ConfigError;
 pub use cookies::ResponseExt;
 pub use error::{HttpError, abort, escape_html};
-pub use extract::{FloatParam, Form, FromRequest, IntParam, Query, State, StrParam, UuidParam};
+pub use extract::{
+    BodyReader, BodyStream, FloatParam, Form, FromRequest, IntParam, Query, State, StrParam, UuidParam,
+};
 pub use files::{SendFile, send_file, send_from_directory};
-pub use incoming::{BodyReader, BodyStream};
 pub use multipart::{FormLimits, Multipart, UploadedFile, secure_filename};
 pub use session::{Session, SessionConfig, flash, flash_category, get_flashed_messages};
 pub use sse::{Event, Sse};
@@ -200,7 +204,7 @@ pub use handler::Handlers;
 pub use hooks::{AfterOutcome, BeforeOutcome, ServingOutcome, TeardownOutcome};
 pub use request::Request;
 pub use response::{Html, IntoResponse, Json, Redirect, Response, redirect};
-pub use serve::{AppService, Backend, Server, ServerHandle, Stack};
+pub use serve::{AppService, Backend, Server, ServerHandle};
 
 /// The tower traits an erlen app meets: [`Service`](tower::Service), which
 /// [`App::into_service`] implements, and [`Layer`](tower::Layer), which [`App::layer`]
@@ -210,9 +214,11 @@ pub mod tower {
     pub use tower_service::Service;
 }
 pub use templates::{Template, render_template};
-pub use testing::{TestBodyStream, TestClient, TestRequest, TestResponse};
+pub use testing::{
+    TestBodyStream, TestClient, TestRequest, TestResponse, TestWebSocket, TestWebSocketRequest,
+};
 pub use urls::{UrlFloat, UrlInt, UrlText, UrlUuid};
-pub use websocket::{BlockingWebSocket, CloseFrame, Message, TestWebSocket, WebSocket, WebSocketError};
+pub use websocket::{BlockingWebSocket, CloseFrame, Message, WebSocket, WebSocketError};
 
 /// minijinja, the template engine: `erlen::minijinja::Value`, `value::Serde` for serde
 /// types in a context, and the types template filters and globals use.
@@ -257,9 +263,10 @@ pub mod prelude {
 pub mod __private {
     use std::future::Future;
 
+    pub use crate::body::BoxFuture;
+    pub use crate::extract::BodyUse;
     pub use crate::handler::{
-        After, Before, BodyUse, BoxFuture, Callable, Entry, ErrorHandler, Handlers, Item, Serving, Teardown,
-        View,
+        After, Before, Callable, Entry, ErrorHandler, Handlers, Item, Serving, Teardown, View,
     };
     pub use crate::serving::ServingArg;
     pub use crate::urls::{for_item as url_for, url_float, url_int, url_text, url_uuid};

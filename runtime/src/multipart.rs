@@ -18,11 +18,12 @@ use http::StatusCode;
 use tempfile::NamedTempFile;
 use tokio::io::AsyncWriteExt;
 
-use crate::error::{ClientFault, HttpError};
-use crate::extract::FromRequest;
-use crate::handler::BodyUse;
+use crate::body::BoxFuture;
+use crate::context::RequestContext;
+use crate::error::{ClientFault, HttpError, abort};
+use crate::extract::{BodyUse, FromRequest, Prepare};
 use crate::incoming::Incoming;
-use crate::request::{Request, Unread};
+use crate::request::Request;
 
 /// Limits on `multipart/form-data` bodies, set with
 /// [`App::form_limits`](crate::App::form_limits). A form over a limit is answered with
@@ -163,10 +164,10 @@ impl Multipart {
 }
 
 impl FromRequest for Multipart {
-    const BODY: BodyUse = BodyUse::Multipart;
+    const BODY: BodyUse = BodyUse::Prepared(Prepare(prepare));
 
     fn from_request(req: &Request) -> Result<Self, HttpError> {
-        req.take_multipart().unwrap_or_else(|| {
+        req.take_prepared::<Result<Multipart, HttpError>>().unwrap_or_else(|| {
             Err(HttpError::internal(
                 "the multipart form was not parsed before the view: take `Multipart` as an argument of the view itself",
             ))
@@ -174,11 +175,7 @@ impl FromRequest for Multipart {
     }
 
     fn from_request_optional(req: &Request) -> Result<Option<Self>, HttpError> {
-        if req.header("content-type").is_some_and(is_multipart) {
-            Self::from_request(req).map(Some)
-        } else {
-            Ok(None)
-        }
+        if req.media_type_is("multipart/form-data") { Self::from_request(req).map(Some) } else { Ok(None) }
     }
 }
 
@@ -333,17 +330,14 @@ pub fn secure_filename(filename: &str) -> String {
     kept.trim_matches(|c| c == '.' || c == '_').to_string()
 }
 
-/// Whether a content type is `multipart/form-data`.
-fn is_multipart(content_type: &str) -> bool {
-    let essence = content_type.split(';').next().unwrap_or("").trim();
-    essence.eq_ignore_ascii_case("multipart/form-data")
-}
-
-/// Parses the request's multipart body before the view and keeps the outcome for the
-/// [`Multipart`] extractor.
-pub(crate) async fn prepare(req: &mut Request, limits: &FormLimits) {
-    let form = parse(req, limits).await;
-    *crate::sync::get_mut(&mut req.unread) = Unread::Parsed(Box::new(form));
+/// Parses the request's multipart body before the view, within the app's
+/// [`FormLimits`], and keeps the outcome for the [`Multipart`] extractor.
+fn prepare<'a>(req: &'a mut Request, ctx: &'a RequestContext) -> BoxFuture<'a, ()> {
+    Box::pin(async move {
+        let limits = ctx.feature::<FormLimits>().cloned().unwrap_or_default();
+        let form = parse(req, &limits).await;
+        req.set_prepared(form);
+    })
 }
 
 /// How many bytes the parser is handed, without giving out a part or a piece of one,
@@ -401,16 +395,13 @@ impl Feed {
 
 async fn parse(req: &Request, limits: &FormLimits) -> Result<Multipart, HttpError> {
     let content_type = req.header("content-type").unwrap_or("");
-    if !is_multipart(content_type) {
+    if !req.media_type_is("multipart/form-data") {
         let sent =
             if content_type.is_empty() { "no content type".to_string() } else { format!("`{content_type}`") };
-        return Err(
-            crate::abort(415).with_message(format!("expected a multipart/form-data body, not {sent}"))
-        );
+        return Err(abort(415).with_message(format!("expected a multipart/form-data body, not {sent}")));
     }
-    let boundary = multer::parse_boundary(content_type).map_err(|_| {
-        crate::abort(400).with_message("the multipart/form-data content type names no boundary")
-    })?;
+    let boundary = multer::parse_boundary(content_type)
+        .map_err(|_| abort(400).with_message("the multipart/form-data content type names no boundary"))?;
     let mut incoming = req.take_incoming()?;
     let feed = Feed::default();
     let stream = {
@@ -430,7 +421,7 @@ async fn parse(req: &Request, limits: &FormLimits) -> Result<Multipart, HttpErro
             return Err(too_large(format!("the form has more than {} parts", limits.parts)));
         }
         let Some(name) = field.name().map(str::to_string) else {
-            return Err(crate::abort(400).with_message("a part of the form has no name"));
+            return Err(abort(400).with_message("a part of the form has no name"));
         };
         let content_type = field.content_type().map(|m| m.to_string());
         let Some(filename) = file_name(&field) else {
@@ -453,7 +444,7 @@ async fn parse(req: &Request, limits: &FormLimits) -> Result<Multipart, HttpErro
                 value.extend_from_slice(&chunk);
             }
             let value = String::from_utf8(value.to_vec()).map_err(|_| {
-                crate::abort(400).with_message(format!("the form field `{name}` is not valid UTF-8"))
+                abort(400).with_message(format!("the form field `{name}` is not valid UTF-8"))
             })?;
             form.fields.push((name, value));
             continue;
@@ -579,7 +570,7 @@ fn malformed(error: multer::Error) -> HttpError {
             return fault.to_http();
         }
     }
-    crate::abort(400).with_message(format!("malformed multipart/form-data body: {error}"))
+    abort(400).with_message(format!("malformed multipart/form-data body: {error}"))
 }
 
 #[cfg(test)]
@@ -604,6 +595,11 @@ mod tests {
 
     #[test]
     fn multipart_content_types() {
+        let is_multipart = |content_type: &str| {
+            let (parts, ()) =
+                http::Request::builder().header("content-type", content_type).body(()).unwrap().into_parts();
+            Request::from_parts(parts, Bytes::new()).unwrap().media_type_is("multipart/form-data")
+        };
         assert!(is_multipart("multipart/form-data; boundary=x"));
         assert!(is_multipart("Multipart/Form-Data;boundary=x"));
         assert!(!is_multipart("multipart/mixed; boundary=x"));

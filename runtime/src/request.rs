@@ -1,5 +1,6 @@
 //! The request as views and hooks see it.
 
+use std::any::Any;
 use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -11,8 +12,6 @@ use serde::de::DeserializeOwned;
 
 use crate::error::HttpError;
 use crate::incoming::Incoming;
-use crate::multipart::Multipart;
-use crate::routing::Match;
 
 /// An HTTP request, with its body read in full, unless the view streams it
 /// ([`BodyStream`](crate::BodyStream), [`BodyReader`](crate::BodyReader),
@@ -53,21 +52,17 @@ pub struct Request {
     cookie_cache: OnceLock<Vec<(String, String)>>,
     /// The body when the view streams it; behind a lock only so that an extractor, which
     /// sees `&Request`, can take it.
-    pub(crate) unread: Mutex<Unread>,
-    /// The route found before the body was read, when the server routed first.
-    pub(crate) routed: Option<Match>,
-    /// The largest body the route accepts (the route's `body_limit`, or the server's).
-    pub(crate) body_limit: u64,
+    unread: Mutex<Unread>,
 }
 
 /// Where a body that is not in [`Request::body`] is.
-pub(crate) enum Unread {
+enum Unread {
     /// Nowhere: the body was read in full.
     Buffered,
     /// Not read yet, for the view to stream.
     Pending(Box<Incoming>),
-    /// Parsed as a multipart form before the view.
-    Parsed(Box<Result<Multipart, HttpError>>),
+    /// Made into what the view's extractor takes, before the view (a multipart form).
+    Prepared(Box<dyn Any + Send>),
     /// Taken by an extractor.
     Taken,
 }
@@ -116,8 +111,6 @@ impl Request {
             query_cache: OnceLock::new(),
             cookie_cache: OnceLock::new(),
             unread: Mutex::new(Unread::Buffered),
-            routed: None,
-            body_limit: u64::MAX,
         })
     }
 
@@ -134,7 +127,7 @@ impl Request {
             Unread::Pending(incoming) => Ok(*incoming),
             Unread::Buffered => {
                 *unread = Unread::Buffered;
-                Ok(Incoming::from_bytes(self.body.clone(), self.body_limit))
+                Ok(Incoming::from_bytes(self.body.clone(), u64::MAX))
             }
             other => {
                 *unread = other;
@@ -145,11 +138,17 @@ impl Request {
         }
     }
 
-    /// Takes the multipart form parsed before the view.
-    pub(crate) fn take_multipart(&self) -> Option<Result<Multipart, HttpError>> {
+    /// Keeps what a step before the view made of the streamed body (see
+    /// [`BodyUse::Prepared`](crate::extract::BodyUse)), for the view's extractor.
+    pub(crate) fn set_prepared<T: Send + 'static>(&mut self, prepared: T) {
+        *crate::sync::get_mut(&mut self.unread) = Unread::Prepared(Box::new(prepared));
+    }
+
+    /// Takes what a step before the view made of the body, if it made a `T`.
+    pub(crate) fn take_prepared<T: Send + 'static>(&self) -> Option<T> {
         let mut unread = crate::sync::lock(&self.unread);
         match std::mem::replace(&mut *unread, Unread::Taken) {
-            Unread::Parsed(form) => Some(*form),
+            Unread::Prepared(made) if made.is::<T>() => made.downcast::<T>().ok().map(|made| *made),
             other => {
                 *unread = other;
                 None
@@ -208,6 +207,18 @@ impl Request {
             .cookie_cache
             .get_or_init(|| crate::cookies::parse(self.headers.get_all(http::header::COOKIE).iter()));
         cookies.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The body's media type: the `Content-Type` without its parameters
+    /// (`application/json` of `application/json; charset=utf-8`), as sent.
+    pub(crate) fn media_type(&self) -> Option<&str> {
+        self.header("content-type").map(media_type_of)
+    }
+
+    /// Whether the body's media type is `expected`, in any case (media types are
+    /// case-insensitive).
+    pub(crate) fn media_type_is(&self, expected: &str) -> bool {
+        self.media_type().is_some_and(|t| t.eq_ignore_ascii_case(expected))
     }
 
     /// The id of the last Server-Sent Event the client saw, which `EventSource` sends as
@@ -352,10 +363,9 @@ impl Request {
     /// unknown parameter, or a value its converter does not accept.
     pub fn url_for(&self, endpoint: &str, values: &[(&str, &str)]) -> Result<String, HttpError> {
         let ctx = crate::context::expect("Request::url_for");
-        let index = crate::urls::resolve(&ctx.app, Some(&ctx), endpoint)?;
-        let endpoint = &ctx.app.endpoints[index];
-        let path = crate::urls::build(&endpoint.name, endpoint.url_pattern(), values, false)?;
-        Ok(crate::urls::finish(&ctx, path, false, None))
+        ctx.app
+            .url_for(&ctx, endpoint, values, false, false, None)
+            .map_err(|e| HttpError::internal(format!("url_for: {e}")))
     }
 
     /// A value of application state added with [`App::state`](crate::App::state).
@@ -374,4 +384,9 @@ impl std::fmt::Debug for Request {
             .field("endpoint", &self.endpoint)
             .finish()
     }
+}
+
+/// The media type of a `Content-Type` value: what comes before its parameters, trimmed.
+pub(crate) fn media_type_of(content_type: &str) -> &str {
+    content_type.split(';').next().unwrap_or("").trim()
 }

@@ -11,7 +11,32 @@ use std::sync::Arc;
 
 use erlen_pattern::{Converter, Pattern};
 use http::{Method, Uri};
-use percent_encoding::{AsciiSet, utf8_percent_encode};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+/// Kept as is in a path segment: RFC 3986's unreserved characters, sub-delimiters, `:`
+/// and `@`. Everything else (including `/` in a parameter, `?`, `#`, `%`) is encoded.
+pub(crate) const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'!')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'*')
+    .remove(b'+')
+    .remove(b',')
+    .remove(b';')
+    .remove(b'=')
+    .remove(b':')
+    .remove(b'@');
+/// A `<path:...>` value keeps its slashes.
+pub(crate) const PATH: &AsciiSet = &SEGMENT.remove(b'/');
+/// Query keys and values, as forms encode them.
+pub(crate) const QUERY: &AsciiSet = &SEGMENT.add(b'&').add(b'=').add(b'+').add(b';');
 
 /// One route: a pattern with methods, served by an endpoint.
 struct Rule {
@@ -161,7 +186,7 @@ impl Router {
 /// sub-delimiter characters, `:`, `@`, `/`, `?`, and `%` (the request's own escapes).
 /// Everything else is percent-encoded: `\` (which browsers read as `/`), control
 /// characters, spaces, quotes and any byte a header value cannot hold.
-const KEPT_IN_LOCATION: &AsciiSet = &crate::urls::PATH.remove(b'?').remove(b'%');
+const KEPT_IN_LOCATION: &AsciiSet = &PATH.remove(b'?').remove(b'%');
 
 /// The strict-slash redirect's target: the encoded `path` with a `/` added, then `query`.
 /// It is always a valid header value and always a path on this host: a leading `//`

@@ -13,11 +13,12 @@
 
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::FutureExt;
+use http::Extensions;
 
-use crate::app::AppCore;
 use crate::error::HttpError;
 use crate::extract::{FromRequest, State};
 use crate::handler::{Callable, Serving};
@@ -54,38 +55,40 @@ impl<T: Clone + Send + Sync + 'static> ServingArg for Option<State<T>> {
     }
 }
 
-/// Runs the `before_serving` hooks in registration order; the first failure (an `Err` or
-/// a panic) stops them and is returned, naming the hook.
-pub(crate) fn run_before(app: &AppCore) -> io::Result<()> {
-    for (name, hook) in &app.serving.before {
-        if let Err(e) = call(app, hook) {
-            return Err(io::Error::other(format!(
-                "the server did not start: the #[before_serving] hook `{name}` failed: {}",
-                describe(&e)
-            )));
+impl ServingHooks {
+    /// Runs the `before_serving` hooks in registration order, with the app's `state`; the
+    /// first failure (an `Err` or a panic) stops them and is returned, naming the hook.
+    pub(crate) fn run_before(&self, state: &Arc<Extensions>) -> io::Result<()> {
+        for (name, hook) in &self.before {
+            if let Err(e) = call(state, hook) {
+                return Err(io::Error::other(format!(
+                    "the server did not start: the #[before_serving] hook `{name}` failed: {}",
+                    describe(&e)
+                )));
+            }
+            tracing::debug!(hook = name, "before_serving hook done");
         }
-        tracing::debug!(hook = name, "before_serving hook done");
+        Ok(())
     }
-    Ok(())
-}
 
-/// Runs the `after_serving` hooks in registration order; a failure is logged and the next
-/// hook runs all the same.
-pub(crate) fn run_after(app: &AppCore) {
-    for (name, hook) in &app.serving.after {
-        match call(app, hook) {
-            Ok(()) => tracing::debug!(hook = name, "after_serving hook done"),
-            Err(e) => tracing::error!(hook = name, error = %describe(&e), "an after_serving hook failed"),
+    /// Runs the `after_serving` hooks in registration order, with the app's `state`; a
+    /// failure is logged and the next hook runs all the same.
+    pub(crate) fn run_after(&self, state: &Arc<Extensions>) {
+        for (name, hook) in &self.after {
+            match call(state, hook) {
+                Ok(()) => tracing::debug!(hook = name, "after_serving hook done"),
+                Err(e) => tracing::error!(hook = name, error = %describe(&e), "an after_serving hook failed"),
+            }
         }
     }
 }
 
 /// Calls one hook with a request that carries the app's state, turning a panic into an
 /// error.
-fn call(app: &AppCore, hook: &Serving) -> Result<(), HttpError> {
+fn call(state: &Arc<Extensions>, hook: &Serving) -> Result<(), HttpError> {
     let (parts, ()) = http::Request::new(()).into_parts();
     let mut req = Request::from_parts(parts, Bytes::new())?;
-    req.state = app.state.clone();
+    req.state = state.clone();
     match hook {
         Callable::Sync(f) => catch_unwind(AssertUnwindSafe(|| f(&mut req)))
             .unwrap_or_else(|panic| Err(HttpError::from_panic(&*panic))),

@@ -20,6 +20,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+use crate::context::RequestContext;
 use crate::error::HttpError;
 use crate::extract::FromRequest;
 use crate::request::Request;
@@ -236,6 +237,38 @@ struct Stored {
     d: Map<String, Value>,
 }
 
+/// The session a request's context keeps once it is loaded: `None` inside when the app has
+/// no secret key.
+#[derive(Clone)]
+struct Loaded(Option<Arc<SessionState>>);
+
+/// The request's session, loaded from its cookie on first use and kept in its context, so
+/// that the `Session` extractor, `flash` and the templates share it; `None` when the app
+/// has no secret key.
+pub(crate) fn of_request(ctx: &RequestContext) -> Option<Arc<SessionState>> {
+    let load = || {
+        let sessions = ctx.feature::<Sessions>()?;
+        let headers = ctx.cookies.iter().filter_map(|h| h.to_str().ok());
+        sessions.load(headers).map(Arc::new)
+    };
+    ctx.local(|| Loaded(load())).0
+}
+
+/// The current request's session, if there is a request and the app can sign sessions.
+pub(crate) fn current() -> Option<Arc<SessionState>> {
+    of_request(&*crate::context::current()?)
+}
+
+/// Saves the request's session into the response, if the request used it: the end of the
+/// lifecycle's step 5, after the `after_request` hooks, as Flask's `process_response`.
+pub(crate) fn save(ctx: &RequestContext, resp: &mut Response) {
+    if let Some(Loaded(Some(state))) = ctx.local_if_made::<Loaded>() {
+        if let Some(sessions) = ctx.feature::<Sessions>() {
+            sessions.save(&state, resp);
+        }
+    }
+}
+
 /// One request's session, shared by every `Session` handle of the request.
 pub(crate) struct SessionState(Mutex<Inner>);
 
@@ -397,7 +430,7 @@ impl FromRequest for Session {
     fn from_request(_req: &Request) -> Result<Session, HttpError> {
         let ctx = crate::context::current()
             .ok_or_else(|| HttpError::internal("a Session was asked for outside a request"))?;
-        ctx.session().map(Session).ok_or_else(|| {
+        of_request(&ctx).map(Session).ok_or_else(|| {
             HttpError::internal(
                 "a handler takes a Session, but the app has no secret key to sign it with: \
                  set one with `App::secret_key(..)` or the ERLEN_SECRET_KEY environment variable",

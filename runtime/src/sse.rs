@@ -185,10 +185,18 @@ impl Stream for WithKeepAlive {
     }
 }
 
+/// An event stream ends when the server that serves it starts to shut down, so that the
+/// drain does not wait for a stream that never ends: the browser's `EventSource`
+/// reconnects (to another instance, behind a proxy) and resumes with `Last-Event-ID`.
 impl IntoResponse for Sse {
     fn into_response(self) -> Response {
         let stream = WithKeepAlive { events: self.events, interval: self.keep_alive, timer: None };
-        let mut resp = Response::new(Body::from_stream(stream));
+        let shutdown = crate::context::current().and_then(|ctx| ctx.app.shutdown().cloned());
+        let body = match shutdown {
+            Some(mut shutdown) => Body::from_stream(stream.take_until(async move { shutdown.wait().await })),
+            None => Body::from_stream(stream),
+        };
+        let mut resp = Response::new(body);
         let headers = resp.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
@@ -196,26 +204,4 @@ impl IntoResponse for Sse {
         headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
         resp
     }
-}
-
-/// Ends an event stream when the server starts to shut down, so that the drain does not
-/// wait for a stream that never ends: the browser's `EventSource` reconnects (to another
-/// instance, behind a proxy) and resumes with `Last-Event-ID`. Other responses are left
-/// as they are.
-pub(crate) fn end_at_shutdown(resp: &mut Response, stop: &tokio::sync::watch::Receiver<bool>) {
-    if !resp.body().is_stream() {
-        return;
-    }
-    let is_event_stream = resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
-        v.split(';').next().is_some_and(|essence| essence.trim().eq_ignore_ascii_case("text/event-stream"))
-    });
-    if !is_event_stream {
-        return;
-    }
-    let mut stop = stop.clone();
-    let shutdown = async move {
-        let _ = stop.wait_for(|stop| *stop).await;
-    };
-    let body = std::mem::take(resp.body_mut());
-    *resp.body_mut() = Body::from_stream(body.into_data_stream().take_until(shutdown));
 }

@@ -83,7 +83,7 @@ fn markupsafe_formatter(
 ) -> Result<(), minijinja::Error> {
     match (state.auto_escape(), value.as_str()) {
         (minijinja::AutoEscape::Html, Some(text)) if !value.is_safe() => out
-            .write_str(&crate::escape_html(text))
+            .write_str(&crate::error::escape_html(text))
             .map_err(|e| minijinja::Error::new(ErrorKind::WriteFailure, e.to_string())),
         _ => minijinja::escape_formatter(out, state, value),
     }
@@ -148,7 +148,11 @@ impl IntoResponse for Template {
 /// Outside a request (the app is found through the request context).
 pub fn render_template(name: &str, context: impl Into<Value>) -> Template {
     let ctx = crate::context::expect("render_template");
-    Template { rendered: ctx.app.templates.render(name, context.into()) }
+    let rendered = match ctx.feature::<Templates>() {
+        Some(templates) => templates.render(name, context.into()),
+        None => Templates::default().render(name, context.into()),
+    };
+    Template { rendered }
 }
 
 /// The templates' `url_for(endpoint, **values)`: values the route does not name become
@@ -170,12 +174,8 @@ fn url_for(endpoint: &str, values: Kwargs) -> Result<String, minijinja::Error> {
             }
         }
     }
-    let index = crate::urls::resolve(&ctx.app, Some(&ctx), endpoint).map_err(|e| fail(&e))?;
-    let endpoint = &ctx.app.endpoints[index];
     let borrowed: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let path =
-        crate::urls::build(&endpoint.name, endpoint.url_pattern(), &borrowed, true).map_err(|e| fail(&e))?;
-    Ok(crate::urls::finish(&ctx, path, external, anchor.as_deref()))
+    ctx.app.url_for(&ctx, endpoint, &borrowed, true, external, anchor.as_deref()).map_err(|e| fail(&e))
 }
 
 /// The templates' `get_flashed_messages(with_categories=false, category_filter=[])`:
@@ -184,7 +184,7 @@ fn get_flashed_messages(options: Kwargs) -> Result<Value, minijinja::Error> {
     let with_categories: Option<bool> = options.get("with_categories")?;
     let filter: Option<Vec<String>> = options.get("category_filter")?;
     options.assert_all_used()?;
-    let session = crate::context::current().and_then(|ctx| ctx.session());
+    let session = crate::session::current();
     let mut flashes = session.map(|s| s.take_flashes()).unwrap_or_default();
     if let Some(filter) = filter.filter(|f| !f.is_empty()) {
         flashes.retain(|(category, _)| filter.contains(category));
@@ -206,13 +206,12 @@ impl Object for CurrentSession {
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        let session = crate::context::current()?.session()?;
+        let session = crate::session::current()?;
         session.value(key.as_str()?).map(|v| Value::from(minijinja::value::Serde(v)))
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        let keys =
-            crate::context::current().and_then(|ctx| ctx.session()).map(|s| s.keys()).unwrap_or_default();
+        let keys = crate::session::current().map(|s| s.keys()).unwrap_or_default();
         Enumerator::Values(keys.into_iter().map(Value::from).collect())
     }
 }
@@ -262,7 +261,7 @@ impl Object for CurrentRequest {
             "query_string" => Value::from(query),
             "args" => first_values(serde_urlencoded::from_str(query)),
             "form" => first_values(serde_urlencoded::from_bytes(&ctx.form)),
-            "endpoint" => ctx.endpoint.map(|e| Value::from(&*ctx.app.endpoints[e].name)).unwrap_or_default(),
+            "endpoint" => ctx.endpoint_name().map(Value::from).unwrap_or_default(),
             "blueprint" => ctx.blueprint().map(Value::from).unwrap_or_default(),
             "url" => {
                 let target = ctx.uri.path_and_query().map_or("/", |p| p.as_str());

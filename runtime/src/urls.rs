@@ -7,36 +7,12 @@ use std::any::TypeId;
 use std::fmt::{self, Display, Write};
 
 use erlen_pattern::{Converter, Pattern, Segment};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::utf8_percent_encode;
 
 use crate::app::AppCore;
 use crate::context::RequestContext;
 use crate::error::HttpError;
-
-/// Kept as is in a path segment: RFC 3986's unreserved characters, sub-delimiters, `:`
-/// and `@`. Everything else (including `/` in a parameter, `?`, `#`, `%`) is encoded.
-pub(crate) const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~')
-    .remove(b'!')
-    .remove(b'$')
-    .remove(b'&')
-    .remove(b'\'')
-    .remove(b'(')
-    .remove(b')')
-    .remove(b'*')
-    .remove(b'+')
-    .remove(b',')
-    .remove(b';')
-    .remove(b'=')
-    .remove(b':')
-    .remove(b'@');
-/// A `<path:...>` value keeps its slashes.
-pub(crate) const PATH: &AsciiSet = &SEGMENT.remove(b'/');
-/// Query keys and values, as forms encode them.
-const QUERY: &AsciiSet = &SEGMENT.add(b'&').add(b'=').add(b'+').add(b';');
+use crate::routing::{PATH, QUERY, SEGMENT};
 
 /// Why a URL could not be built; shown in the panic of `url_for!` and the error of
 /// `Request::url_for`.
@@ -174,8 +150,11 @@ pub fn for_item(
     anchor: Option<&str>,
 ) -> String {
     let ctx = crate::context::expect("url_for!");
-    let built = ctx.app.endpoint_by_item(item).ok_or(UrlError::NotRegistered(name)).and_then(|endpoint| {
-        let endpoint = &ctx.app.endpoints[endpoint];
+    let Some(app) = ctx.app.as_any().downcast_ref::<AppCore>() else {
+        panic!("url_for!({name}): the request is served by an app erlen did not build")
+    };
+    let built = app.endpoint_by_item(item).ok_or(UrlError::NotRegistered(name)).and_then(|endpoint| {
+        let endpoint = &app.endpoints[endpoint];
         build(&endpoint.name, endpoint.url_pattern(), values, false)
     });
     match built {

@@ -1,22 +1,21 @@
-//! [`App`] and [`Blueprint`]: registering handlers, and freezing them into the
-//! [`AppCore`] that every backend and the test client serve.
+//! [`App`] and [`Blueprint`]: what the user registers, and how it is checked and frozen
+//! into the [`AppCore`] that every backend and the test client serve.
 
-use std::any::TypeId;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use erlen_pattern::{Pattern, join_prefix};
-use http::{Extensions, Method};
+use http::Extensions;
+use tower_layer::Layer;
+use tower_service::Service;
 
-use crate::handler::{
-    After, Before, Callable, Entry, EntryKind, ErrorHandler, Handlers, RouteOptions, Teardown,
-    TemplateRegistration, View,
-};
+use super::core::AppCore;
+use super::layers::{LayerFn, Stack, layer_fn};
+use crate::body::{Body, BoxError};
+use crate::context::Features;
+use crate::handler::{Callable, Entry, Handlers, View};
 use crate::multipart::FormLimits;
-use crate::routing::{RouteConflict, Router};
-use crate::serving::ServingHooks;
 use crate::session::{SessionConfig, Sessions};
 use crate::templates::Templates;
 
@@ -44,7 +43,7 @@ pub struct App {
     session_config: SessionConfig,
     form_limits: FormLimits,
     /// Tower layers, innermost first.
-    pub(crate) layers: Vec<crate::serve::LayerFn>,
+    pub(crate) layers: Vec<LayerFn>,
 }
 
 /// A group of routes with its own URL prefix, hooks and error handlers, as in Flask.
@@ -107,9 +106,6 @@ fn resolve_dir(dir: &Path) -> PathBuf {
         None => std::env::current_dir().map(|cwd| cwd.join(dir)).unwrap_or_else(|_| dir.to_path_buf()),
     }
 }
-
-/// The route every static folder is served under, relative to its prefix.
-const STATIC_RULES: &[(&str, &[&str])] = &[("/static/<path:filename>", &["GET"])];
 
 impl App {
     /// An empty application.
@@ -212,10 +208,83 @@ impl App {
         self
     }
 
+    /// Wraps the whole app in a tower layer, such as tower-http's `CorsLayer`,
+    /// `CompressionLayer`, `TraceLayer` or `SetRequestIdLayer`, on both backends and in
+    /// [`App::into_service`]. Each call wraps what was added before, so the last layer
+    /// added is the outermost, as in axum.
+    ///
+    /// Layers run on the async runtime around the lifecycle: a layer sees the request
+    /// before routing and the `before_request` hooks, and the response after the
+    /// `after_request` and `teardown_request` hooks and the session cookie; the lifecycle
+    /// inside runs on the server's backend (on the threaded backend, on a worker). The
+    /// request's body reaches a layer unread, as a streaming [`Body`]; it is read within
+    /// the body limit after the layers. A layer may change the response body's type
+    /// (compression does): erlen streams it. The access log and the drain's
+    /// `Connection: close` stay outside every layer. Without layers, nothing of this is
+    /// paid.
+    ///
+    /// The test client does not run layers: it calls the lifecycle directly. Test layers
+    /// through [`App::into_service`] or a server.
+    ///
+    /// A layer's error (tower's timeout, say) is logged and answered with a 500.
+    ///
+    /// ```
+    /// use erlen::prelude::*;
+    /// use erlen::tower::{Layer, Service};
+    ///
+    /// /// A layer that adds a header to every response.
+    /// #[derive(Clone)]
+    /// struct Tag<S>(S);
+    /// impl<S> Service<http::Request<Body>> for Tag<S>
+    /// where
+    ///     S: Service<http::Request<Body>, Response = Response> + Send,
+    ///     S::Future: Send + 'static,
+    /// {
+    ///     type Response = Response;
+    ///     type Error = S::Error;
+    ///     type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response, S::Error>> + Send>>;
+    ///     fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), S::Error>> {
+    ///         self.0.poll_ready(cx)
+    ///     }
+    ///     fn call(&mut self, req: http::Request<Body>) -> Self::Future {
+    ///         let served = self.0.call(req);
+    ///         Box::pin(async move {
+    ///             let mut resp = served.await?;
+    ///             resp.headers_mut().insert("x-layer", HeaderValue::from_static("yes"));
+    ///             Ok(resp)
+    ///         })
+    ///     }
+    /// }
+    /// struct TagLayer;
+    /// impl<S> Layer<S> for TagLayer {
+    ///     type Service = Tag<S>;
+    ///     fn layer(&self, inner: S) -> Tag<S> { Tag(inner) }
+    /// }
+    ///
+    /// #[get("/")]
+    /// fn index() -> &'static str { "hi" }
+    ///
+    /// let mut service = App::new().register(handlers![index]).layer(TagLayer).into_service();
+    /// let req = http::Request::get("/").header("host", "x").body(String::new()).unwrap();
+    /// let resp = erlen::block_on(service.call(req)).unwrap();
+    /// assert_eq!(resp.headers()["x-layer"], "yes");
+    /// ```
+    pub fn layer<L, S, ResBody>(mut self, layer: L) -> App
+    where
+        L: Layer<Stack, Service = S> + Send + Sync + 'static,
+        S: Service<http::Request<Body>, Response = http::Response<ResBody>> + Clone + Send + Sync + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<BoxError>,
+        ResBody: http_body::Body + Send + 'static,
+        ResBody::Data: Send,
+        ResBody::Error: Into<BoxError>,
+    {
+        self.layers.push(layer_fn(layer));
+        self
+    }
+
     /// Builds the app and hands back its tower layers, innermost first.
-    pub(crate) fn build_with_layers(
-        mut self,
-    ) -> Result<(Arc<AppCore>, Vec<crate::serve::LayerFn>), BuildError> {
+    pub(crate) fn build_with_layers(mut self) -> Result<(Arc<AppCore>, Vec<LayerFn>), BuildError> {
         let layers = std::mem::take(&mut self.layers);
         Ok((self.build()?, layers))
     }
@@ -225,25 +294,11 @@ impl App {
     /// names are unique.
     pub fn build(self) -> Result<Arc<AppCore>, BuildError> {
         let debug = self.debug.unwrap_or_else(crate::env::debug);
-        let mut core = AppCore {
-            router: Router::default(),
-            endpoints: Vec::new(),
-            by_name: HashMap::new(),
-            by_item: HashMap::new(),
-            scopes: vec![Scope::default()],
-            state: Arc::new(self.state),
-            templates: Templates::default(),
-            sessions: Sessions::new(
-                self.secret_key.or_else(crate::env::secret_key),
-                self.secret_key_fallbacks,
-                self.session_config,
-            ),
-            serving: ServingHooks::default(),
-            form_limits: self.form_limits,
-        };
         let mut problems = Vec::new();
         let mut template_entries = Vec::new();
-        core.add_static(self.static_folder, 0, None, &mut problems);
+        let mut core = AppCore::new(Arc::new(self.state));
+        let static_view: View = Callable::Sync(super::static_files::static_view);
+        core.add_static(self.static_folder, static_view, 0, None, &mut problems);
         core.add_entries(self.entries, 0, None, &mut template_entries, &mut problems);
         let mut names = HashSet::new();
         for bp in self.blueprints {
@@ -252,13 +307,20 @@ impl App {
                     .push(format!("two blueprints are named `{}`: blueprint names must be unique", bp.name));
                 continue;
             }
-            core.scopes.push(Scope::default());
-            let scope = core.scopes.len() - 1;
+            let scope = core.add_scope();
             let blueprint = Some((bp.name.as_str(), bp.url_prefix.as_str()));
-            core.add_static(bp.static_folder, scope, blueprint, &mut problems);
+            core.add_static(bp.static_folder, static_view, scope, blueprint, &mut problems);
             core.add_entries(bp.entries, scope, blueprint, &mut template_entries, &mut problems);
         }
-        core.templates = Templates::new(self.template_folder, debug, &template_entries);
+        let mut features = Features::default();
+        features.insert(Templates::new(self.template_folder, debug, &template_entries));
+        features.insert(Sessions::new(
+            self.secret_key.or_else(crate::env::secret_key),
+            self.secret_key_fallbacks,
+            self.session_config,
+        ));
+        features.insert(self.form_limits);
+        core.features = features;
         if problems.is_empty() { Ok(Arc::new(core)) } else { Err(BuildError { problems }) }
     }
 }
@@ -300,219 +362,5 @@ impl std::error::Error for BuildError {}
 impl From<BuildError> for std::io::Error {
     fn from(e: BuildError) -> std::io::Error {
         std::io::Error::new(std::io::ErrorKind::InvalidInput, e)
-    }
-}
-
-/// The problem of a serving hook registered on a blueprint: a server starts and stops
-/// once, for the whole app.
-fn serving_on_blueprint(name: &str, blueprint: &str) -> String {
-    format!(
-        "`{name}` is a serving hook (`#[before_serving]` or `#[after_serving]`) registered on the blueprint `{blueprint}`: \
-         a server starts and stops once for the whole app, so register it on the app: \
-         `App::new().register(handlers![{name}])`"
-    )
-}
-
-/// Whether an error is of the type an `errorhandler(Type)` was registered for.
-pub(crate) type TypeMatcher = fn(&crate::HttpError) -> bool;
-
-/// The hooks and error handlers of the app (scope 0) or of one blueprint.
-#[derive(Default)]
-pub(crate) struct Scope {
-    pub(crate) before: Vec<Before>,
-    pub(crate) after: Vec<After>,
-    pub(crate) teardown: Vec<Teardown>,
-    pub(crate) by_code: HashMap<u16, ErrorHandler>,
-    pub(crate) by_type: Vec<(TypeMatcher, ErrorHandler)>,
-}
-
-pub(crate) struct Endpoint {
-    pub(crate) name: Arc<str>,
-    pub(crate) view: View,
-    /// The attribute's `body_limit` and `timeout`, and what the view does with the body.
-    pub(crate) options: RouteOptions,
-    pub(crate) scope: usize,
-    /// The route's full patterns (with the blueprint's prefix); URLs are built from the
-    /// first, as Flask builds them from the first rule.
-    pub(crate) patterns: Vec<Pattern>,
-    /// For a static endpoint, the folder it serves.
-    pub(crate) static_dir: Option<PathBuf>,
-}
-
-impl Endpoint {
-    /// The pattern URLs are built from.
-    pub(crate) fn url_pattern(&self) -> &Pattern {
-        &self.patterns[0]
-    }
-}
-
-/// A built application, shared by the servers and test clients that serve it.
-pub struct AppCore {
-    pub(crate) router: Router,
-    pub(crate) endpoints: Vec<Endpoint>,
-    by_name: HashMap<Arc<str>, usize>,
-    by_item: HashMap<TypeId, usize>,
-    pub(crate) scopes: Vec<Scope>,
-    pub(crate) state: Arc<Extensions>,
-    pub(crate) templates: Templates,
-    pub(crate) sessions: Sessions,
-    /// The app's `before_serving` and `after_serving` hooks.
-    pub(crate) serving: ServingHooks,
-    pub(crate) form_limits: FormLimits,
-}
-
-impl fmt::Debug for AppCore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AppCore")
-            .field("endpoints", &self.endpoints.iter().map(|e| &*e.name).collect::<Vec<_>>())
-            .field("blueprints", &(self.scopes.len() - 1))
-            .finish()
-    }
-}
-
-impl AppCore {
-    /// The endpoint named `name`, such as `index` or `auth.login`.
-    pub(crate) fn endpoint_by_name(&self, name: &str) -> Option<usize> {
-        self.by_name.get(name).copied()
-    }
-
-    /// The first endpoint registered for the handler whose generated type is `item`.
-    pub(crate) fn endpoint_by_item(&self, item: TypeId) -> Option<usize> {
-        self.by_item.get(&item).copied()
-    }
-
-    fn add_static(
-        &mut self,
-        dir: Option<PathBuf>,
-        scope: usize,
-        blueprint: Option<(&str, &str)>,
-        problems: &mut Vec<String>,
-    ) {
-        let Some(dir) = dir else { return };
-        let view: View = Callable::Sync(crate::files::static_view);
-        self.add_route(
-            "static",
-            STATIC_RULES,
-            view,
-            RouteOptions::default(),
-            None,
-            scope,
-            blueprint,
-            problems,
-        );
-        if let Some(endpoint) = self.endpoints.last_mut() {
-            endpoint.static_dir = Some(dir);
-        }
-    }
-
-    fn add_entries(
-        &mut self,
-        entries: Vec<Entry>,
-        scope: usize,
-        blueprint: Option<(&str, &str)>,
-        templates: &mut Vec<TemplateRegistration>,
-        problems: &mut Vec<String>,
-    ) {
-        for entry in entries {
-            let hooks = &mut self.scopes[scope];
-            match entry.kind {
-                EntryKind::Before(h) => hooks.before.push(h),
-                EntryKind::After(h) => hooks.after.push(h),
-                EntryKind::Teardown(h) => hooks.teardown.push(h),
-                EntryKind::ErrorCode { code, handler } => {
-                    hooks.by_code.insert(code, handler);
-                }
-                EntryKind::ErrorType { matches, handler } => hooks.by_type.push((matches, handler)),
-                EntryKind::Template(register) => templates.push(register),
-                EntryKind::Route { rules, view, options } => {
-                    self.add_route(entry.name, rules, view, options, entry.item, scope, blueprint, problems);
-                }
-                EntryKind::BeforeServing(_) | EntryKind::AfterServing(_) if blueprint.is_some() => {
-                    problems.push(serving_on_blueprint(entry.name, blueprint.map_or("", |(bp, _)| bp)));
-                }
-                EntryKind::BeforeServing(h) => self.serving.before.push((entry.name, h)),
-                EntryKind::AfterServing(h) => self.serving.after.push((entry.name, h)),
-            }
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn add_route(
-        &mut self,
-        name: &str,
-        rules: &[(&str, &[&str])],
-        view: View,
-        options: RouteOptions,
-        item: Option<TypeId>,
-        scope: usize,
-        blueprint: Option<(&str, &str)>,
-        problems: &mut Vec<String>,
-    ) {
-        let name: Arc<str> = match blueprint {
-            Some((bp, _)) => format!("{bp}.{name}").into(),
-            None => name.into(),
-        };
-        let prefix = blueprint.map_or("", |(_, p)| p);
-        let mut patterns = Vec::new();
-        for (rule, _) in rules {
-            let full = join_prefix(prefix, rule);
-            match Pattern::parse(&full) {
-                Ok(p) => patterns.push(p),
-                Err(e) => problems.push(format!("route \"{full}\" of `{name}`: {e}")),
-            }
-        }
-        if patterns.len() != rules.len() {
-            return;
-        }
-        if self.by_name.contains_key(&name) {
-            problems.push(format!(
-                "two views are registered as the endpoint `{name}`: endpoint names must be unique; rename one function or put it in a blueprint"
-            ));
-            return;
-        }
-        let endpoint = self.endpoints.len();
-        self.by_name.insert(name.clone(), endpoint);
-        if let Some(item) = item {
-            self.by_item.entry(item).or_insert(endpoint);
-        }
-        self.endpoints.push(Endpoint {
-            name: name.clone(),
-            view,
-            options,
-            scope,
-            patterns: patterns.clone(),
-            static_dir: None,
-        });
-        for (pattern, (_, methods)) in patterns.iter().zip(rules) {
-            self.add_rule(pattern, methods, &name, endpoint, problems);
-        }
-    }
-
-    fn add_rule(
-        &mut self,
-        pattern: &Pattern,
-        methods: &[&str],
-        name: &str,
-        endpoint: usize,
-        problems: &mut Vec<String>,
-    ) {
-        let full = pattern.as_str();
-        let mut parsed = Vec::new();
-        for m in methods {
-            match Method::from_bytes(m.as_bytes()) {
-                Ok(m) => parsed.push(m),
-                Err(_) => problems.push(format!("route \"{full}\" of `{name}`: `{m}` is not an HTTP method")),
-            }
-        }
-        match self.router.insert(pattern, parsed, endpoint) {
-            Ok(()) => {}
-            Err(RouteConflict::Duplicate { endpoint: twin, method, pattern }) => problems.push(format!(
-                "{method} \"{full}\" is registered twice: by `{}` (as \"{pattern}\") and by `{name}`; remove one or give them different methods",
-                self.endpoints[twin].name
-            )),
-            Err(RouteConflict::Tree(why)) => {
-                problems.push(format!("route \"{full}\" of `{name}` cannot be added: {why}"))
-            }
-        }
     }
 }

@@ -6,10 +6,8 @@ use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
-use super::Limits;
-use crate::app::AppCore;
+use crate::admit::{Admission, Admitted};
 use crate::exec::Mode;
-use crate::request::Request;
 use crate::response::Response;
 
 pub(crate) struct Offload {
@@ -17,17 +15,18 @@ pub(crate) struct Offload {
 }
 
 impl Offload {
-    pub(crate) fn new(limits: &Limits) -> Offload {
-        let limit = limits.blocking_threads.map(|n| Arc::new(Semaphore::new(n)));
+    /// Sync handlers on the sync pool, at most `blocking_threads` at once when set.
+    pub(crate) fn new(blocking_threads: Option<usize>) -> Offload {
+        let limit = blocking_threads.map(|n| Arc::new(Semaphore::new(n)));
         Offload { mode: Mode::Offload { limit } }
     }
 
     /// The request's lifecycle, to run in the calling task.
     pub(crate) fn serve<'a>(
         &'a self,
-        app: &'a Arc<AppCore>,
-        request: Box<Request>,
+        admission: &'a Admission,
+        admitted: Admitted,
     ) -> impl Future<Output = Response> + Send + 'a {
-        crate::dispatch::dispatch(app, request, &self.mode)
+        crate::dispatch::dispatch(&admission.app, &admission.handle, admitted, &self.mode)
     }
 }

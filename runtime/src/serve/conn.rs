@@ -18,12 +18,13 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use super::Limits;
 use super::lifetime::{Active, Activity, Tracked};
+use super::limits::Limits;
 use super::protocol::Http;
-use super::service::{Peer, Serve, Stack, into_body};
-use crate::body::Body;
-use crate::handler::BoxFuture;
+use super::service::Serve;
+use crate::admit::{Admit, Peer};
+use crate::app::{Stack, into_body};
+use crate::body::{Body, BoxFuture};
 
 /// What every connection of one server shares.
 pub(crate) struct Shared {
@@ -38,8 +39,12 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(serve: Arc<Serve>, stack: Option<Stack>, tls: Option<super::tls::Acceptor>) -> Shared {
-        let limits = serve.limits.clone();
+    pub(crate) fn new(
+        serve: Arc<Serve>,
+        stack: Option<Stack>,
+        limits: Limits,
+        tls: Option<super::tls::Acceptor>,
+    ) -> Shared {
         Shared { serve, stack, limits, draining: AtomicBool::new(false), tls }
     }
 }
@@ -231,10 +236,6 @@ impl Service<hyper::Request<Incoming>> for Requests {
     type Future = BoxFuture<'static, Result<Self::Response, Infallible>>;
 
     fn call(&self, mut req: hyper::Request<Incoming>) -> Self::Future {
-        if req.headers().contains_key(http::header::UPGRADE) {
-            // A WebSocket closes with 1001 when the server shuts down.
-            req.extensions_mut().insert(crate::websocket::Shutdown(self.conn.stop.clone()));
-        }
         // In flight from now until its response has been sent.
         let active = Active::begin(self.conn.clone(), req.version());
         let shared = &self.conn.shared;
@@ -243,7 +244,7 @@ impl Service<hyper::Request<Incoming>> for Requests {
         // The request's head is taken apart here, before the future is built: the future
         // is moved into its box, and so is all it holds.
         let work = match &shared.stack {
-            None => Work::Direct(shared.serve.admit(req, Some(peer))),
+            None => Work::Direct(shared.serve.admission.admit(req, Some(peer))),
             Some(stack) => {
                 req.extensions_mut().insert(peer);
                 Work::Layered(stack.serve(req.map(into_body)))
@@ -252,12 +253,13 @@ impl Service<hyper::Request<Incoming>> for Requests {
         Box::pin(async move {
             let conn = active.conn();
             let mut resp = match work {
-                Work::Direct(admitted) => conn.shared.serve.serve(admitted).await,
+                Work::Direct(admit) => {
+                    let serve = &conn.shared.serve;
+                    serve.admission.serve(admit, &serve.engine).await
+                }
                 Work::Layered(served) => served.await,
             };
             log.finish(&conn.shared, &mut resp);
-            // An event stream ends when the server starts to shut down.
-            crate::sse::end_at_shutdown(&mut resp, &conn.stop);
             Ok(resp.map(|body| Tracked::new(body, active)))
         })
     }
@@ -265,7 +267,7 @@ impl Service<hyper::Request<Incoming>> for Requests {
 
 /// A request on its way: straight to the lifecycle, or through the app's tower layers.
 enum Work {
-    Direct(super::service::Admitted<Incoming>),
+    Direct(Admit<Incoming>),
     Layered(BoxFuture<'static, hyper::Response<Body>>),
 }
 
@@ -330,10 +332,9 @@ mod tests {
     #[tokio::test]
     async fn a_connection_task_stays_small() {
         let limits = Limits::default();
-        let engine = super::super::engine::Engine::Async(super::super::async_backend::Offload::new(&limits));
         let app = crate::App::new().build().unwrap();
-        let serve = Arc::new(Serve { app, engine, limits: limits.clone(), trust_proxy: 0 });
-        let shared = Arc::new(Shared::new(serve, None, None));
+        let serve = Arc::new(Serve::in_process(app, limits.request.clone(), 0));
+        let shared = Arc::new(Shared::new(serve, None, limits.clone(), None));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let _client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
         let (stream, remote) = listener.accept().await.unwrap();

@@ -7,9 +7,11 @@ use std::io;
 use futures::future::Either;
 use std::sync::Arc;
 
-use super::{Backend, Limits, async_backend, threaded};
+use super::limits::{Backend, Limits};
+use super::{async_backend, threaded};
+use crate::admit::{Admission, Admitted};
 use crate::app::AppCore;
-use crate::request::Request;
+use crate::context::AppHandle;
 use crate::response::Response;
 
 /// How many requests may wait for a worker of the threaded backend, by default.
@@ -44,30 +46,34 @@ impl Engine {
     pub(crate) fn start(
         backend: Backend,
         app: &Arc<AppCore>,
+        handle: &Arc<dyn AppHandle>,
         limits: &Limits,
     ) -> io::Result<(Engine, Option<threaded::Pool>)> {
         check_settings(backend, limits)?;
         Ok(match backend {
-            Backend::Async => (Engine::Async(async_backend::Offload::new(limits)), None),
+            Backend::Async => (Engine::Async(async_backend::Offload::new(limits.blocking_threads)), None),
             Backend::Threaded { workers } => {
                 let queue_size = limits.queue_size.unwrap_or(DEFAULT_QUEUE_SIZE);
-                let (workers, pool) = threaded::Workers::start(app.clone(), workers.max(1), queue_size)?;
+                let (workers, pool) =
+                    threaded::Workers::start(app.clone(), handle.clone(), workers.max(1), queue_size)?;
                 (Engine::Threaded(workers), Some(pool))
             }
         })
     }
+}
 
+impl crate::admit::Engine for Engine {
     /// Runs the request's lifecycle and returns its response; never fails (a full queue
-    /// or a server shutting down is a 503 response). Not an `async fn`: the backend's
-    /// future is returned as it is, not moved into one more state machine.
-    pub(crate) fn serve<'a>(
+    /// or a server shutting down is a 503 response). The backend's future is returned as
+    /// it is, not moved into one more state machine.
+    fn run<'a>(
         &'a self,
-        app: &'a Arc<AppCore>,
-        request: Box<Request>,
+        admission: &'a Admission,
+        admitted: Admitted,
     ) -> impl Future<Output = Response> + Send + 'a {
         match self {
-            Engine::Async(offload) => Either::Left(offload.serve(app, request)),
-            Engine::Threaded(workers) => Either::Right(workers.serve(request)),
+            Engine::Async(offload) => Either::Left(offload.serve(admission, admitted)),
+            Engine::Threaded(workers) => Either::Right(workers.serve(admitted)),
         }
     }
 }

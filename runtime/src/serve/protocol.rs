@@ -21,8 +21,8 @@ use hyper::service::HttpService;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use super::Limits;
 use super::lifetime::Graceful;
+use super::limits::Limits;
 use crate::body::BoxError;
 
 /// What an HTTP/2 client sends first (RFC 9113, section 3.4).

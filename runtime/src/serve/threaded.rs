@@ -31,17 +31,18 @@ use http::{HeaderValue, StatusCode};
 use tokio::sync::oneshot;
 
 use self::queue::{Queue, Refused};
+use crate::admit::Admitted;
 use crate::app::AppCore;
 use crate::bridge;
+use crate::context::AppHandle;
 use crate::dispatch::dispatch;
 use crate::error::HttpError;
 use crate::exec::Mode;
-use crate::request::Request;
 use crate::response::Response;
 
 /// A request waiting for a worker, and where its response goes.
 struct Job {
-    request: Box<Request>,
+    admitted: Admitted,
     reply: oneshot::Sender<Response>,
 }
 
@@ -62,7 +63,12 @@ pub(crate) struct Pool {
 
 impl Workers {
     /// Starts `workers` threads serving `app`, sharing a queue of `queue_size` requests.
-    pub(crate) fn start(app: Arc<AppCore>, workers: usize, queue_size: usize) -> io::Result<(Workers, Pool)> {
+    pub(crate) fn start(
+        app: Arc<AppCore>,
+        handle: Arc<dyn AppHandle>,
+        workers: usize,
+        queue_size: usize,
+    ) -> io::Result<(Workers, Pool)> {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let queue = Queue::new(workers, queue_size, cores);
         let (exit, exited) = mpsc::channel();
@@ -71,9 +77,10 @@ impl Workers {
                 let queue = queue.clone();
                 let exit = exit.clone();
                 let app = app.clone();
+                let handle = handle.clone();
                 std::thread::Builder::new().name(format!("erlen-worker-{i}")).spawn(move || {
                     let waker = bridge::thread_waker();
-                    queue.work(|job, blocking| run(&app, job, &waker, blocking));
+                    queue.work(|job, blocking| run(&app, &handle, job, &waker, blocking));
                     let _ = exit.send(());
                 })
             })
@@ -94,9 +101,9 @@ impl Workers {
 
     /// Queues the request and waits for a worker's response. A full queue is a 503 with
     /// `Retry-After`, as is a server that is shutting down.
-    pub(crate) async fn serve(&self, request: Box<Request>) -> Response {
+    pub(crate) async fn serve(&self, admitted: Admitted) -> Response {
         let (reply, response) = oneshot::channel();
-        let refused = match self.queue.push(Job { request, reply }) {
+        let refused = match self.queue.push(Job { admitted, reply }) {
             Ok(()) => {
                 return response.await.unwrap_or_else(|_| {
                     HttpError::internal("the worker serving the request stopped").default_response()
@@ -121,10 +128,10 @@ impl Drop for Workers {
 
 /// Runs one request's lifecycle on this worker, parked with `waker` when it waits (after
 /// calling `blocking`), and sends its response, unless its client has gone.
-fn run(app: &Arc<AppCore>, job: Job, waker: &Waker, blocking: &dyn Fn()) {
-    let Job { request, mut reply } = job;
+fn run(app: &AppCore, handle: &Arc<dyn AppHandle>, job: Job, waker: &Waker, blocking: &dyn Fn()) {
+    let Job { admitted, mut reply } = job;
     if reply.is_closed() {
-        tracing::debug!(path = request.path(), "the client has gone; its queued request is skipped");
+        tracing::debug!(path = admitted.request.path(), "the client has gone; its queued request is skipped");
         return;
     }
     let served = {
@@ -135,7 +142,7 @@ fn run(app: &Arc<AppCore>, job: Job, waker: &Waker, blocking: &dyn Fn()) {
             // registration.
             tokio::select! {
                 biased;
-                response = dispatch(app, request, &Mode::Inline) => Some(response),
+                response = dispatch(app, handle, admitted, &Mode::Inline) => Some(response),
                 () = reply.closed() => None,
             }
         });

@@ -1,26 +1,23 @@
-//! The in-process test client: requests go through the same lifecycle as on a server,
-//! without a socket.
+//! The in-process test client: requests go through the same admission and lifecycle as
+//! on a server, without a socket.
 
 use std::future::IntoFuture;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
-use http::header::CONTENT_TYPE;
-use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-
 use cookie::{Cookie, CookieJar};
-use http::header::{COOKIE, SET_COOKIE};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HOST, SET_COOKIE};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use serde::Serialize;
 
-use crate::app::{App, AppCore, BuildError};
-use crate::body::{Body, BoxError};
-use crate::exec::Mode;
-use crate::incoming::Incoming;
-use crate::request::Request;
-use crate::session::Session;
+use super::response::TestResponse;
+use crate::admit::RequestLimits;
+use crate::app::{App, BuildError};
+use crate::body::{Body, BoxFuture};
+use crate::serve::Serve;
+use crate::session::{Session, Sessions};
 use crate::sync::lock;
+use crate::websocket::TestUpgrade;
 
 /// A client that serves requests to an app in-process, as Flask's `app.test_client()`.
 ///
@@ -43,10 +40,16 @@ use crate::sync::lock;
 ///
 /// Like Flask's, it keeps the cookies the app sets (a jar per client, shared by its
 /// clones) and sends them back, and can follow redirects and open the session.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct TestClient {
-    app: Arc<AppCore>,
+    serve: Arc<Serve>,
     jar: Option<Arc<Mutex<CookieJar>>>,
+}
+
+impl std::fmt::Debug for TestClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestClient").field("app", &self.serve.admission.app).field("jar", &self.jar).finish()
+    }
 }
 
 impl App {
@@ -66,7 +69,8 @@ impl App {
 
     /// A test client for this app, or the reasons it cannot be built.
     pub fn try_test_client(self) -> Result<TestClient, BuildError> {
-        Ok(TestClient { app: self.build()?, jar: Some(Arc::default()) })
+        let serve = Serve::in_process(self.build()?, RequestLimits::default(), 0);
+        Ok(TestClient { serve: Arc::new(serve), jar: Some(Arc::default()) })
     }
 }
 
@@ -85,7 +89,7 @@ impl TestClient {
     /// A request with any method.
     pub fn request(&self, method: Method, path: &str) -> TestRequest {
         TestRequest {
-            app: self.app.clone(),
+            serve: self.serve.clone(),
             jar: self.jar.clone(),
             method,
             path: path.to_string(),
@@ -94,34 +98,6 @@ impl TestClient {
             follow: false,
             upgrade: None,
         }
-    }
-
-    /// Opens a WebSocket to `path` in-process (the app's `#[websocket]` route), through the
-    /// same lifecycle as a request: hooks may refuse it. See [`TestWebSocket`].
-    ///
-    /// ```
-    /// use erlen::prelude::*;
-    ///
-    /// #[websocket("/ws")]
-    /// async fn ws(mut ws: WebSocket) {
-    ///     let _ = ws.send_text("hello").await;
-    /// }
-    ///
-    /// #[before_request]
-    /// fn auth(req: &Request) -> Option<Response> {
-    ///     req.header("authorization").is_none().then(|| (StatusCode::UNAUTHORIZED, "log in").into_response())
-    /// }
-    ///
-    /// let client = App::new().register(handlers![ws, auth]).test_client();
-    /// let refused = client.websocket("/ws").connect().unwrap_err();
-    /// assert_eq!(refused.status(), 401);
-    /// let mut ws = client.websocket("/ws").header("authorization", "Bearer t").connect().unwrap();
-    /// assert_eq!(ws.receive(), Some(Message::text("hello")));
-    /// ```
-    ///
-    /// [`TestWebSocket`]: crate::websocket::TestWebSocket
-    pub fn websocket(&self, path: &str) -> crate::websocket::TestWebSocketRequest {
-        crate::websocket::TestWebSocketRequest::new(self.get(path))
     }
 
     /// Stops keeping cookies: requests carry only the headers they are given, as Flask's
@@ -182,7 +158,8 @@ impl TestClient {
     ///
     /// If the app has no secret key, or the client keeps no cookies.
     pub fn session_transaction<R>(&self, f: impl FnOnce(&Session) -> R) -> R {
-        let sessions = &self.app.sessions;
+        let no_key = || panic!("the app has no secret key: set one with `App::secret_key` to use sessions");
+        let sessions = self.serve.admission.app.features.get::<Sessions>().unwrap_or_else(no_key);
         let name = sessions.config.name();
         let header = self.cookie(name).map(|value| Cookie::new(name, value).to_string());
         let state = sessions.load(header.as_deref().into_iter()).unwrap_or_else(|| {
@@ -217,7 +194,7 @@ fn store_cookie(jar: &mut CookieJar, cookie: &Cookie<'_>) {
 /// A request being built by a [`TestClient`]; send it with `.send()` or `.await`.
 #[must_use = "a test request does nothing until it is sent with `.send()` or `.await`"]
 pub struct TestRequest {
-    app: Arc<AppCore>,
+    serve: Arc<Serve>,
     jar: Option<Arc<Mutex<CookieJar>>>,
     method: Method,
     path: String,
@@ -225,7 +202,7 @@ pub struct TestRequest {
     body: Bytes,
     follow: bool,
     /// The in-memory connection a WebSocket upgrade takes over.
-    upgrade: Option<crate::websocket::TestUpgrade>,
+    upgrade: Option<TestUpgrade>,
 }
 
 impl TestRequest {
@@ -236,7 +213,7 @@ impl TestRequest {
     }
 
     /// Gives the request a connection to upgrade.
-    pub(crate) fn upgrade(mut self, upgrade: crate::websocket::TestUpgrade) -> TestRequest {
+    pub(crate) fn upgrade(mut self, upgrade: TestUpgrade) -> TestRequest {
         self.upgrade = Some(upgrade);
         self
     }
@@ -302,61 +279,41 @@ impl TestRequest {
         crate::bridge::block_on(self.into_future())
     }
 
-    /// The request as the app sees it, with the jar's cookies.
-    fn to_request(&self) -> Result<Request, crate::HttpError> {
-        let mut builder = http::Request::builder().method(self.method.clone()).uri(&self.path);
-        if let Some(h) = builder.headers_mut() {
-            *h = self.headers.clone();
-            if let Some(jar) = &self.jar {
-                let cookies: Vec<String> = lock(jar).iter().map(|c| c.stripped().to_string()).collect();
-                if !cookies.is_empty() && !h.contains_key(COOKIE) {
-                    if let Ok(value) = HeaderValue::from_str(&cookies.join("; ")) {
-                        h.insert(COOKIE, value);
-                    }
+    /// The request as a client sends it: the jar's cookies, `Host: localhost` and the
+    /// body's `Content-Length` unless the test set them, the body in pieces of 64 KiB as
+    /// it would arrive from a socket.
+    fn to_request(&self) -> http::Request<Body> {
+        let mut headers = self.headers.clone();
+        if let Some(jar) = &self.jar {
+            let cookies: Vec<String> = lock(jar).iter().map(|c| c.stripped().to_string()).collect();
+            if !cookies.is_empty() && !headers.contains_key(COOKIE) {
+                if let Ok(value) = HeaderValue::from_str(&cookies.join("; ")) {
+                    headers.insert(COOKIE, value);
                 }
             }
         }
-        let request =
-            builder.body(()).unwrap_or_else(|e| panic!("`{}` is not a valid request target: {e}", self.path));
-        let (parts, ()) = request.into_parts();
-        let mut request = Request::from_parts(parts, self.body.clone())?;
+        headers.entry(HOST).or_insert(HeaderValue::from_static("localhost"));
+        if !self.body.is_empty() {
+            headers.entry(CONTENT_LENGTH).or_insert_with(|| HeaderValue::from(self.body.len()));
+        }
+        let body = if self.body.is_empty() { Body::empty() } else { in_pieces(self.body.clone()) };
+        let mut builder = http::Request::builder().method(self.method.clone()).uri(&self.path);
+        if let Some(h) = builder.headers_mut() {
+            *h = headers;
+        }
         if let Some(upgrade) = &self.upgrade {
-            request.extensions_mut().insert(upgrade.clone());
+            builder = builder.extension(upgrade.clone());
         }
-        Ok(request)
+        builder.body(body).unwrap_or_else(|e| panic!("`{}` is not a valid request target: {e}", self.path))
     }
 
-    /// Routes the request first, as a server does, and applies the route's `body_limit`
-    /// (or the server's default, 2 MiB); a view that streams its body gets it in 64 KiB pieces.
-    fn plan_body(&self, mut req: Request) -> Result<Request, crate::HttpError> {
-        let route = crate::dispatch::preroute(&self.app, &mut req);
-        let limit = route.body_limit.unwrap_or(crate::serve::DEFAULT_BODY_LIMIT);
-        if req.body.len() as u64 > limit {
-            return Err(crate::incoming::too_large(limit).to_http());
-        }
-        req.body_limit = limit;
-        if route.body.streams() {
-            let body = std::mem::take(&mut req.body);
-            req.set_unread(Incoming::from_bytes(body, limit));
-        }
-        Ok(req)
-    }
-
-    /// Sends this one request through the lifecycle, and keeps the cookies it sets.
+    /// Sends this one request through admission and the lifecycle, and keeps the cookies
+    /// it sets.
     pub(crate) async fn send_once(&self) -> TestResponse {
-        let req = match self.to_request() {
-            Ok(req) => req,
-            Err(e) => return TestResponse::from(e.default_response()),
-        };
-        let req = match self.plan_body(req) {
-            Ok(req) => req,
-            Err(e) => return TestResponse::from(e.default_response()),
-        };
-        let app = self.app.clone();
-        // Dispatch on the shared runtime, whatever runtime (if any) awaits us.
-        let task = crate::bridge::handle().spawn(async move {
-            crate::dispatch::dispatch(&app, Box::new(req), &Mode::Offload { limit: None }).await
-        });
+        let req = self.to_request();
+        let serve = self.serve.clone();
+        // Served on the shared runtime, whatever runtime (if any) awaits us.
+        let task = crate::bridge::handle().spawn(async move { serve.respond(req, None).await });
         let resp = match task.await {
             Ok(resp) => TestResponse::from(resp),
             Err(e) => panic!("the request task failed: {e}"),
@@ -373,12 +330,20 @@ impl TestRequest {
     }
 }
 
+/// A body in memory as a client sends it: in pieces of 64 KiB (without copying).
+fn in_pieces(bytes: Bytes) -> Body {
+    const PIECE: usize = 64 * 1024;
+    let pieces: Vec<Bytes> =
+        (0..bytes.len()).step_by(PIECE).map(|at| bytes.slice(at..(at + PIECE).min(bytes.len()))).collect();
+    Body::from_stream(futures::stream::iter(pieces))
+}
+
 /// How many redirects `follow_redirects` follows before it gives up.
 const MAX_REDIRECTS: usize = 20;
 
 impl IntoFuture for TestRequest {
     type Output = TestResponse;
-    type IntoFuture = crate::handler::BoxFuture<'static, TestResponse>;
+    type IntoFuture = BoxFuture<'static, TestResponse>;
 
     fn into_future(mut self) -> Self::IntoFuture {
         Box::pin(async move {
@@ -412,172 +377,6 @@ impl IntoFuture for TestRequest {
                 history.push(resp);
             }
         })
-    }
-}
-
-/// A response received by the [`TestClient`].
-///
-/// A streamed body is read when it is first asked for ([`TestResponse::text`],
-/// [`bytes`](TestResponse::bytes), [`json`](TestResponse::json)), or piece by piece with
-/// [`TestResponse::into_stream`].
-pub struct TestResponse {
-    status: StatusCode,
-    headers: HeaderMap,
-    collected: OnceLock<Bytes>,
-    unread: Mutex<Option<Body>>,
-    path: String,
-    history: Vec<TestResponse>,
-}
-
-impl From<crate::Response> for TestResponse {
-    fn from(resp: crate::Response) -> TestResponse {
-        let (parts, body) = resp.into_parts();
-        let collected = OnceLock::new();
-        let unread = match body.as_bytes() {
-            Some(bytes) => {
-                let _ = collected.set(bytes.clone());
-                None
-            }
-            None => Some(body),
-        };
-        TestResponse {
-            status: parts.status,
-            headers: parts.headers,
-            collected,
-            unread: Mutex::new(unread),
-            path: String::new(),
-            history: Vec::new(),
-        }
-    }
-}
-
-impl std::fmt::Debug for TestResponse {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TestResponse")
-            .field("status", &self.status)
-            .field("headers", &self.headers)
-            .field("body", &self.collected.get())
-            .finish()
-    }
-}
-
-impl TestResponse {
-    /// The status; compares with a number: `assert_eq!(resp.status(), 200)`.
-    pub fn status(&self) -> StatusCode {
-        self.status
-    }
-
-    /// The first value of header `name`, if present and valid text.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    /// The path (and query) this response answered; after redirects were followed, the
-    /// last one, as Flask's `response.request.path`.
-    pub fn request_path(&self) -> &str {
-        &self.path
-    }
-
-    /// The redirects followed on the way to this response, first to last (empty unless
-    /// the request was sent with [`TestRequest::follow_redirects`]).
-    pub fn history(&self) -> &[TestResponse] {
-        &self.history
-    }
-
-    /// All headers.
-    pub fn headers(&self) -> &HeaderMap {
-        &self.headers
-    }
-
-    /// The body as text (invalid UTF-8 is replaced).
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(self.bytes()).into_owned()
-    }
-
-    /// The body; a streamed one is read to its end first.
-    ///
-    /// # Panics
-    ///
-    /// If the body's stream ends with an error.
-    pub fn bytes(&self) -> &Bytes {
-        self.collected.get_or_init(|| {
-            let body = lock(&self.unread).take();
-            match body {
-                Some(body) => crate::bridge::block_on(body.collect())
-                    .unwrap_or_else(|e| panic!("the response body stream failed: {e}")),
-                None => Bytes::new(),
-            }
-        })
-    }
-
-    /// The body parsed as JSON.
-    ///
-    /// # Panics
-    ///
-    /// If the body is not JSON of type `T`, with the body in the message.
-    pub fn json<T: DeserializeOwned>(&self) -> T {
-        serde_json::from_slice(self.bytes())
-            .unwrap_or_else(|e| panic!("the response body is not the expected JSON ({e}): {}", self.text()))
-    }
-
-    /// The body as a stream, to read piece by piece (an endless stream, such as Server-Sent
-    /// Events, can only be read this way). Dropping it is the client going away.
-    ///
-    /// ```
-    /// use erlen::prelude::*;
-    ///
-    /// #[get("/numbers")]
-    /// fn numbers() -> Body {
-    ///     Body::from_iter((0..).map(|n: u64| format!("{n};")))  // endless
-    /// }
-    ///
-    /// let client = App::new().register(handlers![numbers]).test_client();
-    /// let mut body = client.get("/numbers").send().into_stream();
-    /// let first = body.next_blocking().unwrap();
-    /// assert!(first.starts_with(b"0;"));
-    /// ```
-    pub fn into_stream(self) -> TestBodyStream {
-        let body = match crate::sync::into_inner(self.unread) {
-            Some(body) => body,
-            None => Body::from(self.collected.into_inner().unwrap_or_default()),
-        };
-        TestBodyStream { stream: Box::pin(body.into_data_stream()) }
-    }
-}
-
-/// A response body read piece by piece: a [`futures::Stream`] of chunks, or
-/// [`TestBodyStream::next_blocking`] in a plain `#[test]`.
-pub struct TestBodyStream {
-    stream: Pin<Box<dyn futures::Stream<Item = Result<Bytes, BoxError>> + Send>>,
-}
-
-impl TestBodyStream {
-    /// The next chunk, waiting for it; `None` at the end of the body.
-    ///
-    /// # Panics
-    ///
-    /// If the body's stream ends with an error.
-    pub fn next_blocking(&mut self) -> Option<Bytes> {
-        use futures::StreamExt;
-        crate::bridge::block_on(self.stream.next())
-            .map(|chunk| chunk.unwrap_or_else(|e| panic!("the response body stream failed: {e}")))
-    }
-}
-
-impl futures::Stream for TestBodyStream {
-    type Item = Result<Bytes, BoxError>;
-
-    fn poll_next(
-        mut self: Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Self::Item>> {
-        self.stream.as_mut().poll_next(cx)
-    }
-}
-
-impl std::fmt::Debug for TestBodyStream {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TestBodyStream")
     }
 }
 

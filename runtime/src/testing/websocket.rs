@@ -11,15 +11,47 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 
-use super::upgrade::TestUpgrade;
-use super::{Message, WebSocketError, close_frame};
-use crate::testing::{TestRequest, TestResponse};
+use super::client::{TestClient, TestRequest};
+use super::response::TestResponse;
+use crate::body::BoxFuture;
+use crate::websocket::TestUpgrade;
+use crate::websocket::{Message, WebSocketError, close_frame};
 
 /// The key the test client sends: any 16 bytes in base64 will do; these are RFC 6455's.
 const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 
 /// How much the in-memory pipe holds in each direction.
 const PIPE: usize = 64 * 1024;
+
+impl TestClient {
+    /// Opens a WebSocket to `path` in-process (the app's `#[websocket]` route), through the
+    /// same lifecycle as a request: hooks may refuse it. See [`TestWebSocket`].
+    ///
+    /// ```
+    /// use erlen::prelude::*;
+    ///
+    /// #[websocket("/ws")]
+    /// async fn ws(mut ws: WebSocket) {
+    ///     let _ = ws.send_text("hello").await;
+    /// }
+    ///
+    /// #[before_request]
+    /// fn auth(req: &Request) -> Option<Response> {
+    ///     req.header("authorization").is_none().then(|| (StatusCode::UNAUTHORIZED, "log in").into_response())
+    /// }
+    ///
+    /// let client = App::new().register(handlers![ws, auth]).test_client();
+    /// let refused = client.websocket("/ws").connect().unwrap_err();
+    /// assert_eq!(refused.status(), 401);
+    /// let mut ws = client.websocket("/ws").header("authorization", "Bearer t").connect().unwrap();
+    /// assert_eq!(ws.receive(), Some(Message::text("hello")));
+    /// ```
+    ///
+    /// [`TestWebSocket`]: crate::TestWebSocket
+    pub fn websocket(&self, path: &str) -> TestWebSocketRequest {
+        TestWebSocketRequest::new(self.get(path))
+    }
+}
 
 /// A WebSocket being opened by a [`TestClient`](crate::TestClient): add headers, then
 /// [`connect`](TestWebSocketRequest::connect) (blocking) or `.await` it.
@@ -59,7 +91,7 @@ impl TestWebSocketRequest {
 
 impl IntoFuture for TestWebSocketRequest {
     type Output = Result<TestWebSocket, TestResponse>;
-    type IntoFuture = crate::handler::BoxFuture<'static, Self::Output>;
+    type IntoFuture = BoxFuture<'static, Self::Output>;
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {

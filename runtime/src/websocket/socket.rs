@@ -7,11 +7,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::oneshot;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite;
 
-use super::{Message, WebSocketError, close_frame};
+use super::message::{Message, WebSocketError, close_frame};
+use crate::shutdown::Shutdown;
 
 /// The connection under a socket: hyper's upgraded connection, or the test client's
 /// in-memory pipe.
@@ -66,7 +67,7 @@ pub struct WebSocket {
     /// `None` once given back.
     stream: Option<Stream>,
     /// Turns `true` when the server shuts down; absent in the test client.
-    shutdown: Option<watch::Receiver<bool>>,
+    shutdown: Option<Shutdown>,
     closing: Closing,
     back: Option<oneshot::Sender<Returned>>,
 }
@@ -83,18 +84,10 @@ enum Next {
     ShuttingDown,
 }
 
-/// Resolves when the server starts shutting down; never, if the server is gone without
-/// saying so.
-async fn shutting_down(shutdown: &mut watch::Receiver<bool>) {
-    if shutdown.wait_for(|stop| *stop).await.is_err() {
-        std::future::pending::<()>().await;
-    }
-}
-
 impl WebSocket {
     pub(crate) fn new(
         stream: Stream,
-        shutdown: Option<watch::Receiver<bool>>,
+        shutdown: Option<Shutdown>,
         back: oneshot::Sender<Returned>,
     ) -> WebSocket {
         WebSocket { stream: Some(stream), shutdown, closing: Closing::default(), back: Some(back) }
@@ -116,7 +109,7 @@ impl WebSocket {
             let next = match self.shutdown.as_mut() {
                 Some(shutdown) => tokio::select! {
                     next = stream.next() => Next::Read(next),
-                    () = shutting_down(shutdown) => Next::ShuttingDown,
+                    () = shutdown.wait() => Next::ShuttingDown,
                 },
                 None => Next::Read(stream.next().await),
             };
@@ -156,7 +149,7 @@ impl WebSocket {
     /// When the socket is closed (by either side, or because the server shuts down) or
     /// the connection broke; [`WebSocketError::is_closed`] tells.
     pub async fn send(&mut self, msg: impl Into<Message>) -> Result<(), WebSocketError> {
-        if self.shutdown.as_ref().is_some_and(|s| *s.borrow()) {
+        if self.shutdown.as_ref().is_some_and(Shutdown::started) {
             self.going_away().await;
         }
         if self.closing.sent {

@@ -13,7 +13,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio::io::DuplexStream;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::oneshot;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
@@ -24,11 +24,7 @@ use crate::context::RequestContext;
 use crate::error::{HttpError, abort};
 use crate::request::Request;
 use crate::response::Response;
-
-/// The server's shutdown signal, put in an upgrade request's extensions by the
-/// connection layer: it turns `true` when a graceful shutdown starts.
-#[derive(Clone)]
-pub(crate) struct Shutdown(pub(crate) watch::Receiver<bool>);
+use crate::shutdown::Shutdown;
 
 /// The test client's end of an in-memory connection, in place of hyper's `OnUpgrade`.
 #[derive(Clone)]
@@ -83,7 +79,7 @@ impl<E: std::fmt::Display> WebSocketOutcome for Result<(), E> {
 struct Accepted {
     response: Response,
     upgrade: Upgrade,
-    shutdown: Option<watch::Receiver<bool>>,
+    shutdown: Option<Shutdown>,
     ctx: Option<Arc<RequestContext>>,
     path: String,
 }
@@ -136,6 +132,7 @@ where
 /// Checks the handshake and takes the connection from the request.
 fn accept(req: &mut Request) -> Result<Accepted, HttpError> {
     let key = check_handshake(req.method(), req.version(), req.headers())?;
+    let ctx = crate::context::current();
     let upgrade = if let Some(on) = req.extensions_mut().remove::<OnUpgrade>() {
         Upgrade::Hyper(on)
     } else if let Some(io) =
@@ -159,8 +156,8 @@ fn accept(req: &mut Request) -> Result<Accepted, HttpError> {
     Ok(Accepted {
         response,
         upgrade,
-        shutdown: req.extensions().get::<Shutdown>().map(|s| s.0.clone()),
-        ctx: crate::context::current(),
+        shutdown: ctx.as_ref().and_then(|ctx| ctx.app.shutdown().cloned()),
+        ctx,
         path: req.path().to_owned(),
     })
 }
@@ -225,7 +222,7 @@ fn config() -> WebSocketConfig {
 /// the socket.
 async fn open(
     upgrade: Upgrade,
-    shutdown: Option<watch::Receiver<bool>>,
+    shutdown: Option<Shutdown>,
     path: &str,
 ) -> Option<(WebSocket, oneshot::Receiver<Returned>)> {
     let io = match upgrade.connect().await {
