@@ -1,11 +1,11 @@
 //! `url_for!(handler, name = value, ...)`, checked at compile time.
 //!
-//! A proc macro cannot see other items, so the check takes two steps. Every route
-//! attribute leaves a small `macro_rules!` next to its function, `__erlen_url_NAME`,
-//! that knows the route (see `expand::url_helper`). `url_for!(path::name, ..)` calls it
-//! (`path::__erlen_url_name!`), and it calls back into [`checked`] with the route's
-//! pattern and the user's tokens, spans intact: the pattern is parsed with the shared
-//! parser and every argument is checked against it, each mistake on the user's token.
+//! A proc macro cannot see other items, so the check takes two steps. Every attribute
+//! leaves a small `macro_rules!` next to its function, named like it (see [`helper`] and
+//! [`helper_name`]), that knows the route or that there is none. `url_for!(path::name, ..)`
+//! calls it (`path::name!`), and it calls back into [`checked`] with the route's pattern
+//! and the user's tokens, spans intact: the pattern is parsed with the shared parser and
+//! every argument is checked against it, each mistake on the user's token.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -162,7 +162,8 @@ impl Parse for Arg {
     }
 }
 
-/// What the helper passes back: a route's pattern, or the kind of hook the handler is.
+/// What the helper passes back: a route's pattern, or the attribute of a handler that has
+/// no URL.
 enum Target {
     Route(LitStr),
     Hook(LitStr),
