@@ -195,10 +195,6 @@ fn arguments(handler: &Handler) -> (Vec<TokenStream>, Vec<TokenStream>) {
                 call_args.push(quote!(#local));
             }
             Arg::Extract { ty } => {
-                if handler.kind.is_hook() {
-                    // A hook cannot stream the body: a compile error on the argument's type.
-                    prelude.push(quote_spanned!(ty.span()=> const { #p::BodyUse::hook(<#ty as #p::FromRequest>::BODY) };));
-                }
                 prelude
                     .push(quote_spanned!(ty.span()=> let #local = <#ty as #p::FromRequest>::from_request(&*__req)?;));
                 call_args.push(quote!(#local));

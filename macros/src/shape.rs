@@ -24,7 +24,9 @@ pub fn check(handler: &Handler, errors: &mut Errors) {
 
 /// The streamed body matches the function's kind: `BodyStream` is read with `.await`,
 /// `BodyReader` blocks; and only a view (which runs after the body is ready for it) takes
-/// either, or `Multipart`.
+/// either, or `Multipart`. Checked by name, here only: the message names the attribute
+/// and points at the type. (What the runtime checks at compile time from
+/// `FromRequest::BODY` is the other body rule: a view takes the body once.)
 fn check_body_args(kind: &Kind, func: &ItemFn, attr: &str, errors: &mut Errors) {
     let is_async = func.sig.asyncness.is_some();
     for input in &func.sig.inputs {
