@@ -30,6 +30,11 @@ impl Role {
     pub fn is_route(self) -> bool {
         matches!(self, Role::Route | Role::Method(_))
     }
+
+    /// The attributes that give the function a URL, for `url_for!`.
+    pub fn has_url(self) -> bool {
+        self.is_route() || self == Role::WebSocket
+    }
 }
 
 /// One attribute: its name, as written in `#[name]`, and its role.
@@ -43,6 +48,17 @@ impl Attr {
     /// The attribute named `name` (the last segment of its path: `get`, `erlen::get`).
     pub fn named(name: &str) -> Option<Attr> {
         Attr::ALL.iter().find(|a| a.name == name).copied()
+    }
+
+    /// The attributes whose role passes `filter`, for a message: "`#[a]`, `#[b]` or `#[c]`".
+    pub fn list(filter: fn(Role) -> bool) -> String {
+        let names: Vec<String> =
+            Attr::ALL.iter().filter(|a| filter(a.role)).map(|a| format!("`#[{}]`", a.name)).collect();
+        match names.split_last() {
+            Some((last, [])) => last.clone(),
+            Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+            None => String::new(),
+        }
     }
 }
 
@@ -113,5 +129,14 @@ mod tests {
             [("get", "GET"), ("post", "POST"), ("put", "PUT"), ("patch", "PATCH"), ("delete", "DELETE")]
         );
         assert!(shortcuts.iter().all(|(_, m)| erlen_pattern::METHODS.contains(m)));
+    }
+
+    #[test]
+    fn lists_read_as_prose() {
+        assert_eq!(
+            Attr::list(Role::has_url),
+            "`#[route]`, `#[get]`, `#[post]`, `#[put]`, `#[patch]`, `#[delete]` or `#[websocket]`"
+        );
+        assert_eq!(Attr::list(|r| r == Role::ErrorHandler), "`#[errorhandler]`");
     }
 }

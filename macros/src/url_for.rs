@@ -19,6 +19,7 @@ use syn::spanned::Spanned;
 use syn::{Expr, Ident, LitStr, Token};
 
 use crate::errors::Errors;
+use crate::table::{Attr, Role};
 
 /// Macros of the standard prelude and built-in attributes: a helper named like one of them
 /// would shadow it (or be ambiguous with it) in the handler's module.
@@ -206,8 +207,9 @@ pub fn checked(input: TokenStream) -> TokenStream {
         Target::Route(lit) => lit,
         Target::Hook(kind) => {
             let message = format!(
-                "`{handler}` is a `#[{}]` function, not a route: `url_for!` takes a function marked with `#[route]`, `#[get]`, `#[post]`, ...",
-                kind.value()
+                "`{handler}` is a `#[{}]` function, not a route: `url_for!` takes a function marked with {}",
+                kind.value(),
+                Attr::list(Role::has_url)
             );
             return syn::Error::new_spanned(&call.path, message).to_compile_error();
         }
