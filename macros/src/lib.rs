@@ -177,3 +177,12 @@ pub fn url_for(input: TokenStream) -> TokenStream {
 pub fn __url_for_checked(input: TokenStream) -> TokenStream {
     url_for::checked(input.into()).into()
 }
+
+/// The names of the attributes, as `&[&str]`, for the runtime's tests: its diagnostic
+/// note on `Item` lists them and is checked against this.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __attribute_names(_input: TokenStream) -> TokenStream {
+    let names = table::Attr::ALL.iter().map(|a| a.name);
+    quote!(&[#(#names),*]).into()
+}

@@ -1,9 +1,9 @@
 //! The attributes, declared once. Each row of the `attributes!` invocation in `lib.rs`
 //! makes the attribute (a `#[proc_macro_attribute]` of the crate root, which is where
 //! the compiler wants it) and its entry in [`Attr::ALL`], the table from which the
-//! attribute is recognized stacked on a function and named in messages. A shortcut's
-//! method is looked up in [`erlen_pattern::METHODS`] by the shortcut's name, at compile
-//! time.
+//! attribute is recognized stacked on a function, named in messages and listed for the
+//! runtime (`__attribute_names!`). A shortcut's method is looked up in
+//! [`erlen_pattern::METHODS`] by the shortcut's name, at compile time.
 
 /// What an attribute registers the function as, and so which arguments it takes.
 #[derive(Clone, Copy, PartialEq, Eq)]
