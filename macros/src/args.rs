@@ -1,63 +1,81 @@
-//! Parsing the attributes' arguments into typed values. Every check that needs only the
-//! attribute (pattern, methods, status code) happens here, with errors on the user's token.
+//! Parsing an attribute's arguments into what it says ([`Kind`]). Every check that needs
+//! only the attribute (pattern, methods, status code, name) happens here, with errors on
+//! the user's token. `allow_blocking`, which any attribute but a template's may carry, is
+//! taken out here, once for every attribute.
 
-use erlen_pattern::Pattern;
-use proc_macro2::Span;
+use erlen_pattern::{METHODS, Pattern};
+use proc_macro2::{Span, TokenStream};
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
-use syn::{LitInt, LitStr, Token, Type, bracketed};
+use syn::{LitInt, LitStr, Token, bracketed};
 
 use crate::errors::Errors;
-use crate::units;
+use crate::kind::{ErrorTarget, Kind, Rule, Setting};
+use crate::table::{Attr, Role};
+use crate::{blocking, units};
 
-/// The HTTP methods a route may name.
-pub const METHODS: [&str; 9] =
-    ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "CONNECT", "TRACE"];
-
-/// One `#[route(...)]` / `#[get(...)]` attribute: a pattern and its methods, and the
-/// route's limits when this attribute sets them.
-pub struct Rule {
-    pub pattern: Pattern,
-    pub lit: LitStr,
-    pub methods: Vec<String>,
-    /// `body_limit = "100 MiB"`, in bytes.
-    pub body_limit: Option<Setting>,
-    /// `timeout = "30 s"`, in milliseconds.
-    pub timeout: Option<Setting>,
+/// An attribute's arguments, parsed.
+pub struct Parsed {
+    /// `None` when the arguments are wrong beyond use (the errors are recorded).
+    pub kind: Option<Kind>,
+    /// `allow_blocking` was given: no warning for blocking calls in an async body.
+    pub allow_blocking: bool,
 }
 
-/// A checked `key = "value"` of a route attribute: its value, and its literal for errors.
-#[derive(Clone)]
-pub struct Setting {
-    pub value: u64,
-    pub span: Span,
-}
-
-/// Which route attribute this is: `route` takes `methods = [...]`, the others set one.
-#[derive(Clone, Copy)]
-pub enum RouteAttr {
-    Route,
-    Method(&'static str),
-    /// `#[websocket]`: a GET route whose view upgrades the connection; never stacked.
-    WebSocket,
-}
-
-impl RouteAttr {
-    /// Recognizes a route attribute by its last path segment (`get`, `erlen::get`).
-    pub fn from_name(name: &str) -> Option<RouteAttr> {
-        if name == "route" {
-            return Some(RouteAttr::Route);
+/// Parses and checks `attr`'s arguments.
+pub fn parse(attr: Attr, tokens: TokenStream, errors: &mut Errors) -> Parsed {
+    let (tokens, flag) = blocking::take_allow_blocking(tokens);
+    let name = attr.name;
+    let bare = |kind: Kind, errors: &mut Errors| {
+        if !tokens.is_empty() {
+            errors.at(&tokens, format!("`#[{name}]` takes no arguments but `allow_blocking`"));
         }
-        crate::SHORTCUTS.iter().find(|(attr, _)| *attr == name).map(|(_, method)| RouteAttr::Method(method))
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            RouteAttr::Route => "route",
-            RouteAttr::Method(m) => {
-                crate::SHORTCUTS.iter().find(|(_, method)| *method == m).map_or("route", |(attr, _)| attr)
+        Some(kind)
+    };
+    let kind = match attr.role {
+        Role::Route | Role::Method(_) => rule(attr, tokens.clone(), errors).map(|r| Kind::Route(vec![r])),
+        Role::WebSocket => rule(attr, tokens.clone(), errors).map(Kind::WebSocket),
+        Role::ErrorHandler => match syn::parse2::<ErrorTarget>(tokens.clone()) {
+            Ok(target) => Some(Kind::Error(target)),
+            Err(e) => {
+                errors.push(e);
+                None
             }
-            RouteAttr::WebSocket => "websocket",
+        },
+        Role::TemplateFilter => Some(Kind::Filter(template_name(name, &tokens, errors))),
+        Role::TemplateGlobal => Some(Kind::Global(template_name(name, &tokens, errors))),
+        Role::BeforeRequest => bare(Kind::Before, errors),
+        Role::AfterRequest => bare(Kind::After, errors),
+        Role::TeardownRequest => bare(Kind::Teardown, errors),
+        Role::BeforeServing => bare(Kind::BeforeServing, errors),
+        Role::AfterServing => bare(Kind::AfterServing, errors),
+    };
+    if let Some(flag) = &flag {
+        if matches!(attr.role, Role::TemplateFilter | Role::TemplateGlobal) {
+            errors.at(
+                flag,
+                format!(
+                    "`allow_blocking` silences the warnings about blocking calls in an `async fn`; a `#[{name}]` is a plain `fn`: remove it"
+                ),
+            );
+        }
+    }
+    Parsed { kind, allow_blocking: flag.is_some() }
+}
+
+/// A template function's name, when given: `#[template_filter("shout")]`.
+fn template_name(attr: &str, tokens: &TokenStream, errors: &mut Errors) -> Option<LitStr> {
+    if tokens.is_empty() {
+        return None;
+    }
+    match syn::parse2::<LitStr>(tokens.clone()) {
+        Ok(lit) => Some(lit),
+        Err(_) => {
+            errors.at(
+                tokens,
+                format!("`#[{attr}]` takes an optional name in quotes, as in `#[{attr}(\"shout\")]`"),
+            );
+            None
         }
     }
 }
@@ -141,8 +159,8 @@ fn setting(
     Ok(Setting { value, span: lit.span() })
 }
 
-/// Parses and checks one route attribute's arguments.
-pub fn parse_rule(kind: RouteAttr, tokens: proc_macro2::TokenStream, errors: &mut Errors) -> Option<Rule> {
+/// The rule of a route, shortcut or WebSocket attribute.
+fn rule(attr: Attr, tokens: TokenStream, errors: &mut Errors) -> Option<Rule> {
     let raw: RawRoute = match syn::parse2(tokens) {
         Ok(raw) => raw,
         Err(e) => {
@@ -157,7 +175,7 @@ pub fn parse_rule(kind: RouteAttr, tokens: proc_macro2::TokenStream, errors: &mu
             None
         }
     };
-    if let RouteAttr::WebSocket = kind {
+    if let Role::WebSocket = attr.role {
         if let Some((span, _)) = raw.body_limit.as_ref().or(raw.timeout.as_ref()) {
             errors.push(syn::Error::new(
                 *span,
@@ -168,58 +186,48 @@ pub fn parse_rule(kind: RouteAttr, tokens: proc_macro2::TokenStream, errors: &mu
     }
     let body_limit = raw.body_limit.map(|(_, s)| s);
     let timeout = raw.timeout.map(|(_, s)| s);
-    let methods = match (kind, raw.methods) {
-        (RouteAttr::Method(m), None) => vec![m.to_string()],
-        (RouteAttr::WebSocket, None) => vec!["GET".to_string()],
-        (RouteAttr::WebSocket, Some((span, _))) => {
+    let methods = match (attr.role, raw.methods) {
+        (Role::Method(m), None) => vec![m],
+        (Role::Method(_), Some((span, _))) => {
+            errors.push(syn::Error::new(
+                span,
+                format!(
+                    "`#[{}]` sets the method itself: use `#[route(\"...\", methods = [...])]` for several methods",
+                    attr.name
+                ),
+            ));
+            return None;
+        }
+        (Role::WebSocket, Some((span, _))) => {
             errors.push(syn::Error::new(
                 span,
                 "a WebSocket opens with a GET request: remove `methods` from `#[websocket]`",
             ));
             return None;
         }
-        (RouteAttr::Method(_), Some((span, _))) => {
-            errors.push(syn::Error::new(
-                span,
-                format!(
-                    "`#[{}]` sets the method itself: use `#[route(\"...\", methods = [...])]` for several methods",
-                    kind.name()
-                ),
-            ));
-            return None;
-        }
-        (RouteAttr::Route, None) => vec!["GET".to_string()],
-        (RouteAttr::Route, Some((span, list))) => {
-            if list.is_empty() {
-                errors
-                    .push(syn::Error::new(span, "`methods` is empty: name at least one, as in `[\"GET\"]`"));
-            }
-            let mut methods = Vec::new();
-            for lit in list {
-                let m = lit.value().to_uppercase();
-                if !METHODS.contains(&m.as_str()) {
-                    errors.push(syn::Error::new(
-                        lit.span(),
-                        format!(
-                            "unknown HTTP method `{}`: expected one of {}",
-                            lit.value(),
-                            METHODS.join(", ")
-                        ),
-                    ));
-                } else if !methods.contains(&m) {
-                    methods.push(m);
-                }
-            }
-            methods
-        }
+        (_, None) => vec!["GET"],
+        (_, Some((span, list))) => methods(span, list, errors),
     };
     Some(Rule { pattern: pattern?, lit: raw.lit, methods, body_limit, timeout })
 }
 
-/// What `#[errorhandler(...)]` handles: a status code or an error type.
-pub enum ErrorTarget {
-    Code(u16),
-    Type(Box<Type>),
+/// `methods = [...]` of a `#[route]`: each a known method, in any case, once.
+fn methods(span: Span, list: Vec<LitStr>, errors: &mut Errors) -> Vec<&'static str> {
+    if list.is_empty() {
+        errors.push(syn::Error::new(span, "`methods` is empty: name at least one, as in `[\"GET\"]`"));
+    }
+    let mut methods = Vec::new();
+    for lit in list {
+        match erlen_pattern::method(&lit.value()) {
+            Some(m) if !methods.contains(&m) => methods.push(m),
+            Some(_) => {}
+            None => errors.push(syn::Error::new(
+                lit.span(),
+                format!("unknown HTTP method `{}`: expected one of {}", lit.value(), METHODS.join(", ")),
+            )),
+        }
+    }
+    methods
 }
 
 impl Parse for ErrorTarget {
@@ -281,11 +289,4 @@ pub fn check_limits(rules: &[Rule], errors: &mut Errors) {
             format!("`{key}` is set on another route attribute of this function: set it once, it applies to every URL of the view"),
         ));
     }
-}
-
-/// The route's `body_limit` and `timeout`, from whichever attribute sets them.
-pub fn limits(rules: &[Rule]) -> (Option<u64>, Option<u64>) {
-    let body_limit = rules.iter().find_map(|r| r.body_limit.as_ref()).map(|s| s.value);
-    let timeout = rules.iter().find_map(|r| r.timeout.as_ref()).map(|s| s.value);
-    (body_limit, timeout)
 }

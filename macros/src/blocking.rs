@@ -10,13 +10,15 @@ use syn::spanned::Spanned;
 use syn::visit::Visit;
 use syn::{Expr, ExprCall, ExprPath, Local, Stmt};
 
-/// Removes a top-level `allow_blocking` flag from an attribute's arguments.
-pub fn take_allow_blocking(tokens: TokenStream) -> (TokenStream, bool) {
+/// Removes a top-level `allow_blocking` flag from an attribute's arguments, and returns it.
+pub fn take_allow_blocking(tokens: TokenStream) -> (TokenStream, Option<proc_macro2::Ident>) {
     use proc_macro2::TokenTree;
     let trees: Vec<TokenTree> = tokens.into_iter().collect();
-    let Some(at) = trees.iter().position(|t| matches!(t, TokenTree::Ident(i) if i == "allow_blocking"))
-    else {
-        return (trees.into_iter().collect(), false);
+    let Some((at, flag)) = trees.iter().enumerate().find_map(|(at, t)| match t {
+        TokenTree::Ident(i) if i == "allow_blocking" => Some((at, i.clone())),
+        _ => None,
+    }) else {
+        return (trees.into_iter().collect(), None);
     };
     let is_comma = |t: Option<&TokenTree>| matches!(t, Some(TokenTree::Punct(p)) if p.as_char() == ',');
     // Drop the flag with the comma before it (`"/x", allow_blocking`) or after it.
@@ -28,7 +30,7 @@ pub fn take_allow_blocking(tokens: TokenStream) -> (TokenStream, bool) {
         (at, at + 1)
     };
     let rest = trees[..start].iter().chain(&trees[end..]).cloned().collect();
-    (rest, true)
+    (rest, Some(flag))
 }
 
 /// A blocking call found in an async body: where, and what to say.

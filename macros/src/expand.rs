@@ -8,10 +8,10 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Ident, ReturnType};
+use syn::{Ident, LitStr, ReturnType};
 
-use crate::args::ErrorTarget;
-use crate::model::{Arg, Handler, Kind};
+use crate::kind::{ErrorTarget, Kind, Rule, limits};
+use crate::model::{Arg, Handler};
 
 /// The struct that `handlers![name]` builds, and its `Item` impl with `entries`.
 pub fn item_struct(func: &syn::ItemFn, entries: TokenStream) -> TokenStream {
@@ -34,15 +34,143 @@ pub fn item_struct(func: &syn::ItemFn, entries: TokenStream) -> TokenStream {
     }
 }
 
-/// The registration code for a checked handler.
+/// The registration code for a checked handler, the same ending for every kind: the
+/// struct with its entries, the helper `url_for!` calls, and the warnings for blocking
+/// calls in an async body.
 pub fn generate(handler: &Handler) -> TokenStream {
+    let func = &handler.func;
+    let item = item_struct(func, entries(handler));
+    let url = handler.kind.rules().first().map(|rule| &rule.lit).ok_or(handler.attr.name);
+    let url_helper = crate::url_for::helper(func, url);
+    let is_async = func.sig.asyncness.is_some();
+    let warnings =
+        if is_async && !handler.allow_blocking { crate::blocking::warnings(func) } else { quote!() };
+    quote!(#item #url_helper #warnings)
+}
+
+/// The body of `Item::entries`: the glue function and the registration that names it.
+///
+/// The glue extracts the arguments, calls the user's function the way its `asyncness`
+/// requires and converts the result. A `#[websocket]` glue is a GET view, always async,
+/// that extracts the other arguments, checks the handshake and answers 101; the runtime
+/// then runs the user's function with the socket, as a task (`async fn`) or on a
+/// blocking thread (`fn`).
+fn entries(handler: &Handler) -> TokenStream {
     let func = &handler.func;
     let name = &func.sig.ident;
     let name_str = name.to_string();
     let is_async = func.sig.asyncness.is_some();
     let p = quote!(::erlen::__private);
+    let glue_async = is_async || matches!(handler.kind, Kind::WebSocket(_));
+    let callable = if glue_async {
+        quote!(#p::Callable::Async(__erlen_call))
+    } else {
+        quote!(#p::Callable::Sync(__erlen_call))
+    };
+    // The return value is converted by calling the public trait's method directly, so that
+    // a type that does not implement it is reported against that trait alone, with no
+    // "required by a bound in" note naming a hidden helper.
+    let (convert, output, entry) = match &handler.kind {
+        Kind::Route(rules) => {
+            (quote!(IntoResponse::into_outcome), quote!(#p::Response), route(handler, rules, &callable))
+        }
+        Kind::WebSocket(rule) => (
+            quote!(WebSocketOutcome::into_outcome),
+            quote!(#p::Response),
+            route_entry(&name_str, std::slice::from_ref(rule), &callable),
+        ),
+        Kind::Before => (
+            quote!(BeforeOutcome::into_before),
+            quote!(::std::option::Option<#p::Response>),
+            quote!(#p::Entry::before_request(#name_str, #callable)),
+        ),
+        Kind::After => (
+            quote!(AfterOutcome::into_after),
+            quote!(#p::Response),
+            quote!(#p::Entry::after_request(#name_str, #callable)),
+        ),
+        Kind::Teardown => (
+            quote!(TeardownOutcome::into_teardown),
+            quote!(()),
+            quote!(#p::Entry::teardown_request(#name_str, #callable)),
+        ),
+        Kind::BeforeServing => (
+            quote!(ServingOutcome::into_serving),
+            quote!(()),
+            quote!(#p::Entry::before_serving(#name_str, #callable)),
+        ),
+        Kind::AfterServing => (
+            quote!(ServingOutcome::into_serving),
+            quote!(()),
+            quote!(#p::Entry::after_serving(#name_str, #callable)),
+        ),
+        Kind::Error(ErrorTarget::Code(code)) => (
+            quote!(IntoResponse::into_outcome),
+            quote!(#p::Response),
+            quote!(#p::Entry::error_code(#name_str, #code, #callable)),
+        ),
+        Kind::Error(ErrorTarget::Type(ty)) => (
+            quote!(IntoResponse::into_outcome),
+            quote!(#p::Response),
+            quote_spanned!(ty.span()=> #p::Entry::error_type::<#ty>(#name_str, #callable)),
+        ),
+        Kind::Filter(jinja) => return template(func, "add_filter", jinja.as_ref()),
+        Kind::Global(jinja) => return template(func, "add_function", jinja.as_ref()),
+    };
 
-    // Arguments: extracted values first (owned), then the call with request references.
+    let (prelude, call_args) = arguments(handler);
+    let call = if is_async {
+        quote_spanned!(name.span()=> #p::assert_send(#name(#(#call_args),*)).await)
+    } else {
+        quote!(#name(#(#call_args),*))
+    };
+    let ret_span = match &func.sig.output {
+        ReturnType::Type(_, ty) => ty.span(),
+        ReturnType::Default => name.span(),
+    };
+    let convert = quote_spanned!(ret_span=> #p::#convert(__out));
+    let run = match handler.kind {
+        Kind::WebSocket(_) if is_async => {
+            quote!(#p::websocket_async(__req, move |__ws| async move { let __out = #call; #convert }))
+        }
+        Kind::WebSocket(_) => {
+            quote!(#p::websocket_blocking(__req, move |__ws| { let __out = #call; #convert }))
+        }
+        _ => quote!(let __out = #call; #convert),
+    };
+
+    let lt = if glue_async { quote!('r) } else { quote!() };
+    let extra = match &handler.kind {
+        Kind::After => quote!(, __resp: #p::Response),
+        Kind::Teardown => quote!(, __err: ::std::option::Option<&#lt #p::HttpError>),
+        Kind::Error(_) => quote!(, __err: &#lt #p::HttpError),
+        _ => quote!(),
+    };
+    let result = quote!(::std::result::Result<#output, #p::HttpError>);
+    let glue = if glue_async {
+        quote! {
+            fn __erlen_call<'r>(__req: &'r mut #p::Request #extra) -> #p::BoxFuture<'r, #result> {
+                ::std::boxed::Box::pin(async move { #(#prelude)* #run })
+            }
+        }
+    } else {
+        quote! {
+            fn __erlen_call(__req: &mut #p::Request #extra) -> #result {
+                #(#prelude)*
+                #run
+            }
+        }
+    };
+    quote! {
+        #glue
+        ::std::vec![#entry]
+    }
+}
+
+/// The arguments: extracted values first (owned, in `prelude`), then the call's arguments,
+/// with the request's references.
+fn arguments(handler: &Handler) -> (Vec<TokenStream>, Vec<TokenStream>) {
+    let p = quote!(::erlen::__private);
     let mut prelude = Vec::new();
     let mut call_args = Vec::new();
     for (i, arg) in handler.args.iter().enumerate() {
@@ -52,6 +180,7 @@ pub fn generate(handler: &Handler) -> TokenStream {
             Arg::Request { mutable: true } => call_args.push(quote!(&mut *__req)),
             Arg::Response => call_args.push(quote!(__resp)),
             Arg::TeardownError | Arg::Error => call_args.push(quote!(__err)),
+            Arg::Socket { .. } => call_args.push(quote!(__ws)),
             Arg::Param { name, converter, ty } => {
                 let converter = format_ident!("{}", converter_trait(*converter), span = ty.span());
                 prelude.push(
@@ -66,10 +195,6 @@ pub fn generate(handler: &Handler) -> TokenStream {
                 call_args.push(quote!(#local));
             }
             Arg::Extract { ty } => {
-                if handler.kind.is_hook() {
-                    // A hook cannot stream the body: a compile error on the argument's type.
-                    prelude.push(quote_spanned!(ty.span()=> const { #p::BodyUse::hook(<#ty as #p::FromRequest>::BODY) };));
-                }
                 prelude
                     .push(quote_spanned!(ty.span()=> let #local = <#ty as #p::FromRequest>::from_request(&*__req)?;));
                 call_args.push(quote!(#local));
@@ -78,191 +203,62 @@ pub fn generate(handler: &Handler) -> TokenStream {
                 prelude.push(quote_spanned!(ty.span()=> let #local = #p::downcast::<#ty>(__err)?;));
                 call_args.push(quote!(#local));
             }
-            Arg::Socket { .. } => call_args.push(quote!(__ws)),
         }
     }
-    if let Kind::WebSocket(rule) = &handler.kind {
-        return websocket(handler, rule, &prelude, &call_args);
-    }
-
-    let call = if is_async {
-        quote_spanned!(name.span()=> #p::assert_send(#name(#(#call_args),*)).await)
-    } else {
-        quote!(#name(#(#call_args),*))
-    };
-    // The return value is converted by calling the public trait's method directly, so that
-    // a type that does not implement it is reported against that trait alone, with no
-    // "required by a bound in" note naming a hidden helper.
-    let (convert, output) = match &handler.kind {
-        Kind::Route(_) | Kind::Error(_) => (quote!(IntoResponse::into_outcome), quote!(#p::Response)),
-        Kind::Before => (quote!(BeforeOutcome::into_before), quote!(::std::option::Option<#p::Response>)),
-        Kind::After => (quote!(AfterOutcome::into_after), quote!(#p::Response)),
-        Kind::Teardown => (quote!(TeardownOutcome::into_teardown), quote!(())),
-        Kind::BeforeServing | Kind::AfterServing => (quote!(ServingOutcome::into_serving), quote!(())),
-        Kind::WebSocket(_) => unreachable!("generated by `websocket`"),
-    };
-    let ret_span = match &func.sig.output {
-        ReturnType::Type(_, ty) => ty.span(),
-        ReturnType::Default => name.span(),
-    };
-    let convert = quote_spanned!(ret_span=> #p::#convert(__out));
-    let body = quote! {
-        #(#prelude)*
-        let __out = #call;
-        #convert
-    };
-
-    let lt = if is_async { quote!('r) } else { quote!() };
-    let extra = match &handler.kind {
-        Kind::After => quote!(, __resp: #p::Response),
-        Kind::Teardown => quote!(, __err: ::std::option::Option<&#lt #p::HttpError>),
-        Kind::Error(_) => quote!(, __err: &#lt #p::HttpError),
-        Kind::Route(_) | Kind::Before | Kind::BeforeServing | Kind::AfterServing | Kind::WebSocket(_) => {
-            quote!()
-        }
-    };
-    let result = quote!(::std::result::Result<#output, #p::HttpError>);
-    let glue = if is_async {
-        quote! {
-            fn __erlen_call<'r>(__req: &'r mut #p::Request #extra) -> #p::BoxFuture<'r, #result> {
-                ::std::boxed::Box::pin(async move { #body })
-            }
-        }
-    } else {
-        quote! {
-            fn __erlen_call(__req: &mut #p::Request #extra) -> #result {
-                #body
-            }
-        }
-    };
-    let callable = if is_async {
-        quote!(#p::Callable::Async(__erlen_call))
-    } else {
-        quote!(#p::Callable::Sync(__erlen_call))
-    };
-    let entry = match &handler.kind {
-        Kind::Route(rules) => {
-            let rule_tokens = rules.iter().map(|r| {
-                let lit = &r.lit;
-                let methods = &r.methods;
-                quote!((#lit, &[#(#methods),*]))
-            });
-            let mut entry = quote!(#p::Entry::route(#name_str, &[#(#rule_tokens),*], #callable).of::<Self>());
-            let (body_limit, timeout) = crate::args::limits(rules);
-            let uses: Vec<_> = handler
-                .args
-                .iter()
-                .filter_map(|arg| match arg {
-                    Arg::Extract { ty } => Some(quote_spanned!(ty.span()=> <#ty as #p::FromRequest>::BODY)),
-                    _ => None,
-                })
-                .collect();
-            if body_limit.is_some() || timeout.is_some() || !uses.is_empty() {
-                let some = |v: Option<u64>| match v {
-                    Some(v) => quote!(::std::option::Option::Some(#v)),
-                    None => quote!(::std::option::Option::None),
-                };
-                let (body_limit, timeout) = (some(body_limit), some(timeout));
-                // Folded at compile time; a view that takes the body twice fails here, on its name.
-                let body = quote_spanned!(name.span()=> const { #p::BodyUse::of(&[#(#uses),*]) });
-                entry = quote!(#entry.options(#body_limit, #timeout, #body));
-            }
-            entry
-        }
-        Kind::Before => quote!(#p::Entry::before_request(#name_str, #callable)),
-        Kind::After => quote!(#p::Entry::after_request(#name_str, #callable)),
-        Kind::Teardown => quote!(#p::Entry::teardown_request(#name_str, #callable)),
-        Kind::BeforeServing => quote!(#p::Entry::before_serving(#name_str, #callable)),
-        Kind::AfterServing => quote!(#p::Entry::after_serving(#name_str, #callable)),
-        Kind::Error(ErrorTarget::Code(code)) => quote!(#p::Entry::error_code(#name_str, #code, #callable)),
-        Kind::Error(ErrorTarget::Type(ty)) => {
-            quote_spanned!(ty.span()=> #p::Entry::error_type::<#ty>(#name_str, #callable))
-        }
-        Kind::WebSocket(_) => unreachable!("generated by `websocket`"),
-    };
-    let item = item_struct(
-        func,
-        quote! {
-            #glue
-            ::std::vec![#entry]
-        },
-    );
-    let url_helper = match &handler.kind {
-        Kind::Route(rules) => crate::url_for::helper(func, Ok(&rules[0].lit)),
-        Kind::Before => crate::url_for::helper(func, Err("before_request")),
-        Kind::After => crate::url_for::helper(func, Err("after_request")),
-        Kind::Teardown => crate::url_for::helper(func, Err("teardown_request")),
-        Kind::Error(_) => crate::url_for::helper(func, Err("errorhandler")),
-        Kind::BeforeServing => crate::url_for::helper(func, Err("before_serving")),
-        Kind::AfterServing => crate::url_for::helper(func, Err("after_serving")),
-        Kind::WebSocket(rule) => crate::url_for::helper(func, Ok(&rule.lit)),
-    };
-    let warnings =
-        if is_async && !handler.allow_blocking { crate::blocking::warnings(func) } else { quote!() };
-    quote!(#item #url_helper #warnings)
+    (prelude, call_args)
 }
 
-/// A `#[websocket]` handler: a GET route whose view, always async, extracts the other
-/// arguments, checks the handshake and answers 101; the runtime then runs the user's
-/// function with the socket, as a task (`async fn`) or on a blocking thread (`fn`).
-fn websocket(
-    handler: &Handler,
-    rule: &crate::args::Rule,
-    prelude: &[TokenStream],
-    call_args: &[TokenStream],
-) -> TokenStream {
-    let func = &handler.func;
-    let name = &func.sig.ident;
-    let name_str = name.to_string();
-    let is_async = func.sig.asyncness.is_some();
+/// A route's registration: its rules, and its options when its attributes or its
+/// arguments set any.
+fn route(handler: &Handler, rules: &[Rule], callable: &TokenStream) -> TokenStream {
     let p = quote!(::erlen::__private);
-    let ret_span = match &func.sig.output {
-        ReturnType::Type(_, ty) => ty.span(),
-        ReturnType::Default => name.span(),
+    let name = &handler.func.sig.ident;
+    let entry = route_entry(&name.to_string(), rules, callable);
+    let (body_limit, timeout) = limits(rules);
+    let uses: Vec<_> = handler
+        .args
+        .iter()
+        .filter_map(|arg| match arg {
+            Arg::Extract { ty } => Some(quote_spanned!(ty.span()=> <#ty as #p::FromRequest>::BODY)),
+            _ => None,
+        })
+        .collect();
+    if body_limit.is_none() && timeout.is_none() && uses.is_empty() {
+        return entry;
+    }
+    let some = |v: Option<u64>| match v {
+        Some(v) => quote!(::std::option::Option::Some(#v)),
+        None => quote!(::std::option::Option::None),
     };
-    let convert = quote_spanned!(ret_span=> #p::WebSocketOutcome::into_outcome(__out));
-    let open = if is_async {
-        let call = quote_spanned!(name.span()=> #p::assert_send(#name(#(#call_args),*)).await);
-        quote!(#p::websocket_async(__req, move |__ws| async move { let __out = #call; #convert }))
-    } else {
-        quote!(#p::websocket_blocking(__req, move |__ws| { let __out = #name(#(#call_args),*); #convert }))
-    };
-    let lit = &rule.lit;
-    let item = item_struct(
-        func,
-        quote! {
-            fn __erlen_call<'r>(
-                __req: &'r mut #p::Request,
-            ) -> #p::BoxFuture<'r, ::std::result::Result<#p::Response, #p::HttpError>> {
-                ::std::boxed::Box::pin(async move {
-                    #(#prelude)*
-                    #open
-                })
-            }
-            ::std::vec![#p::Entry::route(#name_str, &[(#lit, &["GET"])], #p::Callable::Async(__erlen_call)).of::<Self>()]
-        },
-    );
-    let url_helper = crate::url_for::helper(func, Ok(lit));
-    let warnings =
-        if is_async && !handler.allow_blocking { crate::blocking::warnings(func) } else { quote!() };
-    quote!(#item #url_helper #warnings)
+    let (body_limit, timeout) = (some(body_limit), some(timeout));
+    // Folded at compile time; a view that takes the body twice fails here, on its name.
+    let body = quote_spanned!(name.span()=> const { #p::BodyUse::of(&[#(#uses),*]) });
+    quote!(#entry.options(#body_limit, #timeout, #body))
 }
 
-/// A `#[template_filter]` or `#[template_global]`: the function, and its registration
-/// in the template environment under `jinja_name`.
-pub fn template_item(func: &syn::ItemFn, method: &str, jinja_name: &str) -> TokenStream {
+/// `Entry::route` for the (pattern, methods) of each rule, tied to the generated struct.
+fn route_entry(name: &str, rules: &[Rule], callable: &TokenStream) -> TokenStream {
+    let rules = rules.iter().map(|r| {
+        let lit = &r.lit;
+        let methods = &r.methods;
+        quote!((#lit, &[#(#methods),*]))
+    });
+    quote!(::erlen::__private::Entry::route(#name, &[#(#rules),*], #callable).of::<Self>())
+}
+
+/// A `#[template_filter]` or `#[template_global]`: its registration in the template
+/// environment, under the name given or the function's.
+fn template(func: &syn::ItemFn, method: &str, jinja: Option<&LitStr>) -> TokenStream {
     let name = &func.sig.ident;
     let name_str = name.to_string();
+    let jinja = jinja.map_or(name_str.clone(), LitStr::value);
     let add = Ident::new(method, Span::call_site());
-    item_struct(
-        func,
-        quote! {
-            ::std::vec![::erlen::__private::Entry::template(
-                #name_str,
-                |env: &mut ::erlen::__private::Environment<'static>| env.#add(#jinja_name, #name),
-            )]
-        },
-    )
+    quote! {
+        ::std::vec![::erlen::__private::Entry::template(
+            #name_str,
+            |env: &mut ::erlen::__private::Environment<'static>| env.#add(#jinja, #name),
+        )]
+    }
 }
 
 /// The runtime's trait for the types a converter's text converts into.

@@ -1,11 +1,11 @@
 //! `url_for!(handler, name = value, ...)`, checked at compile time.
 //!
-//! A proc macro cannot see other items, so the check takes two steps. Every route
-//! attribute leaves a small `macro_rules!` next to its function, `__erlen_url_NAME`,
-//! that knows the route (see `expand::url_helper`). `url_for!(path::name, ..)` calls it
-//! (`path::__erlen_url_name!`), and it calls back into [`checked`] with the route's
-//! pattern and the user's tokens, spans intact: the pattern is parsed with the shared
-//! parser and every argument is checked against it, each mistake on the user's token.
+//! A proc macro cannot see other items, so the check takes two steps. Every attribute
+//! leaves a small `macro_rules!` next to its function, named like it (see [`helper`] and
+//! [`helper_name`]), that knows the route or that there is none. `url_for!(path::name, ..)`
+//! calls it (`path::name!`), and it calls back into [`checked`] with the route's pattern
+//! and the user's tokens, spans intact: the pattern is parsed with the shared parser and
+//! every argument is checked against it, each mistake on the user's token.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -19,6 +19,7 @@ use syn::spanned::Spanned;
 use syn::{Expr, Ident, LitStr, Token};
 
 use crate::errors::Errors;
+use crate::table::{Attr, Role};
 
 /// Macros of the standard prelude and built-in attributes: a helper named like one of them
 /// would shadow it (or be ambiguous with it) in the handler's module.
@@ -162,7 +163,8 @@ impl Parse for Arg {
     }
 }
 
-/// What the helper passes back: a route's pattern, or the kind of hook the handler is.
+/// What the helper passes back: a route's pattern, or the attribute of a handler that has
+/// no URL.
 enum Target {
     Route(LitStr),
     Hook(LitStr),
@@ -205,8 +207,9 @@ pub fn checked(input: TokenStream) -> TokenStream {
         Target::Route(lit) => lit,
         Target::Hook(kind) => {
             let message = format!(
-                "`{handler}` is a `#[{}]` function, not a route: `url_for!` takes a function marked with `#[route]`, `#[get]`, `#[post]`, ...",
-                kind.value()
+                "`{handler}` is a `#[{}]` function, not a route: `url_for!` takes a function marked with {}",
+                kind.value(),
+                Attr::list(Role::has_url)
             );
             return syn::Error::new_spanned(&call.path, message).to_compile_error();
         }

@@ -1,5 +1,6 @@
 //! The URL pattern language of erlen, shared by the macros (which check patterns at
-//! compile time) and the runtime (which builds its router from them at start-up).
+//! compile time) and the runtime (which builds its router from them at start-up), and
+//! the HTTP methods a route may name ([`METHODS`]), listed once for both.
 //!
 //! Patterns follow Flask: static text with `<name>` or `<converter:name>` parameters.
 //!
@@ -14,6 +15,10 @@
 //! ```
 
 use std::fmt;
+
+mod method;
+
+pub use method::{METHODS, method};
 
 /// A converter turns one piece of the path into a typed value, as in Flask.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

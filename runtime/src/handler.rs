@@ -162,7 +162,7 @@ impl Entry {
 /// function, so that `handlers![f]` can collect what `f` registers.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` was not made a handler by an erlen attribute",
-    note = "mark the function with `#[route(...)]`, `#[get(...)]`, `#[before_request]`, `#[after_request]`, `#[teardown_request]`, `#[errorhandler(...)]`, `#[before_serving]` or `#[after_serving]`"
+    note = "mark the function with `#[route(...)]`, `#[get(...)]`, `#[post(...)]`, `#[put(...)]`, `#[patch(...)]`, `#[delete(...)]`, `#[websocket(...)]`, `#[before_request]`, `#[after_request]`, `#[teardown_request]`, `#[errorhandler(...)]`, `#[before_serving]`, `#[after_serving]`, `#[template_filter]` or `#[template_global]`"
 )]
 pub trait Item {
     /// The registrations of the annotated function.
@@ -184,5 +184,28 @@ impl Handlers {
 impl std::fmt::Debug for Handlers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list().entries(self.0.iter().map(|e| e.name)).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The note on `Item` names every attribute of the macros' table. It must be a string
+    /// literal in the attribute, so it is read from this file.
+    #[test]
+    fn item_note_names_every_attribute() {
+        let source = include_str!("handler.rs");
+        let note = source
+            .split("#[diagnostic::on_unimplemented(")
+            .find(|attr| attr.contains("pub trait Item"))
+            .and_then(|attr| attr.split("note = \"").nth(1))
+            .and_then(|rest| rest.split('"').next())
+            .expect("the `on_unimplemented` note on `Item`");
+        let names: &[&str] = erlen_macros::__attribute_names!();
+        assert!(!names.is_empty());
+        for name in names {
+            let named =
+                [format!("`#[{name}]`"), format!("`#[{name}(")].iter().any(|n| note.contains(n.as_str()));
+            assert!(named, "the note on `Item` does not name `#[{name}]`: {note}");
+        }
     }
 }
