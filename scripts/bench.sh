@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks erlen (async and threaded backends, sync and async handlers) against raw
-# hyper under wrk, and prints requests/s, p99 latency and the ratios the README reports.
+# hyper under wrk, and prints requests/s, p99 latency and the ratios docs/benchmarks.md
+# reports.
 #
 # All servers run at once, each pinned to core 0 with one runtime thread; wrk runs on
 # core 1. Measurements are interleaved (every endpoint of every server once per round,

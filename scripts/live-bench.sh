@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks erlen's live connections against axum's: WebSocket echo round trips per
-# second and Server-Sent Events per second, and prints the medians and the ratios the
-# README reports.
+# second and Server-Sent Events per second, and prints the medians and the ratios
+# docs/benchmarks.md reports.
 #
 # Both servers (scripts/live-bench, a cargo project of its own so that erlen's build never
 # compiles axum) run at once, each pinned to core 0 with one runtime thread; the load

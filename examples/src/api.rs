@@ -1,6 +1,6 @@
-//! The README's first app: a small JSON API with a GET, a POST that echoes JSON, a token
-//! check before every request and a JSON 404 page (`cargo run --example api`; its tests
-//! are `tests/api.rs`).
+//! The guide's first app (`docs/first-app.md`): a small JSON API with a GET, a POST that
+//! echoes JSON, a token check before every request and a JSON 404 page (`cargo run
+//! --example api`; its tests are `tests/api.rs`).
 
 use erlen::prelude::*;
 use serde::{Deserialize, Serialize};

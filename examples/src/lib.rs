@@ -1,8 +1,9 @@
 //! The apps behind erlen's examples, kept in a library so that the examples
-//! (`examples/*.rs`), their tests (`tests/*.rs`) and the README's snippets share one copy.
+//! (`examples/*.rs`), their tests (`tests/*.rs`) and the guide's snippets share one copy.
 //!
-//! `api` and `request` are the README's first app and its tour of the request, `chat` its
-//! WebSockets; the others each follow one part of the article "Async in Flask 2.0".
+//! `api` and `request` are the guide's first app (`docs/first-app.md`) and its tour of the
+//! request (`docs/request.md`), `chat` its WebSockets (`docs/live.md`); the others each
+//! follow one part of the article "Async in Flask 2.0" (`docs/from-flask.md`).
 
 pub mod api;
 pub mod async_urls;

@@ -1,5 +1,5 @@
-//! The README's tour of the request: each way a handler reads it, and what a
-//! `before_request` hook may return. Tested in `tests/request.rs`.
+//! The guide's tour of the request (`docs/request.md`): each way a handler reads it, and
+//! what a `before_request` hook may return. Tested in `tests/request.rs`.
 
 use erlen::prelude::*;
 use serde::{Deserialize, Serialize};

@@ -1,4 +1,4 @@
-//! The README's first app, tested as the README shows.
+//! The guide's first app, tested as `docs/first-app.md` shows.
 
 use erlen_examples::api::{self, Message};
 

@@ -1,4 +1,4 @@
-//! The README's login walk-through, as a user would click through it.
+//! The guide's login walk-through (`docs/sessions.md`), as a user would click through it.
 
 use erlen_examples::login::app;
 

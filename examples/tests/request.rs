@@ -1,4 +1,5 @@
-//! The README's tour of the request and of the test client.
+//! The guide's tour of the request (`docs/request.md`) and of the test client
+//! (`docs/first-app.md`).
 
 use erlen_examples::request::{self, Login, Note};
 

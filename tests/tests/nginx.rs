@@ -1,8 +1,8 @@
 //! erlen behind a real nginx on loopback, as deployed: two processes of one app
 //! (`deploy_fixture`, one on each backend) behind nginx as a load balancer, configured with
-//! `tests/nginx/erlen.conf` (the file the README shows). Requests are spread over both, a
-//! session made on one instance is valid on the other, `remote_addr` is the client's, and
-//! a rolling restart under load loses no request.
+//! `tests/nginx/erlen.conf` (the file docs/deployment.md shows). Requests are spread over
+//! both, a session made on one instance is valid on the other, `remote_addr` is the
+//! client's, and a rolling restart under load loses no request.
 //!
 //! nginx runs unprivileged, with its config, pid and logs in a temporary directory, and is
 //! stopped by its pid, also when the test fails. Without nginx (`.ci/run` installs it), the
@@ -377,12 +377,9 @@ fn behind_nginx_sessions_addresses_and_a_rolling_restart_that_loses_nothing() {
 }
 
 #[test]
-fn the_readme_shows_the_tested_nginx_config() {
-    let readme = include_str!("../../README.md");
-    assert!(
-        readme.contains(CONFIG),
-        "README.md must quote tests/nginx/erlen.conf verbatim, in its deployment section"
-    );
+fn the_guide_shows_the_tested_nginx_config() {
+    let guide = include_str!("../../docs/deployment.md");
+    assert!(guide.contains(CONFIG), "docs/deployment.md must quote tests/nginx/erlen.conf verbatim");
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! A small app deployed as two processes behind nginx by `tests/nginx.rs`. It reads
 //! `ERLEN_ADDR`, `ERLEN_BACKEND`, `ERLEN_SECRET_KEY` and `ERLEN_TRUST_PROXY` like any erlen
 //! app; `FIXTURE_INSTANCE` names the instance in its answers. With `FIXTURE_JSON_LOGS` set
-//! it logs as JSON lines, as the README's deployment section shows.
+//! it logs as JSON lines, as the guide's deployment chapter shows.
 
 use erlen::prelude::*;
 use serde_json::{Value, json};
