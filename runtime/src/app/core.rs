@@ -237,9 +237,12 @@ impl AppCore {
         let full = pattern.as_str();
         let mut parsed = Vec::new();
         for m in methods {
-            match Method::from_bytes(m.as_bytes()) {
-                Ok(m) => parsed.push(m),
-                Err(_) => problems.push(format!("route \"{full}\" of `{name}`: `{m}` is not an HTTP method")),
+            match erlen_pattern::method(m).map(|known| Method::from_bytes(known.as_bytes())) {
+                Some(Ok(m)) => parsed.push(m),
+                _ => problems.push(format!(
+                    "route \"{full}\" of `{name}`: `{m}` is not an HTTP method; expected one of {}",
+                    erlen_pattern::METHODS.join(", ")
+                )),
             }
         }
         match self.router.insert(pattern, parsed, endpoint) {

@@ -133,16 +133,6 @@ impl BodyUse {
         }
         if streamed == 0 && buffered { BodyUse::Buffered } else { view }
     }
-
-    /// Checks a hook's argument: hooks run before the view decides what the body is for,
-    /// so they cannot stream it.
-    pub const fn hook(use_: BodyUse) {
-        if use_.streams() {
-            panic!(
-                "hooks cannot take `BodyStream`, `BodyReader` or `Multipart`: only a view reads the request body as it arrives"
-            );
-        }
-    }
 }
 
 /// An optional extractor: `None` when the request has no such value (see

@@ -387,3 +387,27 @@ fn local_target(location: &str) -> String {
         _ => location.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_client_has_a_function_for_each_method_of_the_table() {
+        let client = crate::App::new().test_client();
+        let made = [
+            client.get("/"),
+            client.post("/"),
+            client.put("/"),
+            client.patch("/"),
+            client.delete("/"),
+            client.head("/"),
+            client.options("/"),
+        ];
+        for request in &made {
+            assert!(erlen_pattern::METHODS.contains(&request.method.as_str()), "{}", request.method);
+        }
+        let shortcuts = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+        assert!(shortcuts.iter().all(|m| made.iter().any(|r| r.method == *m)));
+    }
+}
