@@ -3,7 +3,7 @@
 //! upgrade to strangers.
 
 use erlen::prelude::*;
-use erlen::websocket::WebSocketError;
+use erlen::{Message, WebSocketError};
 use tokio::sync::broadcast;
 
 /// The chat room: every member's handler listens to it and speaks into it.

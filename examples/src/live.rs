@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use erlen::minijinja::value::Serde;
 use erlen::prelude::*;
-use erlen::websocket::WebSocketError;
+use erlen::{Message, WebSocketError};
 use futures::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;

@@ -1,7 +1,7 @@
 //! The chat example through the test client: the echo, two members of the room, and a
 //! stranger turned away at the upgrade.
 
-use erlen::prelude::*;
+use erlen::Message;
 
 #[test]
 fn members_hear_each_other_and_strangers_are_refused() {

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use erlen::Message;
 use erlen::prelude::*;
 use erlen_examples::live::Stored;
 

@@ -15,7 +15,7 @@ use crate::table::{Attr, Role};
 use crate::{blocking, units};
 
 /// An attribute's arguments, parsed.
-pub struct Parsed {
+pub(crate) struct Parsed {
     /// `None` when the arguments are wrong beyond use (the errors are recorded).
     pub kind: Option<Kind>,
     /// `allow_blocking` was given: no warning for blocking calls in an async body.
@@ -23,7 +23,7 @@ pub struct Parsed {
 }
 
 /// Parses and checks `attr`'s arguments.
-pub fn parse(attr: Attr, tokens: TokenStream, errors: &mut Errors) -> Parsed {
+pub(crate) fn parse(attr: Attr, tokens: TokenStream, errors: &mut Errors) -> Parsed {
     let (tokens, flag) = blocking::take_allow_blocking(tokens);
     let name = attr.name;
     let bare = |kind: Kind, errors: &mut Errors| {
@@ -280,7 +280,7 @@ fn pattern_error(lit: &LitStr, error: &erlen_pattern::PatternError) -> syn::Erro
 
 /// A route's `body_limit` and `timeout` belong to its one view: with stacked attributes,
 /// each may be set on one of them only.
-pub fn check_limits(rules: &[Rule], errors: &mut Errors) {
+pub(crate) fn check_limits(rules: &[Rule], errors: &mut Errors) {
     let body_limits = rules.iter().filter_map(|r| r.body_limit.as_ref()).map(|s| ("body_limit", s));
     let timeouts = rules.iter().filter_map(|r| r.timeout.as_ref()).map(|s| ("timeout", s));
     for (key, extra) in body_limits.skip(1).chain(timeouts.skip(1)) {

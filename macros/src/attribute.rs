@@ -13,7 +13,7 @@ use crate::table::{Attr, Role};
 use crate::{args, expand, model, shape};
 
 /// The expansion of `#[attr(args)]` on `item`.
-pub fn expand(attr: Attr, args: TokenStream, item: TokenStream) -> TokenStream {
+pub(crate) fn expand(attr: Attr, args: TokenStream, item: TokenStream) -> TokenStream {
     let output = attribute(attr, args, item);
     if std::env::var_os("ERLEN_MACRO_DEBUG").is_some() {
         eprintln!("#[{}] expands to:\n{output}\n", attr.name);

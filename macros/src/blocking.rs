@@ -11,7 +11,7 @@ use syn::visit::Visit;
 use syn::{Expr, ExprCall, ExprPath, Local, Stmt};
 
 /// Removes a top-level `allow_blocking` flag from an attribute's arguments, and returns it.
-pub fn take_allow_blocking(tokens: TokenStream) -> (TokenStream, Option<proc_macro2::Ident>) {
+pub(crate) fn take_allow_blocking(tokens: TokenStream) -> (TokenStream, Option<proc_macro2::Ident>) {
     use proc_macro2::TokenTree;
     let trees: Vec<TokenTree> = tokens.into_iter().collect();
     let Some((at, flag)) = trees.iter().enumerate().find_map(|(at, t)| match t {
@@ -40,7 +40,7 @@ struct Finding {
 }
 
 /// The warnings for the blocking calls in `func`'s body, as items to emit next to it.
-pub fn warnings(func: &syn::ItemFn) -> TokenStream {
+pub(crate) fn warnings(func: &syn::ItemFn) -> TokenStream {
     let mut finder = Finder { found: Vec::new() };
     finder.visit_block(&func.block);
     let name = &func.sig.ident;

@@ -14,7 +14,7 @@ use crate::kind::{ErrorTarget, Kind, Rule, limits};
 use crate::model::{Arg, Handler};
 
 /// The struct that `handlers![name]` builds, and its `Item` impl with `entries`.
-pub fn item_struct(func: &syn::ItemFn, entries: TokenStream) -> TokenStream {
+pub(crate) fn item_struct(func: &syn::ItemFn, entries: TokenStream) -> TokenStream {
     // At least crate-visible, so that `url_for!(module::view)` can name it from anywhere.
     let vis = match &func.vis {
         syn::Visibility::Inherited => quote!(pub(crate)),
@@ -37,7 +37,7 @@ pub fn item_struct(func: &syn::ItemFn, entries: TokenStream) -> TokenStream {
 /// The registration code for a checked handler, the same ending for every kind: the
 /// struct with its entries, the helper `url_for!` calls, and the warnings for blocking
 /// calls in an async body.
-pub fn generate(handler: &Handler) -> TokenStream {
+pub(crate) fn generate(handler: &Handler) -> TokenStream {
     let func = &handler.func;
     let item = item_struct(func, entries(handler));
     let url = handler.kind.rules().first().map(|rule| &rule.lit).ok_or(handler.attr.name);
@@ -273,7 +273,7 @@ fn converter_trait(converter: erlen_pattern::Converter) -> &'static str {
 }
 
 /// The name of a non-function item, to point an error at.
-pub fn item_name_span(item: &syn::Item) -> Span {
+pub(crate) fn item_name_span(item: &syn::Item) -> Span {
     let ident: Option<&Ident> = match item {
         syn::Item::Struct(i) => Some(&i.ident),
         syn::Item::Enum(i) => Some(&i.ident),

@@ -6,7 +6,7 @@ use proc_macro2::Span;
 use syn::{LitStr, Type};
 
 /// What the function is registered as.
-pub enum Kind {
+pub(crate) enum Kind {
     /// `#[route]` and the method shortcuts: the rules of every stacked attribute, the
     /// outermost first.
     Route(Vec<Rule>),
@@ -29,17 +29,17 @@ pub enum Kind {
 
 impl Kind {
     /// A function that runs around a view (or outside any request), not as one.
-    pub fn is_hook(&self) -> bool {
+    pub(crate) fn is_hook(&self) -> bool {
         !matches!(self, Kind::Route(_) | Kind::WebSocket(_) | Kind::Filter(_) | Kind::Global(_))
     }
 
     /// A function called while a template renders, with the template's values.
-    pub fn is_template(&self) -> bool {
+    pub(crate) fn is_template(&self) -> bool {
         matches!(self, Kind::Filter(_) | Kind::Global(_))
     }
 
     /// The URL rules of a route or a WebSocket; none for the others.
-    pub fn rules(&self) -> &[Rule] {
+    pub(crate) fn rules(&self) -> &[Rule] {
         match self {
             Kind::Route(rules) => rules,
             Kind::WebSocket(rule) => std::slice::from_ref(rule),
@@ -48,14 +48,14 @@ impl Kind {
     }
 
     /// A hook that runs outside any request and so takes application state only.
-    pub fn is_serving(&self) -> bool {
+    pub(crate) fn is_serving(&self) -> bool {
         matches!(self, Kind::BeforeServing | Kind::AfterServing)
     }
 }
 
 /// One `#[route(...)]` / `#[get(...)]` attribute: a pattern and its methods, and the
 /// route's limits when this attribute sets them.
-pub struct Rule {
+pub(crate) struct Rule {
     pub pattern: Pattern,
     pub lit: LitStr,
     pub methods: Vec<&'static str>,
@@ -66,19 +66,19 @@ pub struct Rule {
 }
 
 /// A checked `key = "value"` of a route attribute: its value, and its literal for errors.
-pub struct Setting {
+pub(crate) struct Setting {
     pub value: u64,
     pub span: Span,
 }
 
 /// What `#[errorhandler(...)]` handles: a status code or an error type.
-pub enum ErrorTarget {
+pub(crate) enum ErrorTarget {
     Code(u16),
     Type(Box<Type>),
 }
 
 /// The route's `body_limit` and `timeout`, from whichever of its attributes sets them.
-pub fn limits(rules: &[Rule]) -> (Option<u64>, Option<u64>) {
+pub(crate) fn limits(rules: &[Rule]) -> (Option<u64>, Option<u64>) {
     let body_limit = rules.iter().find_map(|r| r.body_limit.as_ref()).map(|s| s.value);
     let timeout = rules.iter().find_map(|r| r.timeout.as_ref()).map(|s| s.value);
     (body_limit, timeout)

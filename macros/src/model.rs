@@ -12,7 +12,7 @@ use crate::table::Attr;
 use crate::types::{is_named, option_of_ref, pretty, tokens_eq};
 
 /// How one argument of the user's function is produced.
-pub enum Arg {
+pub(crate) enum Arg {
     /// `&Request` or `&mut Request`.
     Request { mutable: bool },
     /// A `<converter:name>` of the route.
@@ -32,7 +32,7 @@ pub enum Arg {
 }
 
 /// A checked handler.
-pub struct Handler {
+pub(crate) struct Handler {
     pub func: ItemFn,
     /// The attribute that made it.
     pub attr: Attr,
@@ -43,7 +43,13 @@ pub struct Handler {
 }
 
 /// Checks `func` for `kind`; mistakes go to `errors`, and what can be classified is.
-pub fn analyze(func: ItemFn, attr: Attr, kind: Kind, allow_blocking: bool, errors: &mut Errors) -> Handler {
+pub(crate) fn analyze(
+    func: ItemFn,
+    attr: Attr,
+    kind: Kind,
+    allow_blocking: bool,
+    errors: &mut Errors,
+) -> Handler {
     let name = attr.name;
     let sig = &func.sig;
     if let Some(c) = &sig.constness {

@@ -11,7 +11,7 @@ use crate::model::{Arg, Handler};
 use crate::types::{is_named, option_inner, pretty};
 
 /// Checks `handler`'s arguments together.
-pub fn check(handler: &Handler, errors: &mut Errors) {
+pub(crate) fn check(handler: &Handler, errors: &mut Errors) {
     let Handler { func, kind, args, attr, .. } = handler;
     if kind.is_template() {
         // Its arguments are the template's values, not extractors.

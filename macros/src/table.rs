@@ -7,7 +7,7 @@
 
 /// What an attribute registers the function as, and so which arguments it takes.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Role {
+pub(crate) enum Role {
     /// `#[route("/p", methods = [...])]`.
     Route,
     /// `#[get("/p")]`: a route for the method the attribute is named after.
@@ -27,31 +27,31 @@ pub enum Role {
 
 impl Role {
     /// `#[route]` and the method shortcuts: the attributes that may be stacked.
-    pub fn is_route(self) -> bool {
+    pub(crate) fn is_route(self) -> bool {
         matches!(self, Role::Route | Role::Method(_))
     }
 
     /// The attributes that give the function a URL, for `url_for!`.
-    pub fn has_url(self) -> bool {
+    pub(crate) fn has_url(self) -> bool {
         self.is_route() || self == Role::WebSocket
     }
 }
 
 /// One attribute: its name, as written in `#[name]`, and its role.
 #[derive(Clone, Copy)]
-pub struct Attr {
+pub(crate) struct Attr {
     pub name: &'static str,
     pub role: Role,
 }
 
 impl Attr {
     /// The attribute named `name` (the last segment of its path: `get`, `erlen::get`).
-    pub fn named(name: &str) -> Option<Attr> {
+    pub(crate) fn named(name: &str) -> Option<Attr> {
         Attr::ALL.iter().find(|a| a.name == name).copied()
     }
 
     /// The attributes whose role passes `filter`, for a message: "`#[a]`, `#[b]` or `#[c]`".
-    pub fn list(filter: fn(Role) -> bool) -> String {
+    pub(crate) fn list(filter: fn(Role) -> bool) -> String {
         let names: Vec<String> =
             Attr::ALL.iter().filter(|a| filter(a.role)).map(|a| format!("`#[{}]`", a.name)).collect();
         match names.split_last() {
@@ -64,7 +64,7 @@ impl Attr {
 
 /// The method of a shortcut attribute, looked up by its name in the shared method table;
 /// evaluated at compile time, so that a shortcut for no known method does not build.
-pub const fn shortcut_method(name: &str) -> &'static str {
+pub(crate) const fn shortcut_method(name: &str) -> &'static str {
     match erlen_pattern::method(name) {
         Some(method) => method,
         None => panic!("a shortcut attribute is named after a method of `erlen_pattern::METHODS`"),
@@ -78,7 +78,7 @@ macro_rules! attributes {
     ($($(#[$doc:meta])* $name:ident => $role:ident;)*) => {
         impl $crate::table::Attr {
             /// Every attribute, in the order of their declaration.
-            pub const ALL: &'static [$crate::table::Attr] = &[$($crate::table::attributes!(@row $name $role)),*];
+            pub(crate) const ALL: &'static [$crate::table::Attr] = &[$($crate::table::attributes!(@row $name $role)),*];
         }
         $(
             $(#[$doc])*

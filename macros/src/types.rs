@@ -13,12 +13,12 @@ fn last_segment(ty: &Type) -> Option<&syn::PathSegment> {
 }
 
 /// Whether `ty` is written `name` (or `path::name`), without generic arguments.
-pub fn is_named(ty: &Type, name: &str) -> bool {
+pub(crate) fn is_named(ty: &Type, name: &str) -> bool {
     last_segment(ty).is_some_and(|s| s.ident == name && s.arguments.is_none())
 }
 
 /// `Option<T>`: the `T`.
-pub fn option_inner(ty: &Type) -> Option<&Type> {
+pub(crate) fn option_inner(ty: &Type) -> Option<&Type> {
     let seg = last_segment(ty).filter(|s| s.ident == "Option")?;
     let PathArguments::AngleBracketed(args) = &seg.arguments else { return None };
     match args.args.first() {
@@ -28,7 +28,7 @@ pub fn option_inner(ty: &Type) -> Option<&Type> {
 }
 
 /// `Option<&T>`: the `&T`.
-pub fn option_of_ref(ty: &Type) -> Option<&syn::TypeReference> {
+pub(crate) fn option_of_ref(ty: &Type) -> Option<&syn::TypeReference> {
     match option_inner(ty) {
         Some(Type::Reference(r)) => Some(r),
         _ => None,
@@ -36,12 +36,12 @@ pub fn option_of_ref(ty: &Type) -> Option<&syn::TypeReference> {
 }
 
 /// Whether two types are written the same.
-pub fn tokens_eq(a: &Type, b: &Type) -> bool {
+pub(crate) fn tokens_eq(a: &Type, b: &Type) -> bool {
     quote::quote!(#a).to_string() == quote::quote!(#b).to_string()
 }
 
 /// A type as the user would write it: `std::io::Error`, not `std :: io :: Error`.
-pub fn pretty(ty: &Type) -> String {
+pub(crate) fn pretty(ty: &Type) -> String {
     let text = quote::quote!(#ty).to_string();
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();

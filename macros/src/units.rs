@@ -16,7 +16,7 @@ const SIZES: [(&str, u64); 7] = [
 const DURATIONS: [(&str, u64); 4] = [("ms", 1), ("s", 1000), ("min", 60 * 1000), ("h", 60 * 60 * 1000)];
 
 /// A size such as `100 MiB`, `512 KB` or `1024` (bytes), in bytes.
-pub fn parse_size(text: &str) -> Result<u64, String> {
+pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
     let expected = || {
         let units: Vec<_> = SIZES.iter().map(|(u, _)| *u).collect();
         format!(
@@ -33,7 +33,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 }
 
 /// A duration such as `30 s`, `500 ms`, `2 min` or `1 h`, in milliseconds; never zero.
-pub fn parse_duration(text: &str) -> Result<u64, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<u64, String> {
     let expected = || {
         let units: Vec<_> = DURATIONS.iter().map(|(u, _)| *u).collect();
         format!(

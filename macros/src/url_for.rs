@@ -112,7 +112,7 @@ const RESERVED: &[&str] = &[
 /// The name of the helper macro a route attribute leaves for `name`: the function's own
 /// name, so that `use views::index;` brings it along with the function, unless that
 /// would shadow a standard macro.
-pub fn helper_name(name: &Ident) -> Ident {
+pub(crate) fn helper_name(name: &Ident) -> Ident {
     if RESERVED.contains(&name.to_string().as_str()) {
         format_ident!("__erlen_url_{}", name, span = name.span())
     } else {
@@ -121,7 +121,7 @@ pub fn helper_name(name: &Ident) -> Ident {
 }
 
 /// `url_for!(path, args)`: calls the handler's helper with `(path) args`.
-pub fn front(input: TokenStream) -> TokenStream {
+pub(crate) fn front(input: TokenStream) -> TokenStream {
     let parsed = syn::parse::Parser::parse2(
         |input: ParseStream| {
             let path: syn::Path = input.parse()?;
@@ -193,7 +193,7 @@ impl Parse for Call {
 }
 
 /// The checked call: `url_for!`'s second step.
-pub fn checked(input: TokenStream) -> TokenStream {
+pub(crate) fn checked(input: TokenStream) -> TokenStream {
     let call: Call = match syn::parse2(input) {
         Ok(call) => call,
         Err(e) => {
@@ -301,7 +301,7 @@ fn describe_params(pattern: &Pattern) -> String {
 
 /// The helper a handler's attribute leaves for `url_for!`: it knows the first route's
 /// pattern (or that the function is a hook) and calls back into [`checked`].
-pub fn helper(func: &syn::ItemFn, target: Result<&LitStr, &str>) -> TokenStream {
+pub(crate) fn helper(func: &syn::ItemFn, target: Result<&LitStr, &str>) -> TokenStream {
     let helper = helper_name(&func.sig.ident);
     let call = match target {
         Ok(lit) => quote!(#lit),

@@ -12,8 +12,6 @@ use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 
-use crate::app::App;
-
 /// Configuration that could not be read: a missing or invalid variable or key, or a file
 /// that cannot be read or parsed. Its text names the variable (or the file, line and key)
 /// and says how to fix it.
@@ -65,104 +63,8 @@ impl From<ConfigError> for std::io::Error {
     }
 }
 
-impl App {
-    /// Reads a `T` from the environment variables that start with `prefix`, and adds it
-    /// as application state (views and hooks take it as `State<T>`), as Flask's
-    /// `app.config.from_prefixed_env()`.
-    ///
-    /// Each variable `PREFIX_NAME` sets the field `name`: the rest of the variable's name,
-    /// lowercased. Values are parsed as the field needs: numbers, `true`/`false`,
-    /// `Option`s (absent is `None`), enums by variant name, and lists of comma-separated
-    /// values. A field with `#[serde(default)]` may be left unset; other variables with
-    /// the prefix are ignored.
-    ///
-    /// ```
-    /// use erlen::prelude::*;
-    ///
-    /// #[derive(Clone, serde::Deserialize)]
-    /// struct Config {
-    ///     greeting: String,
-    ///     workers: u32,
-    ///     #[serde(default)]
-    ///     debug: bool,
-    /// }
-    ///
-    /// #[get("/")]
-    /// fn index(State(config): State<Config>) -> String {
-    ///     format!("{} ({} workers, debug {})", config.greeting, config.workers, config.debug)
-    /// }
-    ///
-    /// # // SAFETY: this example's variables are set before any thread reads them.
-    /// # unsafe {
-    /// #     std::env::set_var("DOCS_ENV_GREETING", "hello");
-    /// #     std::env::set_var("DOCS_ENV_WORKERS", "4");
-    /// # }
-    /// // DOCS_ENV_GREETING=hello DOCS_ENV_WORKERS=4
-    /// let app = App::new().config_from_env::<Config>("DOCS_ENV_")?.register(handlers![index]);
-    /// assert_eq!(app.test_client().get("/").send().text(), "hello (4 workers, debug false)");
-    /// # Ok::<(), erlen::ConfigError>(())
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// A [`ConfigError`] that names the variable when one the struct needs is unset, or
-    /// holds a value that does not parse as its field's type (or is not UTF-8).
-    pub fn config_from_env<T>(self, prefix: &str) -> Result<App, ConfigError>
-    where
-        T: DeserializeOwned + Clone + Send + Sync + 'static,
-    {
-        let config = from_vars::<T>(prefix, std::env::vars_os())?;
-        Ok(self.state(config))
-    }
-
-    /// Reads a `T` from a TOML file and adds it as application state (views and hooks
-    /// take it as `State<T>`), as Flask's `app.config.from_file("config.toml",
-    /// load=tomllib.load)`. A relative path resolves against the current directory.
-    ///
-    /// ```
-    /// use erlen::prelude::*;
-    ///
-    /// #[derive(Clone, serde::Deserialize)]
-    /// struct Config {
-    ///     title: String,
-    ///     database: Database,
-    /// }
-    ///
-    /// #[derive(Clone, serde::Deserialize)]
-    /// struct Database {
-    ///     url: String,
-    ///     pool_size: u32,
-    /// }
-    ///
-    /// #[get("/")]
-    /// fn index(State(config): State<Config>) -> String {
-    ///     format!("{}: {} x{}", config.title, config.database.url, config.database.pool_size)
-    /// }
-    ///
-    /// let path = std::env::temp_dir().join(format!("erlen-docs-config-{}.toml", std::process::id()));
-    /// std::fs::write(&path, "title = \"blog\"\n\n[database]\nurl = \"sqlite://blog.db\"\npool_size = 4\n")?;
-    /// let app = App::new().config_from_file::<Config>(&path)?.register(handlers![index]);
-    /// assert_eq!(app.test_client().get("/").send().text(), "blog: sqlite://blog.db x4");
-    /// # std::fs::remove_file(&path)?;
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// A [`ConfigError`] that names the file when it cannot be read, and the line and key
-    /// when it is not valid TOML, a key the struct needs is missing, or a value has the
-    /// wrong type.
-    pub fn config_from_file<T>(self, path: impl AsRef<Path>) -> Result<App, ConfigError>
-    where
-        T: DeserializeOwned + Clone + Send + Sync + 'static,
-    {
-        let config = from_file::<T>(path.as_ref())?;
-        Ok(self.state(config))
-    }
-}
-
 /// Deserializes a `T` from the variables in `vars` that start with `prefix`.
-fn from_vars<T: DeserializeOwned>(
+pub(crate) fn from_vars<T: DeserializeOwned>(
     prefix: &str,
     vars: impl IntoIterator<Item = (OsString, OsString)>,
 ) -> Result<T, ConfigError> {
@@ -228,7 +130,7 @@ fn env_error(prefix: &str, names: &[String], error: envy::Error) -> ConfigError 
 }
 
 /// Reads and deserializes a TOML file.
-fn from_file<T: DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
+pub(crate) fn from_file<T: DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
     let shown = path.display();
     let text = std::fs::read_to_string(path).map_err(|e| {
         let hint = if path.is_relative() {

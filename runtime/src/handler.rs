@@ -55,9 +55,10 @@ pub type Serving = Callable<
 >;
 
 /// Adds a template filter or global to the app's template environment.
-pub type TemplateRegistration = fn(&mut minijinja::Environment<'static>);
+pub(crate) type TemplateRegistration = fn(&mut minijinja::Environment<'static>);
 
 /// One registration made by an annotated function.
+#[derive(Debug)]
 pub struct Entry {
     pub(crate) name: &'static str,
     pub(crate) kind: EntryKind,
@@ -76,6 +77,7 @@ pub(crate) struct RouteOptions {
     pub(crate) body: BodyUse,
 }
 
+#[derive(Debug)]
 pub(crate) enum EntryKind {
     Route { rules: &'static [(&'static str, &'static [&'static str])], view: View, options: RouteOptions },
     Before(Before),

@@ -1,5 +1,5 @@
-//! What hooks may return, as traits so that a wrong return type is a compile error that
-//! says what to return instead.
+//! What hooks and WebSocket handlers may return, as traits so that a wrong return type is
+//! a compile error that says what to return instead.
 
 use crate::error::HttpError;
 use crate::response::{IntoResponse, Response};
@@ -106,3 +106,5 @@ impl<E: Into<HttpError>> ServingOutcome for Result<(), E> {
         self.map_err(Into::into)
     }
 }
+
+pub use crate::websocket::WebSocketOutcome;

@@ -89,7 +89,6 @@
 //! server.shutdown();
 //! # Ok::<(), std::io::Error>(())
 //! ```
-
 //!
 //! ## WebSockets
 //!
@@ -97,8 +96,46 @@
 //! taking a [`WebSocket`] runs as a task and holds no thread while it waits; a plain `fn`
 //! taking a [`BlockingWebSocket`] runs on a blocking thread of its own for the socket's
 //! life. The upgrade request goes through routing, extractors and `before_request` hooks
-//! like any GET request, and the [`TestClient`] opens sockets in-process. See the
-//! [`websocket`](mod@websocket) module.
+//! like any GET request (a hook that answers, a 401 say, refuses the upgrade), and the
+//! [`TestClient`] opens sockets in-process. Once the handshake is checked, erlen answers `101 Switching Protocols` and
+//! hands the connection to the handler:
+//!
+//! * an `async fn` runs as a task on the shared runtime and holds no thread while it
+//!   waits, so thousands of idle sockets cost a few kilobytes each;
+//! * a plain `fn` runs on a blocking thread of its own (tokio's blocking pool) and holds
+//!   that thread for the socket's whole life, on both backends. On the threaded backend
+//!   it does not hold a worker: the worker answers the 101 and goes back to serving
+//!   requests. Prefer `async fn` for many long-lived sockets.
+//!
+//! When the server shuts down gracefully, every open socket is closed with code 1001
+//! ("going away"): a handler waiting in [`WebSocket::recv`] or
+//! [`BlockingWebSocket::receive`] gets `None`, and a send fails. When the handler returns,
+//! the socket is closed with 1000; when it returns an `Err` or panics, the error is
+//! logged and the socket is closed with 1011.
+//!
+//! ```
+//! use erlen::prelude::*;
+//! use erlen::Message;
+//!
+//! #[websocket("/echo")]
+//! async fn echo(mut ws: WebSocket) {
+//!     while let Some(msg) = ws.recv().await {
+//!         if let Message::Text(text) = msg {
+//!             if ws.send_text(format!("echo: {text}")).await.is_err() {
+//!                 break;
+//!             }
+//!         }
+//!     }
+//! }
+//!
+//! let client = App::new().register(handlers![echo]).test_client();
+//! let mut ws = client.websocket("/echo").connect().unwrap();
+//! ws.send_text("hi").unwrap();
+//! assert_eq!(ws.receive(), Some(Message::text("echo: hi")));
+//! ```
+//!
+//! Not supported: WebSockets over HTTP/2 (RFC 8441), subprotocol negotiation
+//! (`Sec-WebSocket-Protocol`) and compression (`permessage-deflate`).
 //!
 //! ## The app's start and stop
 //!
@@ -164,7 +201,7 @@ mod exec;
 mod extract;
 mod files;
 mod handler;
-mod hooks;
+pub mod hooks;
 mod incoming;
 mod multipart;
 mod pool;
@@ -181,44 +218,32 @@ mod sync;
 mod templates;
 mod testing;
 mod urls;
-pub mod websocket;
+mod websocket;
 
-pub use app::{App, AppCore, Blueprint, BuildError, Stack};
+pub use app::{App, Blueprint, BuildError};
 pub use body::{Body, BoxError, Chunk};
 pub use bridge::block_on;
 pub use config::ConfigError;
 pub use cookies::ResponseExt;
 pub use error::{HttpError, abort, escape_html};
-pub use extract::{
-    BodyReader, BodyStream, FloatParam, Form, FromRequest, IntParam, Query, State, StrParam, UuidParam,
-};
+pub use extract::{BodyReader, BodyStream, Form, FromRequest, Query, State};
 pub use files::{SendFile, send_file, send_from_directory};
-pub use multipart::{FormLimits, Multipart, UploadedFile, secure_filename};
-pub use session::{Session, SessionConfig, flash, flash_category, get_flashed_messages};
-pub use sse::{Event, Sse};
-
-/// The `cookie` crate: [`Cookie`], its builder and `SameSite`.
-pub use cookie;
-pub use cookie::{Cookie, SameSite};
 pub use handler::Handlers;
-pub use hooks::{AfterOutcome, BeforeOutcome, ServingOutcome, TeardownOutcome};
+pub use multipart::{FormLimits, Multipart, UploadedFile, secure_filename};
 pub use request::Request;
 pub use response::{Html, IntoResponse, Json, Redirect, Response, redirect};
 pub use serve::{AppService, Backend, Server, ServerHandle};
-
-/// The tower traits an erlen app meets: [`Service`](tower::Service), which
-/// [`App::into_service`] implements, and [`Layer`](tower::Layer), which [`App::layer`]
-/// takes (tower-http's layers implement it).
-pub mod tower {
-    pub use tower_layer::Layer;
-    pub use tower_service::Service;
-}
+pub use session::{Session, SessionConfig, flash, flash_category, get_flashed_messages};
+pub use sse::{Event, Sse};
 pub use templates::{Template, render_template};
 pub use testing::{
     TestBodyStream, TestClient, TestRequest, TestResponse, TestWebSocket, TestWebSocketRequest,
 };
-pub use urls::{UrlFloat, UrlInt, UrlText, UrlUuid};
 pub use websocket::{BlockingWebSocket, CloseFrame, Message, WebSocket, WebSocketError};
+
+/// The `cookie` crate: [`Cookie`], its builder and `SameSite`.
+pub use cookie;
+pub use cookie::{Cookie, SameSite};
 
 /// minijinja, the template engine: `erlen::minijinja::Value`, `value::Serde` for serde
 /// types in a context, and the types template filters and globals use.
@@ -233,6 +258,26 @@ pub use erlen_macros::{
 };
 pub use http::{self, HeaderMap, HeaderValue, Method, StatusCode};
 
+/// Route parameters, both ways: the types a `<int:id>`, `<float:x>`, `<uuid:u>` or
+/// `<name>` parameter converts into as a view's argument (`IntParam`..`StrParam`), and
+/// the values `url_for!` accepts for it (`UrlInt`..`UrlText`). The macros check each
+/// parameter against them at compile time; implement `UuidParam` and `UrlUuid` for a
+/// UUID type of your own.
+pub mod params {
+    pub use crate::extract::{FloatParam, IntParam, StrParam, UuidParam};
+    pub use crate::urls::{UrlFloat, UrlInt, UrlText, UrlUuid};
+}
+
+/// The tower traits an erlen app meets: [`Service`](tower::Service), which
+/// [`App::into_service`] implements, and [`Layer`](tower::Layer), which [`App::layer`]
+/// takes (tower-http's layers implement it); [`Stack`](tower::Stack) is the service a
+/// layer wraps.
+pub mod tower {
+    pub use crate::app::Stack;
+    pub use tower_layer::Layer;
+    pub use tower_service::Service;
+}
+
 /// The shared runtime the async backend serves on and the bridge runs futures on.
 ///
 /// ```
@@ -245,17 +290,20 @@ pub mod runtime {
 }
 
 /// Everything a handler module needs: `use erlen::prelude::*;`.
+///
+/// WebSocket messages are [`erlen::Message`](crate::Message), left out of the prelude
+/// so that an app's own `Message` type never meets it: import it where a socket is used.
 pub mod prelude {
     pub use crate::{
         App, Backend, BlockingWebSocket, Blueprint, Body, BodyReader, BodyStream, Bytes, Cookie, Event, Form,
         FromRequest, HeaderMap, HeaderValue, Html, HttpError, IntoResponse, Json, Method, Multipart, Query,
         Redirect, Request, Response, ResponseExt, SameSite, SendFile, Server, ServerHandle, Session, Sse,
-        State, StatusCode, Template, TestClient, UploadedFile, abort, after_request, after_serving,
-        before_request, before_serving, context, delete, errorhandler, flash, flash_category, get,
-        get_flashed_messages, handlers, patch, post, put, redirect, render_template, route, secure_filename,
-        send_file, send_from_directory, teardown_request, template_filter, template_global, url_for,
+        State, StatusCode, Template, TestClient, UploadedFile, WebSocket, abort, after_request,
+        after_serving, before_request, before_serving, context, delete, errorhandler, flash, flash_category,
+        get, get_flashed_messages, handlers, patch, post, put, redirect, render_template, route,
+        secure_filename, send_file, send_from_directory, teardown_request, template_filter, template_global,
+        url_for, websocket,
     };
-    pub use crate::{Message, WebSocket, websocket};
 }
 
 /// What the macros' generated code calls. Not public API: it may change in any release.
@@ -264,17 +312,15 @@ pub mod __private {
     use std::future::Future;
 
     pub use crate::body::BoxFuture;
-    pub use crate::extract::BodyUse;
+    pub use crate::extract::{BodyUse, Prepare};
     pub use crate::handler::{
         After, Before, Callable, Entry, ErrorHandler, Handlers, Item, Serving, Teardown, View,
     };
+    pub use crate::hooks::{AfterOutcome, BeforeOutcome, ServingOutcome, TeardownOutcome, WebSocketOutcome};
     pub use crate::serving::ServingArg;
     pub use crate::urls::{for_item as url_for, url_float, url_int, url_text, url_uuid};
-    pub use crate::websocket::{WebSocketOutcome, websocket_async, websocket_blocking};
-    pub use crate::{
-        AfterOutcome, BeforeOutcome, HttpError, IntoResponse, Request, Response, ServingOutcome,
-        TeardownOutcome,
-    };
+    pub use crate::websocket::{websocket_async, websocket_blocking};
+    pub use crate::{HttpError, IntoResponse, Request, Response};
     pub use erlen_macros::__url_for_checked as url_for_checked;
     pub use minijinja::Environment;
     pub use std::any::TypeId;

@@ -37,6 +37,7 @@ use crate::request::Request;
 /// # let _ = limits;
 /// ```
 #[derive(Clone, Debug)]
+#[must_use = "form limits apply once given to `App::form_limits`"]
 pub struct FormLimits {
     field_size: u64,
     file_size: Option<u64>,

@@ -41,6 +41,7 @@ const FLASHES: &str = "_flashes";
 /// # let _ = app;
 /// ```
 #[derive(Debug, Clone)]
+#[must_use = "session settings apply once given to `App::session_config`"]
 pub struct SessionConfig {
     cookie_name: String,
     path: String,

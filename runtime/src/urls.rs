@@ -1,7 +1,8 @@
 //! Reverse routing: building a URL from an endpoint and parameter values, as Flask's
 //! `url_for`. [`url_for!`](crate::url_for) checks its arguments at compile time and lands
 //! in [`for_item`]; [`Request::url_for`](crate::Request::url_for) and the templates'
-//! `url_for()` go by endpoint name through [`for_name`].
+//! `url_for()` go by endpoint name through the app (`AppHandle::url_for`), which
+//! [`resolve`]s the name, [`build`]s the path and [`finish`]es the URL.
 
 use std::any::TypeId;
 use std::fmt::{self, Display, Write};
@@ -214,7 +215,7 @@ url_value_trait!(
     url_uuid,
     "`{Self}` cannot fill a `<uuid:...>` route parameter in `url_for!`",
     "expected a UUID",
-    "pass the UUID as text (`&str` or `String`), or implement `erlen::UrlUuid` for your UUID type",
+    "pass the UUID as text (`&str` or `String`), or implement `erlen::params::UrlUuid` for your UUID type",
     [str, String]
 );
 

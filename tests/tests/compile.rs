@@ -24,6 +24,9 @@ fn plain_report_unless_on_a_terminal() {
         // SAFETY: this is the only test in this binary, and it sets the variable before
         // trybuild (or anything else in the process) starts a thread that could read the
         // environment concurrently.
-        unsafe { std::env::set_var("NO_COLOR", "1") };
+        #[allow(unsafe_code)]
+        unsafe {
+            std::env::set_var("NO_COLOR", "1")
+        };
     }
 }

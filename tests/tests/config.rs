@@ -22,7 +22,10 @@ fn set(vars: &[(&str, &str)]) {
     for (k, v) in vars {
         // SAFETY: every test of this binary holds `ENV` while it touches the environment
         // or builds an app, so no other thread reads it concurrently.
-        unsafe { std::env::set_var(k, v) };
+        #[allow(unsafe_code)]
+        unsafe {
+            std::env::set_var(k, v)
+        };
     }
 }
 

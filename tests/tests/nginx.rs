@@ -52,7 +52,10 @@ impl Process {
     fn signal(&self, signal: i32) {
         let pid = i32::try_from(self.child.id()).expect("a pid fits in i32");
         // SAFETY: kill only sends a signal to the process we started.
-        unsafe { libc::kill(pid, signal) };
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::kill(pid, signal)
+        };
     }
 
     /// Waits for the process to exit, up to `limit`.

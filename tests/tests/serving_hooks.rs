@@ -255,7 +255,7 @@ async fn serving_hooks_run_when_the_server_is_spawned_inside_a_runtime() {
 #[test]
 fn serving_hooks_on_a_blueprint_are_a_build_error() {
     let bp = Blueprint::new("admin").register(handlers![warm_sync, flush_sync]);
-    let err = App::new().register_blueprint(bp).build().expect_err("the build fails");
+    let err = App::new().register_blueprint(bp).try_test_client().expect_err("the build fails");
     assert_eq!(err.problems().len(), 2, "{err}");
     assert!(err.problems()[0].contains("`warm_sync`"), "{err}");
     assert!(err.problems()[0].contains("blueprint `admin`"), "{err}");

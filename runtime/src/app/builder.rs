@@ -7,12 +7,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use http::Extensions;
+use serde::de::DeserializeOwned;
 use tower_layer::Layer;
 use tower_service::Service;
 
 use super::core::AppCore;
 use super::layers::{LayerFn, Stack, layer_fn};
 use crate::body::{Body, BoxError};
+use crate::config::ConfigError;
 use crate::context::Features;
 use crate::handler::{Callable, Entry, Handlers, View};
 use crate::multipart::FormLimits;
@@ -31,6 +33,7 @@ use crate::templates::Templates;
 /// assert_eq!(app.test_client().get("/").send().text(), "Hello");
 /// ```
 #[derive(Default)]
+#[must_use = "an App does nothing until it is run, served or tested: `app.run()`, `Server::spawn(app)`, `app.test_client()`"]
 pub struct App {
     state: Extensions,
     entries: Vec<Entry>,
@@ -62,11 +65,27 @@ pub struct App {
 /// assert_eq!(client.get("/bp/").send().text(), "bp");
 /// assert_eq!(client.get("/bp").send().status(), 308);
 /// ```
+#[derive(Debug)]
+#[must_use = "a Blueprint does nothing until it is registered: `App::register_blueprint(bp)`"]
 pub struct Blueprint {
     name: String,
     url_prefix: String,
     entries: Vec<Entry>,
     static_folder: Option<PathBuf>,
+}
+
+impl fmt::Debug for App {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("App")
+            .field("handlers", &self.entries)
+            .field("blueprints", &self.blueprints)
+            .field("template_folder", &self.template_folder)
+            .field("static_folder", &self.static_folder)
+            .field("debug", &self.debug)
+            .field("secret_key", &self.secret_key.as_ref().map(|_| "<set>"))
+            .field("layers", &self.layers.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Blueprint {
@@ -283,6 +302,100 @@ impl App {
         self
     }
 
+    /// Reads a `T` from the environment variables that start with `prefix`, and adds it
+    /// as application state (views and hooks take it as `State<T>`), as Flask's
+    /// `app.config.from_prefixed_env()`.
+    ///
+    /// Each variable `PREFIX_NAME` sets the field `name`: the rest of the variable's name,
+    /// lowercased. Values are parsed as the field needs: numbers, `true`/`false`,
+    /// `Option`s (absent is `None`), enums by variant name, and lists of comma-separated
+    /// values. A field with `#[serde(default)]` may be left unset; other variables with
+    /// the prefix are ignored.
+    ///
+    /// ```
+    /// use erlen::prelude::*;
+    ///
+    /// #[derive(Clone, serde::Deserialize)]
+    /// struct Config {
+    ///     greeting: String,
+    ///     workers: u32,
+    ///     #[serde(default)]
+    ///     debug: bool,
+    /// }
+    ///
+    /// #[get("/")]
+    /// fn index(State(config): State<Config>) -> String {
+    ///     format!("{} ({} workers, debug {})", config.greeting, config.workers, config.debug)
+    /// }
+    ///
+    /// # // SAFETY: this example's variables are set before any thread reads them.
+    /// # unsafe {
+    /// #     std::env::set_var("DOCS_ENV_GREETING", "hello");
+    /// #     std::env::set_var("DOCS_ENV_WORKERS", "4");
+    /// # }
+    /// // DOCS_ENV_GREETING=hello DOCS_ENV_WORKERS=4
+    /// let app = App::new().config_from_env::<Config>("DOCS_ENV_")?.register(handlers![index]);
+    /// assert_eq!(app.test_client().get("/").send().text(), "hello (4 workers, debug false)");
+    /// # Ok::<(), erlen::ConfigError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] that names the variable when one the struct needs is unset, or
+    /// holds a value that does not parse as its field's type (or is not UTF-8).
+    pub fn config_from_env<T>(self, prefix: &str) -> Result<App, ConfigError>
+    where
+        T: DeserializeOwned + Clone + Send + Sync + 'static,
+    {
+        let config = crate::config::from_vars::<T>(prefix, std::env::vars_os())?;
+        Ok(self.state(config))
+    }
+
+    /// Reads a `T` from a TOML file and adds it as application state (views and hooks
+    /// take it as `State<T>`), as Flask's `app.config.from_file("config.toml",
+    /// load=tomllib.load)`. A relative path resolves against the current directory.
+    ///
+    /// ```
+    /// use erlen::prelude::*;
+    ///
+    /// #[derive(Clone, serde::Deserialize)]
+    /// struct Config {
+    ///     title: String,
+    ///     database: Database,
+    /// }
+    ///
+    /// #[derive(Clone, serde::Deserialize)]
+    /// struct Database {
+    ///     url: String,
+    ///     pool_size: u32,
+    /// }
+    ///
+    /// #[get("/")]
+    /// fn index(State(config): State<Config>) -> String {
+    ///     format!("{}: {} x{}", config.title, config.database.url, config.database.pool_size)
+    /// }
+    ///
+    /// let path = std::env::temp_dir().join(format!("erlen-docs-config-{}.toml", std::process::id()));
+    /// std::fs::write(&path, "title = \"blog\"\n\n[database]\nurl = \"sqlite://blog.db\"\npool_size = 4\n")?;
+    /// let app = App::new().config_from_file::<Config>(&path)?.register(handlers![index]);
+    /// assert_eq!(app.test_client().get("/").send().text(), "blog: sqlite://blog.db x4");
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] that names the file when it cannot be read, and the line and key
+    /// when it is not valid TOML, a key the struct needs is missing, or a value has the
+    /// wrong type.
+    pub fn config_from_file<T>(self, path: impl AsRef<Path>) -> Result<App, ConfigError>
+    where
+        T: DeserializeOwned + Clone + Send + Sync + 'static,
+    {
+        let config = crate::config::from_file::<T>(path.as_ref())?;
+        Ok(self.state(config))
+    }
+
     /// Builds the app and hands back its tower layers, innermost first.
     pub(crate) fn build_with_layers(mut self) -> Result<(Arc<AppCore>, Vec<LayerFn>), BuildError> {
         let layers = std::mem::take(&mut self.layers);
@@ -291,8 +404,9 @@ impl App {
 
     /// Checks the registrations and freezes the app for serving: patterns with a
     /// blueprint's prefix are valid, no route and method is registered twice, blueprint
-    /// names are unique.
-    pub fn build(self) -> Result<Arc<AppCore>, BuildError> {
+    /// names are unique. (To check an app in a test, build its test client with
+    /// [`App::try_test_client`].)
+    pub(crate) fn build(self) -> Result<Arc<AppCore>, BuildError> {
         let debug = self.debug.unwrap_or_else(crate::env::debug);
         let mut problems = Vec::new();
         let mut template_entries = Vec::new();

@@ -65,7 +65,7 @@ impl Endpoint {
 }
 
 /// A built application, shared by the servers and test clients that serve it.
-pub struct AppCore {
+pub(crate) struct AppCore {
     pub(crate) router: Router,
     pub(crate) endpoints: Vec<Endpoint>,
     by_name: HashMap<Arc<str>, usize>,

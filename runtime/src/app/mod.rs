@@ -9,7 +9,6 @@ mod layers;
 mod static_files;
 
 pub use builder::{App, Blueprint, BuildError};
-pub use core::AppCore;
-pub(crate) use core::{Endpoint, Scope};
+pub(crate) use core::{AppCore, Endpoint, Scope};
 pub use layers::Stack;
 pub(crate) use layers::{Erased, LayerFn, into_body};

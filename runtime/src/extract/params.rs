@@ -43,7 +43,7 @@ param_trait!(
     UuidParam,
     "a `<uuid:...>` route parameter cannot be taken as `{Self}`",
     "the `uuid` converter produces a UUID, not this type",
-    "declare the argument as `String`, or implement `erlen::UuidParam` for your UUID type",
+    "declare the argument as `String`, or implement `erlen::params::UuidParam` for your UUID type",
     [String]
 );
 

@@ -1,6 +1,7 @@
 //! The HTTP layer both backends share: accepting within the connection cap, hyper
 //! connections (HTTP/1.1 and h2c, told apart by `protocol`) watched over by `lifetime`,
-//! reading bodies within the limits, graceful shutdown and the access log.
+//! each request handed to admission (`crate::admit`) straight or through the app's tower
+//! layers, graceful shutdown and the access log.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

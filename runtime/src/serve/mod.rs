@@ -14,6 +14,7 @@
 //!   worker, async handlers through the blocking bridge onto the shared runtime. Idle
 //!   keep-alive connections stay in the event loop and hold no worker.
 
+mod app;
 mod async_backend;
 mod conn;
 mod engine;
@@ -21,7 +22,6 @@ mod lifetime;
 mod limits;
 mod listen;
 mod protocol;
-mod run;
 mod server;
 mod service;
 mod threaded;

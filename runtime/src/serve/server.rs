@@ -41,6 +41,7 @@ use crate::shutdown::Shutdown;
 /// # Ok::<(), std::io::Error>(())
 /// ```
 #[derive(Debug)]
+#[must_use = "a Server does nothing until it is started: `.spawn(app)` or `.run(app)`"]
 pub struct Server {
     addr: io::Result<SocketAddr>,
     backend: Backend,

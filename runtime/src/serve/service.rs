@@ -17,7 +17,7 @@ use tower_service::Service;
 use super::async_backend::Offload;
 use super::engine::Engine;
 use crate::admit::{Admission, Peer, RequestLimits};
-use crate::app::{App, AppCore, BuildError, Erased, LayerFn, Stack, into_body};
+use crate::app::{AppCore, Erased, LayerFn, Stack, into_body};
 use crate::body::{Body, BoxError, BoxFuture};
 use crate::context::AppHandle;
 use crate::response::Response;
@@ -92,6 +92,7 @@ pub(crate) fn stack(serve: &Arc<Serve>, layers: &[LayerFn]) -> Option<Stack> {
 /// assert_eq!(resp.status(), 200);
 /// ```
 #[derive(Clone)]
+#[must_use = "a service does nothing until it is called or mounted"]
 pub struct AppService {
     serve: Arc<Serve>,
     layers: Arc<[LayerFn]>,
@@ -109,7 +110,7 @@ impl std::fmt::Debug for AppService {
 }
 
 impl AppService {
-    fn new(
+    pub(crate) fn new(
         app: Arc<AppCore>,
         layers: Arc<[LayerFn]>,
         limits: RequestLimits,
@@ -187,29 +188,5 @@ where
                 Box::pin(async move { Ok(served.await) })
             }
         }
-    }
-}
-
-impl App {
-    /// The app as a `tower::Service<http::Request<B>>` for any body `B`: mount it in an
-    /// axum router (`Router::new().nest_service("/app", app.into_service())`) or serve it
-    /// with hyper. See [`AppService`].
-    ///
-    /// # Panics
-    ///
-    /// If the app cannot be built; the message lists every problem. Use
-    /// [`App::try_into_service`] to handle that as an error.
-    pub fn into_service(self) -> AppService {
-        self.try_into_service().unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    /// [`App::into_service`], returning the build error instead of panicking.
-    ///
-    /// # Errors
-    ///
-    /// If the app cannot be built (the error lists why).
-    pub fn try_into_service(self) -> Result<AppService, BuildError> {
-        let (app, layers) = self.build_with_layers()?;
-        Ok(AppService::new(app, layers.into(), RequestLimits::default(), 0))
     }
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 use cookie::{Cookie, CookieJar};
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HOST, SET_COOKIE};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HOST, SET_COOKIE, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use serde::Serialize;
 
@@ -205,6 +205,18 @@ pub struct TestRequest {
     upgrade: Option<TestUpgrade>,
 }
 
+impl std::fmt::Debug for TestRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestRequest")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("headers", &self.headers)
+            .field("body_len", &self.body.len())
+            .field("follow_redirects", &self.follow)
+            .finish_non_exhaustive()
+    }
+}
+
 impl TestRequest {
     /// Sets a header unless the test set it.
     pub(crate) fn default_header(mut self, name: HeaderName, value: &'static str) -> TestRequest {
@@ -280,8 +292,9 @@ impl TestRequest {
     }
 
     /// The request as a client sends it: the jar's cookies, `Host: localhost` and the
-    /// body's `Content-Length` unless the test set them, the body in pieces of 64 KiB as
-    /// it would arrive from a socket.
+    /// body's `Content-Length` unless the test set them (or set `Transfer-Encoding`, for
+    /// a body of no declared length), the body in pieces of 64 KiB as it would arrive from
+    /// a socket.
     fn to_request(&self) -> http::Request<Body> {
         let mut headers = self.headers.clone();
         if let Some(jar) = &self.jar {
@@ -293,7 +306,7 @@ impl TestRequest {
             }
         }
         headers.entry(HOST).or_insert(HeaderValue::from_static("localhost"));
-        if !self.body.is_empty() {
+        if !self.body.is_empty() && !headers.contains_key(TRANSFER_ENCODING) {
             headers.entry(CONTENT_LENGTH).or_insert_with(|| HeaderValue::from(self.body.len()));
         }
         let body = if self.body.is_empty() { Body::empty() } else { in_pieces(self.body.clone()) };
@@ -390,8 +403,6 @@ fn local_target(location: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn the_client_has_a_function_for_each_method_of_the_table() {
         let client = crate::App::new().test_client();

@@ -29,6 +29,7 @@ impl TestClient {
     ///
     /// ```
     /// use erlen::prelude::*;
+    /// use erlen::Message;
     ///
     /// #[websocket("/ws")]
     /// async fn ws(mut ws: WebSocket) {
@@ -56,6 +57,7 @@ impl TestClient {
 /// A WebSocket being opened by a [`TestClient`](crate::TestClient): add headers, then
 /// [`connect`](TestWebSocketRequest::connect) (blocking) or `.await` it.
 #[must_use = "the WebSocket opens with `.connect()` or `.await`"]
+#[derive(Debug)]
 pub struct TestWebSocketRequest {
     request: TestRequest,
 }
@@ -125,6 +127,7 @@ impl IntoFuture for TestWebSocketRequest {
 ///
 /// ```
 /// use erlen::prelude::*;
+/// use erlen::Message;
 ///
 /// #[websocket("/echo")]
 /// async fn echo(mut ws: WebSocket) {

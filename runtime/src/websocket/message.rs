@@ -10,6 +10,7 @@ use tokio_tungstenite::tungstenite;
 ///
 /// ```
 /// use erlen::prelude::*;
+/// use erlen::Message;
 ///
 /// assert_eq!(Message::text("hi").as_text(), Some("hi"));
 /// assert_eq!(Message::from(vec![1u8, 2]), Message::Binary(vec![1u8, 2].into()));

@@ -41,9 +41,10 @@ struct Closing {
 ///
 /// ```
 /// use erlen::prelude::*;
+/// use erlen::Message;
 ///
 /// #[websocket("/rooms/<room>")]
-/// async fn room(mut ws: WebSocket, room: String) -> Result<(), erlen::websocket::WebSocketError> {
+/// async fn room(mut ws: WebSocket, room: String) -> Result<(), erlen::WebSocketError> {
 ///     ws.send_text(format!("welcome to {room}")).await?;
 ///     while let Some(msg) = ws.recv().await {
 ///         match msg {
@@ -274,6 +275,7 @@ impl Returned {
 ///
 /// ```
 /// use erlen::prelude::*;
+/// use erlen::Message;
 ///
 /// #[websocket("/shout")]
 /// fn shout(mut ws: BlockingWebSocket) {

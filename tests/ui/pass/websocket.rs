@@ -2,7 +2,7 @@
 //! extractors, returning `()` or `Result`, reached with `url_for!`.
 
 use erlen::prelude::*;
-use erlen::websocket::WebSocketError;
+use erlen::{Message, WebSocketError};
 
 #[derive(Clone)]
 struct Config;

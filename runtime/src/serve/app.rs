@@ -1,11 +1,14 @@
-//! [`App::run`]: Flask's `app.run()`, serving on 127.0.0.1:5000 (or what the `ERLEN_*`
-//! variables say) with a request log and the list of routes.
+//! How an [`App`] is served: [`App::run`], Flask's `app.run()`, on 127.0.0.1:5000 (or what
+//! the `ERLEN_*` variables say) with a request log and the list of routes; and
+//! [`App::into_service`], the app as a tower service to mount in another server.
 
 use std::io::{self, Write};
 
 use super::limits::Backend;
 use super::server::Server;
-use crate::app::{App, AppCore};
+use super::service::AppService;
+use crate::admit::RequestLimits;
+use crate::app::{App, AppCore, BuildError};
 
 impl App {
     /// Serves the app until ctrl-c or SIGTERM, as Flask's `app.run()`: on 127.0.0.1:5000
@@ -140,6 +143,30 @@ fn trust_proxy_from_env(hops: Option<&str>) -> io::Result<usize> {
 /// Twice the cores, at least 4: threads mostly wait on I/O.
 fn default_workers() -> usize {
     std::thread::available_parallelism().map(|n| n.get() * 2).unwrap_or(4).max(4)
+}
+
+impl App {
+    /// The app as a `tower::Service<http::Request<B>>` for any body `B`: mount it in an
+    /// axum router (`Router::new().nest_service("/app", app.into_service())`) or serve it
+    /// with hyper. See [`AppService`].
+    ///
+    /// # Panics
+    ///
+    /// If the app cannot be built; the message lists every problem. Use
+    /// [`App::try_into_service`] to handle that as an error.
+    pub fn into_service(self) -> AppService {
+        self.try_into_service().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`App::into_service`], returning the build error instead of panicking.
+    ///
+    /// # Errors
+    ///
+    /// If the app cannot be built (the error lists why).
+    pub fn try_into_service(self) -> Result<AppService, BuildError> {
+        let (app, layers) = self.build_with_layers()?;
+        Ok(AppService::new(app, layers.into(), RequestLimits::default(), 0))
+    }
 }
 
 #[cfg(test)]
