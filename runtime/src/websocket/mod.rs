@@ -11,6 +11,5 @@ pub(crate) use message::close_frame;
 pub use message::{CloseFrame, Message, WebSocketError};
 pub use socket::{BlockingWebSocket, WebSocket};
 pub(crate) use upgrade::TestUpgrade;
-pub use upgrade::WebSocketOutcome;
 #[doc(hidden)]
 pub use upgrade::{websocket_async, websocket_blocking};

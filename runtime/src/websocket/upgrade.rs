@@ -51,30 +51,6 @@ impl Upgrade {
     }
 }
 
-/// What a WebSocket handler returns: `()` or `Result<(), E>`; an error is logged and the
-/// socket closed with 1011. Generated code calls it; not for use by hand.
-#[diagnostic::on_unimplemented(
-    message = "a WebSocket handler returns `()` or `Result<(), E>`, not `{Self}`",
-    label = "return `()` or `Result<(), E>` where `E: Display`",
-    note = "send messages with `ws.send(..)`; what the handler returns only says whether it failed"
-)]
-pub trait WebSocketOutcome {
-    /// `Err` with the error's text when the handler failed.
-    fn into_outcome(self) -> Result<(), String>;
-}
-
-impl WebSocketOutcome for () {
-    fn into_outcome(self) -> Result<(), String> {
-        Ok(())
-    }
-}
-
-impl<E: std::fmt::Display> WebSocketOutcome for Result<(), E> {
-    fn into_outcome(self) -> Result<(), String> {
-        self.map_err(|e| e.to_string())
-    }
-}
-
 /// An accepted upgrade: the 101 response to send, and what the handler's task needs.
 struct Accepted {
     response: Response,
