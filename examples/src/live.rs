@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use erlen::minijinja::value::Serde;
 use erlen::prelude::*;
 use erlen::{Message, WebSocketError};
 use futures::{Stream, StreamExt};
@@ -105,7 +104,7 @@ pub struct Stored {
 #[get("/")]
 fn index(State(live): State<Live>) -> Result<Template, HttpError> {
     let files = list(live.uploads())?;
-    Ok(render_template("index.html", context! { files => Serde(files) }))
+    Ok(render_template("index.html", context! { files }))
 }
 
 /// The uploads so far, by name.

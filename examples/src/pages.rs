@@ -59,18 +59,17 @@ fn year() -> u32 {
 /// The notes, a blueprint under `/notes`.
 pub mod notes {
     use super::NOTES;
-    use erlen::minijinja::value::Serde;
     use erlen::prelude::*;
 
     #[get("/")]
     pub fn list_notes() -> Template {
-        render_template("notes.html", context! { notes => Serde(NOTES) })
+        render_template("notes.html", context! { notes => NOTES })
     }
 
     #[get("/<slug>")]
     pub fn show_note(slug: String) -> Result<Template, HttpError> {
         let note = NOTES.iter().find(|n| n.slug == slug).ok_or_else(|| abort(404))?;
-        Ok(render_template("note.html", context! { note => Serde(note) }))
+        Ok(render_template("note.html", context! { note }))
     }
 
     /// The old address of the list: a redirect, built with `url_for!`.

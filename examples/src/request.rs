@@ -70,8 +70,8 @@ pub struct Maintenance(pub bool);
 
 // `Option<impl IntoResponse>`: `Some(response)` answers at once, and the view is skipped.
 #[before_request]
-fn maintenance(State(Maintenance(on)): State<Maintenance>) -> Option<(StatusCode, &'static str)> {
-    on.then_some((StatusCode::SERVICE_UNAVAILABLE, "down for maintenance"))
+fn maintenance(State(mode): State<Maintenance>) -> Option<(StatusCode, &'static str)> {
+    mode.0.then_some((StatusCode::SERVICE_UNAVAILABLE, "down for maintenance"))
 }
 
 pub fn app(maintenance_mode: bool) -> App {

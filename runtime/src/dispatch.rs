@@ -21,13 +21,13 @@ use http::{HeaderValue, Method, StatusCode};
 use bytes::Bytes;
 
 use crate::admit::Admitted;
-use crate::app::{AppCore, Endpoint, Scope};
+use crate::app::{AppCore, Endpoint, NamedHandler, Scope};
 use crate::body::Body;
 use crate::context::{AppHandle, RequestContext};
 use crate::error::{HttpError, abort};
 use crate::exec::{Mode, call_async};
 use crate::extract::BodyUse;
-use crate::handler::{Callable, ErrorHandler};
+use crate::handler::Callable;
 use crate::request::Request;
 use crate::response::{IntoResponse, Redirect, Response};
 use crate::routing::Match;
@@ -154,9 +154,9 @@ struct Handled {
 #[derive(Clone, Copy)]
 enum ErrorHandling<'a> {
     /// A handler for the error's type: the blueprint's first, then the app's.
-    ByType(&'a ErrorHandler),
+    ByType(&'a NamedHandler),
     /// A handler for its status: the blueprint's first, then the app's.
-    ByCode(&'a ErrorHandler),
+    ByCode(&'a NamedHandler),
     /// None: the default page.
     Default,
 }
@@ -278,15 +278,23 @@ impl Lifecycle<'_> {
             ErrorHandling::ByCode(handler) => (handler, unhandled),
             ErrorHandling::Default => {
                 if error.is_exception() {
-                    tracing::error!(error = %error, path = %req.path(), "unhandled error in a request");
+                    let endpoint = self.ctx.endpoint_name().unwrap_or("-");
+                    tracing::error!(error = %error, endpoint, path = %req.path(), "unhandled error in a request");
                 }
                 return (req, Handled { resp: error.default_response(), unhandled });
             }
         };
-        let handled = match invoke!(self.mode, self.ctx, req, handler, &error) {
+        let handling = error.status().as_u16();
+        let handled = match invoke!(self.mode, self.ctx, req, &handler.handler, &error) {
             Ok(resp) => Handled { resp, unhandled },
             Err(failure) => {
-                tracing::error!(error = %failure, "an error handler failed; answering with a plain 500");
+                tracing::error!(
+                    error = %failure,
+                    handler = handler.name,
+                    handling,
+                    path = %req.path(),
+                    "an error handler failed; answering with a plain 500"
+                );
                 let resp = HttpError::new(StatusCode::INTERNAL_SERVER_ERROR).default_response();
                 Handled { resp, unhandled: unhandled.or(Some(Arc::new(failure))) }
             }
@@ -371,7 +379,7 @@ mod tests {
         let (parts, ()) = http::Request::new(()).into_parts();
         let mut req = Request::from_parts(parts, bytes::Bytes::new()).unwrap();
         let handler = match scopes.find_error_handler(error) {
-            ErrorHandling::ByType(h) | ErrorHandling::ByCode(h) => h,
+            ErrorHandling::ByType(h) | ErrorHandling::ByCode(h) => &h.handler,
             ErrorHandling::Default => return "default".into(),
         };
         let Callable::Sync(f) = handler else { unreachable!("the test registers sync handlers") };
@@ -382,11 +390,12 @@ mod tests {
     #[test]
     fn error_handlers_are_found_by_type_then_code_innermost_first() {
         let mut app = Scope::default();
-        app.by_code.insert(404, Callable::Sync(app_code));
-        app.by_code.insert(500, Callable::Sync(app_code));
-        app.by_type.push((|e| e.downcast_ref::<std::io::Error>().is_some(), Callable::Sync(app_type)));
+        let named = |name, f| NamedHandler { name, handler: Callable::Sync(f) };
+        app.by_code.insert(404, named("app_code", app_code));
+        app.by_code.insert(500, named("app_code", app_code));
+        app.by_type.push((|e| e.downcast_ref::<std::io::Error>().is_some(), named("app_type", app_type)));
         let mut blueprint = Scope::default();
-        blueprint.by_code.insert(404, Callable::Sync(bp_code));
+        blueprint.by_code.insert(404, named("bp_code", bp_code));
 
         let outside = Scopes { app: &app, blueprint: None };
         let inside = Scopes { app: &app, blueprint: Some(&blueprint) };

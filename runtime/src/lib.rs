@@ -245,11 +245,9 @@ pub use websocket::{BlockingWebSocket, CloseFrame, Message, WebSocket, WebSocket
 pub use cookie;
 pub use cookie::{Cookie, SameSite};
 
-/// minijinja, the template engine: `erlen::minijinja::Value`, `value::Serde` for serde
-/// types in a context, and the types template filters and globals use.
+/// minijinja, the template engine: `erlen::minijinja::Value` and the types template
+/// filters and globals use.
 pub use minijinja;
-/// Builds a template context: `context! { name => "erlen", posts }`.
-pub use minijinja::context;
 
 pub use bytes::Bytes;
 pub use erlen_macros::{

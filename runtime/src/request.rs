@@ -370,7 +370,12 @@ impl Request {
 
     /// A value of application state added with [`App::state`](crate::App::state).
     pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
-        self.state.get::<T>()
+        self.state.get::<Arc<T>>().map(|shared| &**shared)
+    }
+
+    /// The shared handle of a value of application state, for [`State<T>`](crate::State).
+    pub(crate) fn shared_state<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
+        self.state.get::<Arc<T>>().cloned()
     }
 }
 

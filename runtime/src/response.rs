@@ -44,8 +44,10 @@ pub trait IntoResponse {
     /// Turns the value into a response.
     fn into_response(self) -> Response;
 
-    /// Turns the value into a response, or an error that the error handlers should see.
-    /// Only `Result` and `Option` override it; everything else is `Ok(into_response())`.
+    /// Turns the value into a response, or an error that the error handlers should see:
+    /// `Result`, `Option`, and what can fail to become a response (`Json`, a `Template`, a
+    /// `SendFile`, a tuple around one) override it; everything else is
+    /// `Ok(into_response())`.
     #[doc(hidden)]
     fn into_outcome(self) -> Result<Response, HttpError>
     where
@@ -144,11 +146,18 @@ impl IntoResponse for StatusCode {
     }
 }
 
+/// `(StatusCode, T)` sets the status of `T`'s response. If `T` fails (a template that
+/// does not render, JSON that does not serialize), the failure is the outcome, not a
+/// response with this status.
 impl<T: IntoResponse> IntoResponse for (StatusCode, T) {
     fn into_response(self) -> Response {
-        let mut resp = self.1.into_response();
+        render(self.into_outcome())
+    }
+
+    fn into_outcome(self) -> Result<Response, HttpError> {
+        let mut resp = self.1.into_outcome()?;
         *resp.status_mut() = self.0;
-        resp
+        Ok(resp)
     }
 }
 
@@ -163,7 +172,7 @@ impl<T: IntoResponse> IntoResponse for (u16, T) {
         let status = StatusCode::from_u16(self.0).map_err(|_| {
             HttpError::internal(format!("the handler returned the invalid status code {}", self.0))
         })?;
-        Ok((status, self.1).into_response())
+        (status, self.1).into_outcome()
     }
 }
 

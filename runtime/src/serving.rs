@@ -43,15 +43,15 @@ pub trait ServingArg: Sized {
     fn from_serving(req: &Request) -> Result<Self, HttpError>;
 }
 
-impl<T: Clone + Send + Sync + 'static> ServingArg for State<T> {
+impl<T: Send + Sync + 'static> ServingArg for State<T> {
     fn from_serving(req: &Request) -> Result<Self, HttpError> {
         State::from_request(req)
     }
 }
 
-impl<T: Clone + Send + Sync + 'static> ServingArg for Option<State<T>> {
+impl<T: Send + Sync + 'static> ServingArg for Option<State<T>> {
     fn from_serving(req: &Request) -> Result<Self, HttpError> {
-        Ok(req.state::<T>().cloned().map(State))
+        Ok(req.shared_state::<T>().map(State))
     }
 }
 

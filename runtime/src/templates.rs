@@ -146,13 +146,73 @@ impl IntoResponse for Template {
 /// # Panics
 ///
 /// Outside a request (the app is found through the request context).
-pub fn render_template(name: &str, context: impl Into<Value>) -> Template {
+pub fn render_template(name: &str, context: impl serde::Serialize) -> Template {
     let ctx = crate::context::expect("render_template");
+    let context = Value::from(minijinja::value::Serde(&context));
     let rendered = match ctx.feature::<Templates>() {
-        Some(templates) => templates.render(name, context.into()),
-        None => Templates::default().render(name, context.into()),
+        Some(templates) => templates.render(name, context),
+        None => Templates::default().render(name, context),
     };
     Template { rendered }
+}
+
+/// Builds a template context, as minijinja's `context!` and Flask's
+/// `render_template(name, **values)`: `context! { title => "Notes", notes, ..base }` (a
+/// name alone takes the variable of that name; `..value` merges a map under the pairs).
+/// Any value that implements `serde::Serialize` goes in as it is: maps with any key,
+/// your own structs, `Vec`s of them.
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use erlen::context;
+///
+/// #[derive(serde::Serialize)]
+/// struct Note { title: String }
+///
+/// let notes = BTreeMap::from([(1, Note { title: "milk".into() })]);
+/// let ctx = context! { heading => "Notes", notes };
+/// assert_eq!(ctx.get_attr("heading").unwrap().as_str(), Some("Notes"));
+/// assert_eq!(ctx.get_attr("notes").unwrap().get_item(&1.into()).unwrap().get_attr("title").unwrap().as_str(), Some("milk"));
+/// ```
+#[macro_export]
+macro_rules! context {
+    () => {
+        $crate::minijinja::Value::from(::std::collections::BTreeMap::<
+            ::std::string::String,
+            $crate::minijinja::Value,
+        >::new())
+    };
+    ($($key:ident $(=> $value:expr)?),* $(, .. $merge:expr)* $(,)?) => {{
+        #[allow(unused_mut)]
+        let mut pairs =
+            ::std::collections::BTreeMap::<::std::string::String, $crate::minijinja::Value>::new();
+        $(pairs.insert(::std::stringify!($key).into(), $crate::__context_value!($key $(=> $value)?));)*
+        let pairs = $crate::minijinja::Value::from(pairs);
+        let merged: ::std::vec::Vec<$crate::minijinja::Value> =
+            ::std::vec![$($crate::minijinja::Value::from($crate::minijinja::value::Serde(&$merge))),*];
+        if merged.is_empty() {
+            pairs
+        } else {
+            $crate::minijinja::value::merge_maps(merged.into_iter().rev().chain(::std::iter::once(pairs)))
+        }
+    }};
+    ($(.. $merge:expr),+ $(,)?) => {
+        $crate::minijinja::value::merge_maps(
+            ::std::vec![$($crate::minijinja::Value::from($crate::minijinja::value::Serde(&$merge))),+].into_iter().rev(),
+        )
+    };
+}
+
+/// A value of [`context!`], serialized.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __context_value {
+    ($key:ident) => {
+        $crate::minijinja::Value::from($crate::minijinja::value::Serde(&$key))
+    };
+    ($key:ident => $value:expr) => {
+        $crate::minijinja::Value::from($crate::minijinja::value::Serde(&$value))
+    };
 }
 
 /// The templates' `url_for(endpoint, **values)`: values the route does not name become

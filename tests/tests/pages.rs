@@ -567,3 +567,127 @@ fn streams_arrive_as_data_frames_over_h2() {
         assert_eq!(text, "line 1\nline 2\nline 3\nline 4\nline 5\n", "{backend:?}");
     }
 }
+
+/// Flask's default folders: `templates/` and `static/` next to the app (the crate's
+/// directory, as cargo gives it in `CARGO_MANIFEST_DIR`) are used without being named,
+/// and an explicit setting or `without_*` overrides them. Run in a child process of this
+/// test binary, whose `CARGO_MANIFEST_DIR` is a temporary crate folder.
+#[test]
+fn the_default_folders_are_used_when_they_exist() {
+    let root = std::env::temp_dir().join(format!("erlen-default-folders-{}", std::process::id()));
+    std::fs::create_dir_all(root.join("templates")).unwrap();
+    std::fs::create_dir_all(root.join("static")).unwrap();
+    std::fs::write(root.join("templates/hello.html"), "<p>Hello {{ name }}</p>").unwrap();
+    std::fs::write(root.join("static/app.css"), "body {}").unwrap();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "default_folders_in_a_crate", "--ignored", "--nocapture"])
+        .env("CARGO_MANIFEST_DIR", &root)
+        .env("ERLEN_DEFAULT_FOLDERS_CHILD", "1")
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&root).unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{report}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(report.contains("1 passed"), "the child ran no test: {report}");
+}
+
+/// The child of [`the_default_folders_are_used_when_they_exist`]; run on its own (with
+/// `--include-ignored`), outside the temporary crate folder, it has nothing to check.
+#[test]
+#[ignore = "run by the_default_folders_are_used_when_they_exist, in a temporary crate folder"]
+fn default_folders_in_a_crate() {
+    if std::env::var_os("ERLEN_DEFAULT_FOLDERS_CHILD").is_none() {
+        return;
+    }
+    #[get("/hello")]
+    fn hello() -> Template {
+        render_template("hello.html", context! { name => "erlen" })
+    }
+    let client = App::new().register(handlers![hello]).test_client();
+    assert_eq!(client.get("/hello").send().text(), "<p>Hello erlen</p>");
+    assert_eq!(client.get("/static/app.css").send().text(), "body {}");
+
+    let without = App::new().without_static_folder().without_template_folder().register(handlers![hello]);
+    let client = without.test_client();
+    assert_eq!(client.get("/static/app.css").send().status(), 404);
+    assert_eq!(client.get("/hello").send().status(), 500);
+
+    let elsewhere = std::env::temp_dir().join(format!("erlen-other-templates-{}", std::process::id()));
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::write(elsewhere.join("hello.html"), "<p>Other {{ name }}</p>").unwrap();
+    let client = App::new().template_folder(&elsewhere).register(handlers![hello]).test_client();
+    assert_eq!(client.get("/hello").send().text(), "<p>Other erlen</p>");
+    std::fs::remove_dir_all(&elsewhere).unwrap();
+}
+
+/// `context!` and `render_template` take any `Serialize` value as it is, as Flask's
+/// `render_template(name, **values)` takes any object: a map with integer keys of the
+/// app's own structs, with no wrapper.
+#[test]
+fn any_serializable_value_goes_in_a_template_context() {
+    #[derive(serde::Serialize)]
+    struct Note {
+        title: String,
+        done: bool,
+    }
+    #[get("/notes")]
+    fn notes() -> Template {
+        let notes = std::collections::BTreeMap::from([
+            (1_i64, Note { title: "milk".into(), done: true }),
+            (2, Note { title: "<eggs>".into(), done: false }),
+        ]);
+        render_template("notes.html", context! { notes, heading => "Notes" })
+    }
+    #[get("/struct")]
+    fn page() -> Template {
+        render_template("note.html", Note { title: "bread".into(), done: false })
+    }
+    let dir = std::env::temp_dir().join(format!("erlen-context-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("notes.html"),
+        "{{ heading }}:{% for id, note in notes|items %} {{ id }}={{ note.title }}{% if note.done %}!{% endif %}{% endfor %}",
+    )
+    .unwrap();
+    std::fs::write(dir.join("note.html"), "{{ title }} {{ done }}").unwrap();
+    let client = App::new().template_folder(&dir).register(handlers![notes, page]).test_client();
+    assert_eq!(client.get("/notes").send().text(), "Notes: 1=milk! 2=&lt;eggs&gt;");
+    assert_eq!(client.get("/struct").send().text(), "bread False", "as Jinja2 prints a bool");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// An error inside an error handler is a plain 500 (DESIGN's lifecycle, step 4), whatever
+/// status the handler meant to set, and the handler's failure is logged with its name:
+/// a 404 page whose own template is missing is not a 404 with a 500's body.
+#[test]
+fn an_error_handler_that_fails_is_a_logged_500() {
+    #[errorhandler(404)]
+    fn not_found_page(_e: &HttpError) -> (StatusCode, Template) {
+        (StatusCode::NOT_FOUND, render_template("missing-404.html", context! {}))
+    }
+    #[errorhandler(403)]
+    fn forbidden_page(_e: &HttpError) -> (u16, Json<serde_json::Value>) {
+        (403, Json(serde_json::json!({ "error": "forbidden" })))
+    }
+    #[get("/secret")]
+    fn secret() -> Result<&'static str, HttpError> {
+        Err(abort(403))
+    }
+    let logs = erlen_tests::logs();
+    let client = App::new()
+        .template_folder(fixtures().join("templates"))
+        .register(handlers![not_found_page, forbidden_page, secret])
+        .test_client();
+    let resp = client.get("/nowhere").send();
+    assert_eq!(resp.status(), 500, "{}", resp.text());
+    let logged = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    let line = logged
+        .lines()
+        .find(|l| l.contains("an error handler failed"))
+        .unwrap_or_else(|| panic!("not logged: {logged}"));
+    assert!(line.contains("handler=\"not_found_page\"") || line.contains("handler=not_found_page"), "{line}");
+    assert!(line.contains("missing-404.html"), "{line}");
+    // A handler whose status and body are fine keeps its status.
+    let resp = client.get("/secret").send();
+    assert_eq!((resp.status().as_u16(), resp.text()), (403, r#"{"error":"forbidden"}"#.to_string()));
+}

@@ -125,7 +125,7 @@ pub fn db_error(e: rusqlite::Error) -> HttpError {
 /// before anything that reads the database.
 #[before_request]
 pub fn open_db_slot(req: &mut Request, State(config): State<Config>) {
-    req.extensions_mut().insert(RequestDb::new(config.database));
+    req.extensions_mut().insert(RequestDb::new(config.database.clone()));
 }
 
 /// Closes the request's connection, if it opened one, as flaskr's `close_db` teardown:

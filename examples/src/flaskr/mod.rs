@@ -13,7 +13,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use erlen::minijinja::Value;
-use erlen::minijinja::value::Serde;
 use erlen::prelude::*;
 use serde::de::DeserializeOwned;
 
@@ -80,7 +79,7 @@ pub fn create_app(config: Config) -> App {
 /// [`auth::load_logged_in_user`] put in the request's extensions (`none` when nobody is
 /// logged in).
 pub fn render(req: &Request, name: &str, ctx: Value) -> Template {
-    let user = req.extensions().get::<auth::User>().map(|user| Value::from(Serde(user)));
+    let user = req.extensions().get::<auth::User>();
     render_template(name, context! { g => context! { user }, ..ctx })
 }
 

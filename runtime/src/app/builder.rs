@@ -38,8 +38,8 @@ pub struct App {
     state: Extensions,
     entries: Vec<Entry>,
     blueprints: Vec<Blueprint>,
-    template_folder: Option<PathBuf>,
-    static_folder: Option<PathBuf>,
+    template_folder: Folder,
+    static_folder: Folder,
     debug: Option<bool>,
     secret_key: Option<Vec<u8>>,
     secret_key_fallbacks: Vec<Vec<u8>>,
@@ -114,6 +114,28 @@ impl Blueprint {
     }
 }
 
+/// A folder of the app: Flask's default (`templates/` or `static/` next to the app, when
+/// it exists), one the app set, or none.
+#[derive(Debug, Default)]
+enum Folder {
+    #[default]
+    Default,
+    Set(PathBuf),
+    Off,
+}
+
+impl Folder {
+    /// The folder to use: the one set, else `default` in the crate's directory if it is a
+    /// folder there.
+    fn resolve(self, default: &str) -> Option<PathBuf> {
+        match self {
+            Folder::Set(dir) => Some(dir),
+            Folder::Off => None,
+            Folder::Default => Some(resolve_dir(Path::new(default))).filter(|dir| dir.is_dir()),
+        }
+    }
+}
+
 /// A relative folder resolves against the crate's directory when run by cargo
 /// (`CARGO_MANIFEST_DIR`), else against the current directory.
 fn resolve_dir(dir: &Path) -> PathBuf {
@@ -132,10 +154,12 @@ impl App {
         App::default()
     }
 
-    /// Adds a value of application state that handlers take as [`State<T>`](crate::State)
-    /// (one value per type; a second value of the same type replaces the first).
-    pub fn state<T: Clone + Send + Sync + 'static>(mut self, value: T) -> App {
-        self.state.insert(value);
+    /// Adds a value of application state that handlers take as [`State<T>`](crate::State):
+    /// one value per type (a second value of the same type replaces the first), shared by
+    /// every request, never copied. State that requests change goes behind a lock:
+    /// `App::new().state(Mutex::new(notes))`, then `State(notes): State<Mutex<Notes>>`.
+    pub fn state<T: Send + Sync + 'static>(mut self, value: T) -> App {
+        self.state.insert(Arc::new(value));
         self
     }
 
@@ -152,9 +176,11 @@ impl App {
     }
 
     /// The folder `render_template` loads templates from (Jinja2 syntax, through
-    /// minijinja). A relative path resolves against the crate's directory when run by
-    /// cargo (`CARGO_MANIFEST_DIR`), else against the current directory. Each template is
-    /// parsed once, on first use; in debug mode it is parsed again when its folder changes.
+    /// minijinja). Without this call, as in Flask, it is `templates/` in the crate's
+    /// directory when that folder exists ([`App::without_template_folder`] turns that
+    /// off). A relative path resolves against the crate's directory when run by cargo
+    /// (`CARGO_MANIFEST_DIR`), else against the current directory. Each template is parsed
+    /// once, on first use; in debug mode it is parsed again when its folder changes.
     ///
     /// ```no_run
     /// use erlen::prelude::*;
@@ -168,15 +194,31 @@ impl App {
     /// # let _ = app;
     /// ```
     pub fn template_folder(mut self, dir: impl AsRef<Path>) -> App {
-        self.template_folder = Some(resolve_dir(dir.as_ref()));
+        self.template_folder = Folder::Set(resolve_dir(dir.as_ref()));
+        self
+    }
+
+    /// Loads no templates from a folder, not even the default `templates/` (Flask's
+    /// `template_folder=None`); template filters and globals still register.
+    pub fn without_template_folder(mut self) -> App {
+        self.template_folder = Folder::Off;
         self
     }
 
     /// Serves the files under `dir` at `/static/<path:filename>`, under the endpoint
-    /// `static` (`url_for('static', filename='app.css')` in a template), as Flask does. A
-    /// relative `dir` resolves as in [`App::template_folder`].
+    /// `static` (`url_for('static', filename='app.css')` in a template), as Flask does.
+    /// Without this call it is `static/` in the crate's directory when that folder exists
+    /// ([`App::without_static_folder`] turns that off). A relative `dir` resolves as in
+    /// [`App::template_folder`].
     pub fn static_folder(mut self, dir: impl AsRef<Path>) -> App {
-        self.static_folder = Some(resolve_dir(dir.as_ref()));
+        self.static_folder = Folder::Set(resolve_dir(dir.as_ref()));
+        self
+    }
+
+    /// Serves no static folder, not even the default `static/` (Flask's
+    /// `static_folder=None`), so that `/static/...` is free for the app's own routes.
+    pub fn without_static_folder(mut self) -> App {
+        self.static_folder = Folder::Off;
         self
     }
 
@@ -345,7 +387,7 @@ impl App {
     /// holds a value that does not parse as its field's type (or is not UTF-8).
     pub fn config_from_env<T>(self, prefix: &str) -> Result<App, ConfigError>
     where
-        T: DeserializeOwned + Clone + Send + Sync + 'static,
+        T: DeserializeOwned + Send + Sync + 'static,
     {
         let config = crate::config::from_vars::<T>(prefix, std::env::vars_os())?;
         Ok(self.state(config))
@@ -390,7 +432,7 @@ impl App {
     /// wrong type.
     pub fn config_from_file<T>(self, path: impl AsRef<Path>) -> Result<App, ConfigError>
     where
-        T: DeserializeOwned + Clone + Send + Sync + 'static,
+        T: DeserializeOwned + Send + Sync + 'static,
     {
         let config = crate::config::from_file::<T>(path.as_ref())?;
         Ok(self.state(config))
@@ -412,7 +454,7 @@ impl App {
         let mut template_entries = Vec::new();
         let mut core = AppCore::new(Arc::new(self.state));
         let static_view: View = Callable::Sync(super::static_files::static_view);
-        core.add_static(self.static_folder, static_view, 0, None, &mut problems);
+        core.add_static(self.static_folder.resolve("static"), static_view, 0, None, &mut problems);
         core.add_entries(self.entries, 0, None, &mut template_entries, &mut problems);
         let mut names = HashSet::new();
         for bp in self.blueprints {
@@ -427,7 +469,7 @@ impl App {
             core.add_entries(bp.entries, scope, blueprint, &mut template_entries, &mut problems);
         }
         let mut features = Features::default();
-        features.insert(Templates::new(self.template_folder, debug, &template_entries));
+        features.insert(Templates::new(self.template_folder.resolve("templates"), debug, &template_entries));
         features.insert(Sessions::new(
             self.secret_key.or_else(crate::env::secret_key),
             self.secret_key_fallbacks,

@@ -34,14 +34,21 @@ fn serving_on_blueprint(name: &str, blueprint: &str) -> String {
 /// Whether an error is of the type an `errorhandler(Type)` was registered for.
 pub(crate) type TypeMatcher = fn(&HttpError) -> bool;
 
+/// An error handler and the name of its function, for the log when it fails.
+#[derive(Debug)]
+pub(crate) struct NamedHandler {
+    pub(crate) name: &'static str,
+    pub(crate) handler: ErrorHandler,
+}
+
 /// The hooks and error handlers of the app (scope 0) or of one blueprint.
 #[derive(Default)]
 pub(crate) struct Scope {
     pub(crate) before: Vec<Before>,
     pub(crate) after: Vec<After>,
     pub(crate) teardown: Vec<Teardown>,
-    pub(crate) by_code: HashMap<u16, ErrorHandler>,
-    pub(crate) by_type: Vec<(TypeMatcher, ErrorHandler)>,
+    pub(crate) by_code: HashMap<u16, NamedHandler>,
+    pub(crate) by_type: Vec<(TypeMatcher, NamedHandler)>,
 }
 
 pub(crate) struct Endpoint {
@@ -158,9 +165,11 @@ impl AppCore {
                 EntryKind::After(h) => hooks.after.push(h),
                 EntryKind::Teardown(h) => hooks.teardown.push(h),
                 EntryKind::ErrorCode { code, handler } => {
-                    hooks.by_code.insert(code, handler);
+                    hooks.by_code.insert(code, NamedHandler { name: entry.name, handler });
                 }
-                EntryKind::ErrorType { matches, handler } => hooks.by_type.push((matches, handler)),
+                EntryKind::ErrorType { matches, handler } => {
+                    hooks.by_type.push((matches, NamedHandler { name: entry.name, handler }))
+                }
                 EntryKind::Template(register) => templates.push(register),
                 EntryKind::Route { rules, view, options } => {
                     self.add_route(entry.name, rules, view, options, entry.item, scope, blueprint, problems);

@@ -9,6 +9,6 @@ mod layers;
 mod static_files;
 
 pub use builder::{App, Blueprint, BuildError};
-pub(crate) use core::{AppCore, Endpoint, Scope};
+pub(crate) use core::{AppCore, Endpoint, NamedHandler, Scope};
 pub use layers::Stack;
 pub(crate) use layers::{Erased, LayerFn, into_body};

@@ -1,6 +1,8 @@
 //! Extractors of the request's parts: application state, the query, the method, the
 //! headers; and of a urlencoded form.
 
+use std::sync::Arc;
+
 use http::{HeaderMap, Method};
 use serde::de::DeserializeOwned;
 
@@ -8,27 +10,59 @@ use super::from_request::{BodyUse, FromRequest};
 use crate::error::{HttpError, abort};
 use crate::request::Request;
 
-/// Application state added with [`App::state`](crate::App::state), cloned out for the
-/// handler (keep it cheap to clone: an `Arc`, a pool, a `reqwest::Client`).
+/// Application state added with [`App::state`](crate::App::state): one value, shared by
+/// every request (never copied), as Rocket's managed state. `State(x)` gives a handle that
+/// derefs to the value; `State<T>` itself derefs to it too.
+///
+/// The value is shared, so it is read through `&T`: state that requests change is kept
+/// behind a lock (`Mutex`, `RwLock`), in atomics, or is a handle to something that is
+/// shared already (a database pool, a `reqwest::Client`).
 ///
 /// ```
+/// use std::collections::BTreeMap;
+/// use std::sync::Mutex;
 /// use erlen::prelude::*;
 ///
-/// #[derive(Clone)]
-/// struct Greeting(&'static str);
+/// struct Notes(Mutex<BTreeMap<u32, String>>);
 ///
-/// #[get("/")]
-/// fn index(State(g): State<Greeting>) -> &'static str { g.0 }
+/// #[post("/notes")]
+/// fn create(State(notes): State<Notes>, body: String) -> String {
+///     let mut notes = notes.0.lock().unwrap();
+///     let id = notes.len() as u32 + 1;
+///     notes.insert(id, body);
+///     format!("created {id}")
+/// }
 ///
-/// let client = App::new().state(Greeting("hi")).register(handlers![index]).test_client();
-/// assert_eq!(client.get("/").send().text(), "hi");
+/// #[get("/notes")]
+/// fn count(notes: State<Notes>) -> String {
+///     notes.0.lock().unwrap().len().to_string()
+/// }
+///
+/// let client = App::new().state(Notes(Mutex::default())).register(handlers![create, count]).test_client();
+/// assert_eq!(client.post("/notes").body("milk").send().text(), "created 1");
+/// assert_eq!(client.post("/notes").body("eggs").send().text(), "created 2");
+/// assert_eq!(client.get("/notes").send().text(), "2");
 /// ```
-#[derive(Debug, Clone, Copy, Default)]
-pub struct State<T>(pub T);
+#[derive(Debug)]
+pub struct State<T: ?Sized>(pub Arc<T>);
 
-impl<T: Clone + Send + Sync + 'static> FromRequest for State<T> {
+impl<T: ?Sized> Clone for State<T> {
+    fn clone(&self) -> Self {
+        State(self.0.clone())
+    }
+}
+
+impl<T: ?Sized> std::ops::Deref for State<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: Send + Sync + 'static> FromRequest for State<T> {
     fn from_request(req: &Request) -> Result<Self, HttpError> {
-        req.state::<T>().cloned().map(State).ok_or_else(|| {
+        req.shared_state::<T>().map(State).ok_or_else(|| {
             HttpError::internal(format!(
                 "no application state of type `{}`: add it with `App::new().state(value)`",
                 std::any::type_name::<T>()
