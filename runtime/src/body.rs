@@ -10,12 +10,15 @@
 use std::fmt;
 use std::io::{Seek, SeekFrom};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt, TryStreamExt};
 use http_body::{Frame, SizeHint};
 use tokio::sync::mpsc;
+
+use crate::context::RequestContext;
 
 /// The error type a streaming body may end with.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -56,7 +59,8 @@ enum Kind {
 
 /// A sync iterator, started on a blocking thread at the first poll.
 enum Iter {
-    Waiting(Box<dyn Iterator<Item = Result<Bytes, BoxError>> + Send>),
+    /// Not started; with the context of the request that made it, if any.
+    Waiting(Box<dyn Iterator<Item = Result<Bytes, BoxError>> + Send>, Option<Arc<RequestContext>>),
     Running(mpsc::Receiver<Result<Bytes, BoxError>>),
 }
 
@@ -117,18 +121,27 @@ impl Body {
     /// let client = App::new().register(handlers![ticks]).test_client();
     /// assert_eq!(client.get("/ticks").send().text(), "abc");
     /// ```
+    ///
+    /// Made inside a request (in a view or a hook), the stream is polled inside the
+    /// request's context, as Flask's `stream_with_context`: `url_for!`, templates and the
+    /// session (for reading) work in it while the body is sent.
     pub fn from_stream<S>(stream: S) -> Body
     where
         S: Stream + Send + 'static,
         S::Item: Chunk + 'static,
     {
-        Body(Kind::Stream(Box::pin(stream.map(Chunk::into_chunk))))
+        let chunks = stream.map(Chunk::into_chunk);
+        match crate::context::current() {
+            Some(ctx) => Body(Kind::Stream(Box::pin(crate::context::StreamInContext::new(ctx, chunks)))),
+            None => Body(Kind::Stream(Box::pin(chunks))),
+        }
     }
 
     /// A body produced by a sync iterator, like a Flask generator view. The iterator runs
     /// on a blocking thread (never on the async runtime's), at most a couple of chunks
     /// ahead of the client; when the client goes away, it is dropped after its current
-    /// item.
+    /// item. Made inside a request, the iterator runs inside the request's context, as
+    /// Flask's `stream_with_context`.
     #[allow(clippy::should_implement_trait)] // Flask's generator views; also a Body::from_stream twin
     pub fn from_iter<I>(iter: I) -> Body
     where
@@ -136,7 +149,8 @@ impl Body {
         I::IntoIter: Send + 'static,
         I::Item: Chunk + 'static,
     {
-        Body(Kind::Iter(Iter::Waiting(Box::new(iter.into_iter().map(Chunk::into_chunk)))))
+        let iter = Box::new(iter.into_iter().map(Chunk::into_chunk));
+        Body(Kind::Iter(Iter::Waiting(iter, crate::context::current())))
     }
 
     pub(crate) fn file(file: FileBody) -> Body {
@@ -205,23 +219,27 @@ impl Body {
 
 impl Iter {
     fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, BoxError>>> {
-        if let Iter::Waiting(_) = self {
+        if let Iter::Waiting(..) = self {
             let (tx, rx) = mpsc::channel(ITER_AHEAD);
-            let Iter::Waiting(iter) = std::mem::replace(self, Iter::Running(rx)) else {
+            let Iter::Waiting(iter, ctx) = std::mem::replace(self, Iter::Running(rx)) else {
                 unreachable!("checked just above")
             };
-            crate::bridge::handle().spawn_blocking(move || {
+            let pull = move || {
                 for chunk in iter {
                     // The receiver is gone when the client is: stop pulling.
                     if tx.blocking_send(chunk).is_err() {
                         return;
                     }
                 }
+            };
+            crate::bridge::handle().spawn_blocking(move || match ctx {
+                Some(ctx) => crate::context::enter_sync(ctx, pull),
+                None => pull(),
             });
         }
         match self {
             Iter::Running(rx) => rx.poll_recv(cx),
-            Iter::Waiting(_) => Poll::Ready(None),
+            Iter::Waiting(..) => Poll::Ready(None),
         }
     }
 }

@@ -274,6 +274,102 @@ impl<F: Future + Unpin> Drop for InContext<F> {
     }
 }
 
+/// A stream polled inside a request's context, and dropped inside it: the body of a
+/// response that streams (Flask's `stream_with_context`).
+pub(crate) struct StreamInContext<S> {
+    slot: Option<Arc<RequestContext>>,
+    stream: Option<Pin<Box<S>>>,
+}
+
+impl<S> StreamInContext<S> {
+    pub(crate) fn new(ctx: Arc<RequestContext>, stream: S) -> StreamInContext<S> {
+        StreamInContext { slot: Some(ctx), stream: Some(Box::pin(stream)) }
+    }
+}
+
+impl<S: futures::Stream> futures::Stream for StreamInContext<S> {
+    type Item = S::Item;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<S::Item>> {
+        let this = self.get_mut();
+        match &mut this.stream {
+            Some(stream) => enter(&mut this.slot, || stream.as_mut().poll_next(cx)),
+            None => std::task::Poll::Ready(None),
+        }
+    }
+}
+
+impl<S> Unpin for StreamInContext<S> {}
+
+impl<S> Drop for StreamInContext<S> {
+    fn drop(&mut self) {
+        if let Some(stream) = self.stream.take() {
+            enter(&mut self.slot, || drop(stream));
+        }
+    }
+}
+
+/// Spawns `future` on the shared runtime with a copy of the current request's context,
+/// as Flask's `copy_current_request_context`: `url_for!`, templates, the session (for
+/// reading) and the request's data work inside it after the view has returned. Its
+/// result, or its panic, comes back through the `JoinHandle`.
+///
+/// ```
+/// use erlen::prelude::*;
+///
+/// #[get("/report")]
+/// async fn report() -> String {
+///     // Work that outlives the view, still knowing the request it came from.
+///     let later = erlen::spawn(async { url_for!(report) });
+///     later.await.unwrap()
+/// }
+///
+/// let client = App::new().register(handlers![report]).test_client();
+/// assert_eq!(client.get("/report").send().text(), "/report");
+/// ```
+///
+/// # Panics
+///
+/// Outside a request, with a message that says so: spawn work that needs no request on
+/// [`erlen::runtime::handle()`](crate::runtime::handle) instead.
+pub fn spawn<F>(future: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let ctx = expect("erlen::spawn");
+    crate::bridge::handle().spawn(enter_async(ctx, future))
+}
+
+/// Runs blocking `f` on a blocking thread of the shared runtime with a copy of the
+/// current request's context: [`spawn`] for sync code.
+///
+/// ```
+/// use erlen::prelude::*;
+///
+/// #[get("/later")]
+/// fn later() -> String {
+///     let job = erlen::spawn_blocking(|| url_for!(later));
+///     erlen::block_on(job).unwrap()
+/// }
+///
+/// let client = App::new().register(handlers![later]).test_client();
+/// assert_eq!(client.get("/later").send().text(), "/later");
+/// ```
+///
+/// # Panics
+///
+/// Outside a request, with a message that says so: run work that needs no request on
+/// [`erlen::runtime::handle()`](crate::runtime::handle)`.spawn_blocking(..)` instead.
+pub fn spawn_blocking<F, R>(f: F) -> tokio::task::JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let ctx = expect("erlen::spawn_blocking");
+    crate::bridge::handle().spawn_blocking(move || enter_sync(ctx, f))
+}
+
 /// The current request's context, if there is one.
 pub(crate) fn current() -> Option<Arc<RequestContext>> {
     CURRENT.with(|current| current.borrow().clone())
@@ -286,10 +382,16 @@ pub(crate) fn current() -> Option<Arc<RequestContext>> {
 /// Outside a request, with a message that names `what` and says what to do instead.
 pub(crate) fn expect(what: &str) -> Arc<RequestContext> {
     current().unwrap_or_else(|| {
+        let instead = match what {
+            "erlen::spawn" | "erlen::spawn_blocking" => {
+                "spawn work that needs no request on erlen::runtime::handle() (`.spawn(..)`, `.spawn_blocking(..)`)"
+            }
+            _ => "use the test client to make a request",
+        };
         panic!(
             "{what} was used outside a request: it needs the current app and request, which \
-             erlen knows only while it runs a view, hook, error handler or template; outside one, \
-             use the test client to make a request"
+             erlen knows only while it runs a view, hook, error handler, template or a streamed body \
+             made in one; outside one, {instead}"
         )
     })
 }

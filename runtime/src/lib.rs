@@ -224,6 +224,7 @@ pub use app::{App, Blueprint, BuildError};
 pub use body::{Body, BoxError, Chunk};
 pub use bridge::block_on;
 pub use config::ConfigError;
+pub use context::{spawn, spawn_blocking};
 pub use cookies::ResponseExt;
 pub use error::{HttpError, abort, escape_html};
 pub use extract::{BodyReader, BodyStream, Form, FromRequest, Query, State};

@@ -691,3 +691,79 @@ fn an_error_handler_that_fails_is_a_logged_500() {
     let resp = client.get("/secret").send();
     assert_eq!((resp.status().as_u16(), resp.text()), (403, r#"{"error":"forbidden"}"#.to_string()));
 }
+
+/// A streamed body runs inside its request's context, as Flask's `stream_with_context`:
+/// `url_for!` (which needs the app and the request's host) works in a sync generator
+/// (on another thread, after the view returned), an async stream and an event stream,
+/// in-process and on both backends; `erlen::spawn` copies the context into a task.
+mod streamed_in_context {
+    use super::*;
+    use futures::StreamExt;
+
+    #[get("/gen/<int:n>")]
+    pub fn generated(n: i64) -> Body {
+        Body::from_iter((0..n).map(|i| format!("{};", url_for!(generated, n = i, _external = true))))
+    }
+
+    #[get("/stream/<int:n>")]
+    pub async fn streamed(n: i64) -> Body {
+        Body::from_stream(futures::stream::iter(0..n).then(|i| async move {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            format!("{};", url_for!(streamed, n = i))
+        }))
+    }
+
+    #[get("/events")]
+    pub fn events() -> Sse {
+        Sse::new(
+            futures::stream::iter(0..2).map(|i| Event::default().data(format!("{}#{i}", url_for!(events)))),
+        )
+    }
+
+    #[get("/spawned")]
+    pub async fn spawned() -> String {
+        let task = erlen::spawn(async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            url_for!(spawned, _external = true)
+        });
+        let blocking = erlen::spawn_blocking(|| url_for!(spawned));
+        format!("{} {}", task.await.unwrap(), blocking.await.unwrap())
+    }
+
+    fn app() -> App {
+        App::new().register(handlers![generated, streamed, events, spawned])
+    }
+
+    #[test]
+    fn streamed_bodies_and_spawned_tasks_keep_the_request_context() {
+        let transports: Vec<(&str, Box<dyn Transport>)> = vec![
+            ("test client", Box::new(app().test_client())),
+            ("async backend", Box::new(Http::start(app(), Backend::Async))),
+            ("threaded backend", Box::new(Http::start(app(), Backend::Threaded { workers: 4 }))),
+        ];
+        for (name, t) in &transports {
+            let host = [("host", "ctx.test")];
+            let r = get(t.as_ref(), "/gen/2", &host);
+            assert_eq!(r.text(), "http://ctx.test/gen/0;http://ctx.test/gen/1;", "{name}");
+            assert_eq!(get(t.as_ref(), "/stream/2", &[]).text(), "/stream/0;/stream/1;", "{name}");
+            let events = get(t.as_ref(), "/events", &[]).text();
+            assert!(
+                events.contains("data: /events#0") && events.contains("data: /events#1"),
+                "{name}: {events}"
+            );
+            assert_eq!(
+                get(t.as_ref(), "/spawned", &host).text(),
+                "http://ctx.test/spawned /spawned",
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn spawn_outside_a_request_says_so() {
+        let panic = std::panic::catch_unwind(|| erlen::spawn(async {})).expect_err("a panic");
+        let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(message.contains("erlen::spawn was used outside a request"), "{message}");
+        assert!(message.contains("erlen::runtime::handle()"), "{message}");
+    }
+}
