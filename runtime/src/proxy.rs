@@ -44,6 +44,15 @@ pub(crate) fn apply(req: &mut Request, hops: usize) {
     }
 }
 
+/// The client's address as `hops` trusted proxies report it in `headers`, if they do: the
+/// address the access log names.
+pub(crate) fn client_addr(headers: &HeaderMap, hops: usize) -> Option<SocketAddr> {
+    if hops == 0 {
+        return None;
+    }
+    read(headers, hops).addr
+}
+
 fn read(headers: &HeaderMap, hops: usize) -> Forwarded {
     let x_forwarded = [&X_FORWARDED_FOR, &X_FORWARDED_PROTO, &X_FORWARDED_HOST];
     if x_forwarded.iter().any(|name| headers.contains_key(*name)) {

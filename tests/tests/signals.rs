@@ -130,3 +130,33 @@ fn app_run_lists_the_routes_and_logs_every_request() {
     assert!(logged.contains("path=\"/ping\"") && logged.contains("status=200"), "{logged}");
     assert!(!logged.contains('\u{1b}'), "no colour codes in a pipe: {logged}");
 }
+
+/// Behind a trusted proxy (`ERLEN_TRUST_PROXY=1`), the access log names the client the
+/// proxy forwarded, as `req.remote_addr()` does, not the proxy's own address.
+#[test]
+fn the_access_log_names_the_client_a_trusted_proxy_forwards() {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_serve_fixture"))
+        .env("ERLEN_ADDR", &addr)
+        .env("ERLEN_TRUST_PROXY", "1")
+        .env_remove("ERLEN_LOG")
+        .env_remove("RUST_LOG")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the fixture starts");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    read_until(&mut lines, "/slow").expect("the banner lists the routes");
+    let pong = erlen::block_on(async {
+        let client = reqwest::Client::new();
+        let sent =
+            client.get(format!("http://{addr}/ping")).header("x-forwarded-for", "203.0.113.9, 198.51.100.2");
+        sent.send().await?.text().await
+    });
+    assert_eq!(pong.unwrap(), "pong");
+    let logged = read_until(&mut lines, "erlen::access");
+    let _ = child.kill();
+    let _ = child.wait();
+    let logged = logged.expect("the request is logged");
+    assert!(logged.contains("remote=198.51.100.2:0"), "the client one trusted hop away: {logged}");
+    assert!(!logged.contains("remote=127.0.0.1"), "{logged}");
+}

@@ -241,7 +241,7 @@ impl Service<hyper::Request<Incoming>> for Requests {
         let active = Active::begin(self.conn.clone(), req.version());
         let shared = &self.conn.shared;
         let peer = Peer { remote: self.conn.remote, tls: self.tls };
-        let log = AccessLog::start(&req, peer);
+        let log = AccessLog::start(&req, peer, shared.serve.admission.trust_proxy);
         // The request's head is taken apart here, before the future is built: the future
         // is moved into its box, and so is all it holds.
         let work = match &shared.stack {
@@ -286,10 +286,13 @@ struct AccessLog {
 }
 
 impl AccessLog {
-    fn start<B>(req: &hyper::Request<B>, peer: Peer) -> AccessLog {
+    /// The client is named as the app sees it: behind `trust_proxy` trusted proxies, the
+    /// address they forward (`X-Forwarded-For`, `Forwarded`), else the connection's peer.
+    fn start<B>(req: &hyper::Request<B>, peer: Peer, trust_proxy: usize) -> AccessLog {
         // The access log's fields are kept only when someone listens.
         let logged = tracing::enabled!(target: "erlen::access", tracing::Level::INFO).then(|| {
-            Box::new((Instant::now(), req.method().clone(), req.uri().path().to_string(), peer.remote))
+            let client = crate::proxy::client_addr(req.headers(), trust_proxy).unwrap_or(peer.remote);
+            Box::new((Instant::now(), req.method().clone(), req.uri().path().to_string(), client))
         });
         AccessLog { version: req.version(), logged }
     }
