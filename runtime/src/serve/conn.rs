@@ -19,7 +19,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use super::lifetime::{Active, Activity, Tracked};
+use super::lifetime::{Active, Activity, Timeouts, Tracked};
 use super::limits::Limits;
 use super::protocol::Http;
 use super::service::Serve;
@@ -215,8 +215,9 @@ impl Connection {
         let service = Requests { conn: this.clone(), tls };
         let stop = this.stop.clone();
         let conn = pin!(http.serve(io, service));
-        let idle = this.shared.limits.header_read_timeout;
-        if let Err(e) = this.activity.watch_over(conn, idle, stop).await {
+        let limits = &this.shared.limits;
+        let timeouts = Timeouts { idle: limits.header_read_timeout, write: limits.write_timeout };
+        if let Err(e) = this.activity.watch_over(conn, timeouts, stop).await {
             tracing::debug!(error = %e, remote = %this.remote, "connection ended with an error");
         }
     }

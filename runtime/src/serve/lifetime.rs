@@ -1,17 +1,20 @@
 //! How long a connection lives: it is closed once it has had no request in flight for the
 //! idle time (from accept, then from the end of each response), whatever protocol it
-//! speaks, and it is drained at shutdown without losing the request a keep-alive client
-//! may be sending. A request is in flight from the moment hyper hands it over until its
-//! response body has been sent.
+//! speaks, or once a response has waited the write timeout for its client to read it
+//! (a client that stops reading a large response holds nothing for ever); and it is
+//! drained at shutdown without losing the request a keep-alive client may be sending. A
+//! request is in flight from the moment hyper hands it over until its response body has
+//! been sent.
 
 use std::future::{Future, poll_fn};
 use std::pin::{Pin, pin};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures::task::AtomicWaker;
 use http::Version;
 use hyper::body::{Body, Frame, SizeHint};
 use tokio::sync::watch;
@@ -38,6 +41,23 @@ pub(crate) struct Activity {
     /// When the last request ended, in milliseconds since `accepted` (0 before the first).
     idle_since_ms: AtomicU64,
     http2: AtomicBool,
+    /// The response bodies that handed hyper a piece and wait for it to ask for the next
+    /// (it asks once it could write the piece): each with its number and since when.
+    writing: Mutex<Vec<(u64, Instant)>>,
+    next_writing: AtomicU64,
+    /// Set when a body starts waiting while none was: the watchdog's deadline moves.
+    writing_started: AtomicBool,
+    /// The watchdog's task, woken then (an HTTP/2 stream's body is polled in a task of
+    /// its own).
+    watchdog: AtomicWaker,
+}
+
+/// How long a connection may wait: for a request to start (`idle`), and for its client to
+/// read what it was sent (`write`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Timeouts {
+    pub(crate) idle: Duration,
+    pub(crate) write: Duration,
 }
 
 impl Activity {
@@ -48,16 +68,49 @@ impl Activity {
             in_flight: AtomicUsize::new(0),
             idle_since_ms: AtomicU64::new(0),
             http2: AtomicBool::new(false),
+            writing: Mutex::new(Vec::new()),
+            next_writing: AtomicU64::new(0),
+            writing_started: AtomicBool::new(false),
+            watchdog: AtomicWaker::new(),
         }
+    }
+
+    /// A body handed hyper a piece at `at` and waits for hyper to take the next: its number.
+    fn start_writing(&self, at: Instant) -> u64 {
+        let id = self.next_writing.fetch_add(1, Ordering::Relaxed);
+        let mut writing = crate::sync::lock(&self.writing);
+        let first = writing.is_empty();
+        writing.push((id, at));
+        drop(writing);
+        if first {
+            self.writing_started.store(true, Ordering::SeqCst);
+            self.watchdog.wake();
+        }
+        id
+    }
+
+    /// hyper asked body `id` for its next piece (or the body is gone).
+    fn done_writing(&self, id: u64) {
+        crate::sync::lock(&self.writing).retain(|(w, _)| *w != id);
+    }
+
+    /// Since when the body that has waited longest for its client has waited, if one waits.
+    fn writing_since(&self) -> Option<Instant> {
+        crate::sync::lock(&self.writing).iter().map(|(_, at)| *at).min()
     }
 
     /// When the connection will have been idle too long if no request starts before:
     /// `idle` after it was accepted or after its last request ended, or, once the server
     /// drains (since `drain`), the short grace. With requests in flight, a time to look
     /// again.
-    fn deadline(&self, idle: Duration, drain: Option<Instant>) -> Instant {
+    fn deadline(&self, timeouts: Timeouts, drain: Option<Instant>) -> Instant {
+        let Timeouts { idle, write } = timeouts;
         if self.in_flight.load(Ordering::SeqCst) > 0 {
-            return Instant::now() + if drain.is_some() { DRAIN_GRACE.min(idle) } else { idle };
+            let look = Instant::now() + if drain.is_some() { DRAIN_GRACE.min(idle) } else { idle.min(write) };
+            return match self.writing_since() {
+                Some(since) => look.min(since + write),
+                None => look,
+            };
         }
         let idle_since = self.accepted + Duration::from_millis(self.idle_since_ms.load(Ordering::SeqCst));
         let deadline = idle_since + idle;
@@ -78,17 +131,22 @@ impl Activity {
     /// `conn` is pinned by the caller, in its own future: taken by value, it would be
     /// stored twice in this one (as the argument and pinned), and the connection's task
     /// would be larger by the size of a hyper connection.
+    ///
+    /// A response that has waited `timeouts.write` for its client to read it (hyper does
+    /// not ask its body for the next piece while it cannot write the last) closes the
+    /// connection: on HTTP/1 a client that stopped reading, on HTTP/2 a stream or a whole
+    /// connection whose flow-control window the client does not open.
     pub(crate) async fn watch_over<C: Graceful>(
         &self,
         mut conn: Pin<&mut C>,
-        idle: Duration,
+        timeouts: Timeouts,
         mut stop: watch::Receiver<bool>,
     ) -> Result<(), C::Error> {
         let mut drain = None;
         // Tells whether the stop signal turned, without taking `stop`'s borrow.
         let probe = stop.clone();
         loop {
-            let deadline = self.deadline(idle, drain);
+            let deadline = self.deadline(timeouts, drain);
             let mut sleep = pin!(tokio::time::sleep_until(deadline));
             let watching = drain.is_none();
             let mut stopped = pin!(stop.wait_for(|stop| *stop));
@@ -106,7 +164,17 @@ impl Activity {
                 }
                 let fresh = !registered.as_ref().is_some_and(|waker| waker.will_wake(cx.waker()));
                 let budget = tokio::task::coop::has_budget_remaining();
-                if (fresh || sleep.is_elapsed()) && sleep.as_mut().poll(cx).is_ready() {
+                // A response started to wait for its client: its write timeout may come
+                // before the deadline the timer was set for.
+                let mut moved = false;
+                if self.writing_started.swap(false, Ordering::SeqCst) {
+                    let deadline = self.deadline(timeouts, drain);
+                    if deadline < sleep.deadline() {
+                        sleep.as_mut().reset(deadline);
+                        moved = true;
+                    }
+                }
+                if (fresh || moved || sleep.is_elapsed()) && sleep.as_mut().poll(cx).is_ready() {
                     return Poll::Ready(Woke::Timer);
                 }
                 if watching
@@ -116,6 +184,7 @@ impl Activity {
                     return Poll::Ready(Woke::Stop);
                 }
                 if fresh && budget {
+                    self.watchdog.register(cx.waker());
                     registered = Some(cx.waker().clone());
                 }
                 Poll::Pending
@@ -124,7 +193,16 @@ impl Activity {
             match woke {
                 Woke::Done(result) => return result,
                 Woke::Timer => {
-                    if self.deadline(idle, drain) <= Instant::now() {
+                    let now = Instant::now();
+                    if self.writing_since().is_some_and(|since| since + timeouts.write <= now) {
+                        tracing::debug!(
+                            timeout = ?timeouts.write,
+                            "a client did not read its response within the write timeout; closing its connection"
+                        );
+                        // Dropped: a graceful close would wait for the write that is stuck.
+                        return Ok(());
+                    }
+                    if self.deadline(timeouts, drain) <= now {
                         break;
                     }
                 }
@@ -190,17 +268,33 @@ impl<C: AsRef<Activity>> Drop for Active<C> {
 }
 
 /// A response body that keeps its request in flight until it has been sent (or
-/// abandoned), so that a long download is never taken for an idle connection.
+/// abandoned), so that a long download is never taken for an idle connection; and that
+/// tells the watchdog when it waits for its client to read what it was handed.
 pub(crate) struct Tracked<B, C: AsRef<Activity>> {
     body: B,
     /// What is left of the body's last frame.
     rest: Bytes,
-    _active: Active<C>,
+    active: Active<C>,
+    /// Set while a piece was handed to hyper and more is to come: the number under which
+    /// the connection's activity knows the wait.
+    writing: Option<u64>,
 }
 
 impl<B, C: AsRef<Activity>> Tracked<B, C> {
     pub(crate) fn new(body: B, active: Active<C>) -> Tracked<B, C> {
-        Tracked { body, rest: Bytes::new(), _active: active }
+        Tracked { body, rest: Bytes::new(), active, writing: None }
+    }
+
+    fn activity(&self) -> &Activity {
+        (*self.active.0).as_ref()
+    }
+}
+
+impl<B, C: AsRef<Activity>> Drop for Tracked<B, C> {
+    fn drop(&mut self) {
+        if let Some(id) = self.writing.take() {
+            self.activity().done_writing(id);
+        }
     }
 }
 
@@ -213,6 +307,10 @@ impl<B: Body<Data = Bytes> + Unpin, C: AsRef<Activity>> Body for Tracked<B, C> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
         let this = &mut *self;
+        // hyper asks for the next piece: it could write the last one.
+        if let Some(id) = this.writing.take() {
+            this.activity().done_writing(id);
+        }
         if this.rest.is_empty() {
             match std::task::ready!(Pin::new(&mut this.body).poll_frame(cx)) {
                 Some(Ok(frame)) => match frame.into_data() {
@@ -223,6 +321,11 @@ impl<B: Body<Data = Bytes> + Unpin, C: AsRef<Activity>> Body for Tracked<B, C> {
             }
         }
         let piece = this.rest.split_to(this.rest.len().min(PIECE));
+        // More to come (a small response is one piece and costs nothing here): until
+        // hyper asks for it, the body waits for its client.
+        if !this.rest.is_empty() || !this.body.is_end_stream() {
+            this.writing = Some(this.activity().start_writing(Instant::now()));
+        }
         Poll::Ready(Some(Ok(Frame::data(piece))))
     }
 
@@ -310,7 +413,7 @@ mod tests {
         let task = tokio::spawn(async move {
             let activity = Activity::new();
             let conn = pin!(Greedy { greedy, polled: false, closing: false });
-            activity.watch_over(conn, idle, stop).await
+            activity.watch_over(conn, Timeouts { idle, write: Duration::from_secs(30) }, stop).await
         });
         if let Some(after) = stop_after {
             tokio::time::sleep(after).await;
@@ -337,13 +440,21 @@ mod tests {
     fn the_deadline_runs_from_accept_then_from_the_last_response_and_shortens_on_drain() {
         let activity = Activity::new();
         let idle = Duration::from_secs(10);
-        assert_eq!(activity.deadline(idle, None), activity.accepted + idle);
+        let t = Timeouts { idle, write: Duration::from_secs(30) };
+        assert_eq!(activity.deadline(t, None), activity.accepted + idle);
         activity.idle_since_ms.store(2_000, Ordering::SeqCst);
         let since = activity.accepted + Duration::from_secs(2);
-        assert_eq!(activity.deadline(idle, None), since + idle);
+        assert_eq!(activity.deadline(t, None), since + idle);
         let drain = since + Duration::from_secs(3);
-        assert_eq!(activity.deadline(idle, Some(drain)), drain + DRAIN_GRACE);
+        assert_eq!(activity.deadline(t, Some(drain)), drain + DRAIN_GRACE);
         activity.in_flight.store(1, Ordering::SeqCst);
-        assert!(activity.deadline(idle, None) > Instant::now() + Duration::from_secs(9));
+        assert!(activity.deadline(t, None) > Instant::now() + Duration::from_secs(9));
+        // A body waiting for its client since `at`: the write timeout runs from there.
+        let at = Instant::now();
+        let id = activity.start_writing(at);
+        let short = Timeouts { idle, write: Duration::from_secs(2) };
+        assert_eq!(activity.deadline(short, None), at + short.write);
+        activity.done_writing(id);
+        assert!(activity.writing_since().is_none());
     }
 }

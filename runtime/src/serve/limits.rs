@@ -25,6 +25,7 @@ pub(crate) struct Limits {
     /// What each request is admitted within: body size and pace, its timeout.
     pub(crate) request: RequestLimits,
     pub(crate) header_read_timeout: Duration,
+    pub(crate) write_timeout: Duration,
     pub(crate) max_header_bytes: usize,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) blocking_threads: Option<usize>,
@@ -40,6 +41,7 @@ impl Default for Limits {
         Limits {
             request: RequestLimits::default(),
             header_read_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(30),
             max_header_bytes: 64 * 1024,
             shutdown_timeout: Duration::from_secs(10),
             blocking_threads: None,

@@ -170,6 +170,22 @@ impl Server {
         self
     }
 
+    /// How long a response may wait for its client to read it (default 30 s without
+    /// progress, nginx's `send_timeout`): a client that stops reading a large response,
+    /// or an HTTP/2 client that does not open its flow-control window, has its connection
+    /// closed then, so that it holds neither the connection nor the response's buffers
+    /// for ever. Progress is the client taking what was sent; an event stream that has
+    /// nothing to send is not waiting.
+    ///
+    /// ```
+    /// let server = erlen::Server::bind("127.0.0.1:0").write_timeout(std::time::Duration::from_secs(60));
+    /// # let _ = server;
+    /// ```
+    pub fn write_timeout(mut self, timeout: Duration) -> Server {
+        self.limits.write_timeout = timeout;
+        self
+    }
+
     /// Largest request head accepted; larger ones get 431 (default 64 KiB, at least 8 KiB).
     pub fn max_header_bytes(mut self, bytes: usize) -> Server {
         self.limits.max_header_bytes = bytes.max(8 * 1024);
