@@ -347,3 +347,57 @@ async fn the_idle_connection_watchdog_leaves_open_sockets_alone() {
         tokio::task::spawn_blocking(move || server.shutdown()).await.unwrap();
     }
 }
+
+/// What the slow handler did, in order, for the shutdown test.
+static SLOW_DONE: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+
+#[websocket("/slow/close")]
+async fn slow_close(mut ws: WebSocket) {
+    while ws.recv().await.is_some() {}
+    // The server is going away (or the client left): some cleanup that takes a while.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    SLOW_DONE.lock().unwrap().push("cleaned up");
+}
+
+/// An upgraded WebSocket is a connection: it counts toward `max_connections` until it
+/// closes, and a graceful shutdown sends it 1001 and waits for its handler to end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sockets_count_as_connections_and_shutdown_waits_for_their_handlers() {
+    for backend in BACKENDS {
+        let app = || App::new().register(handlers![async_echo, slow_close, ping]);
+        let server = Server::bind("127.0.0.1:0").backend(backend).max_connections(1).spawn(app()).unwrap();
+        let addr = server.addr();
+        let mut ws = connect(addr, "/async/echo", None).await.unwrap();
+        ws.send(WsMessage::text("hi")).await.unwrap();
+        assert_eq!(next(&mut ws).await, Some(WsMessage::text("hi")));
+        // The socket holds the one place: a request on a new connection waits.
+        let waiting = tokio::spawn(async move { reqwest::get(format!("http://{addr}/ping")).await });
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(
+            !waiting.is_finished(),
+            "{backend:?}: a second connection was served while the socket is open"
+        );
+        ws.close(None).await.unwrap();
+        let served = tokio::time::timeout(Duration::from_secs(5), waiting).await;
+        let pong = served.expect("served once the socket closed").unwrap().unwrap().text().await.unwrap();
+        assert_eq!(pong, "pong", "{backend:?}");
+        drop(server);
+
+        SLOW_DONE.lock().unwrap().clear();
+        let server = Server::bind("127.0.0.1:0").backend(backend).spawn(app()).unwrap();
+        let mut ws = connect(server.addr(), "/slow/close", None).await.unwrap();
+        ws.send(WsMessage::text("hi")).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // The client answers the close frame while the server shuts down.
+        let client = tokio::spawn(async move { next(&mut ws).await });
+        let started = Instant::now();
+        tokio::task::spawn_blocking(move || server.shutdown()).await.unwrap();
+        assert_eq!(
+            *SLOW_DONE.lock().unwrap(),
+            ["cleaned up"],
+            "{backend:?}: shutdown returned before the handler ended"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5), "{backend:?}: took {:?}", started.elapsed());
+        assert_eq!(close_code(client.await.unwrap()), 1001, "{backend:?}");
+    }
+}

@@ -26,6 +26,7 @@ use super::service::Serve;
 use crate::admit::{Admit, Peer};
 use crate::app::{Stack, into_body};
 use crate::body::{Body, BoxFuture};
+use crate::shutdown::Hold;
 
 /// What every connection of one server shares.
 pub(crate) struct Shared {
@@ -73,8 +74,9 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: 
                     remote,
                     activity: Activity::new(),
                     stop: stop.clone(),
+                    slot: Arc::new(slot),
                 };
-                connections.spawn(conn.serve(stream, http.clone(), slot));
+                connections.spawn(conn.serve(stream, http.clone()));
             }
             // The client gave up before the connection was accepted: nothing to report.
             Err(e) if client_gone(&e) => {
@@ -105,12 +107,23 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: 
                 Err(_) => continue,
             },
         };
-        let conn =
-            Connection { shared: shared.clone(), remote, activity: Activity::new(), stop: stop.clone() };
-        connections.spawn(conn.serve(stream, http.clone(), slot));
+        let conn = Connection {
+            shared: shared.clone(),
+            remote,
+            activity: Activity::new(),
+            stop: stop.clone(),
+            slot: Arc::new(slot),
+        };
+        connections.spawn(conn.serve(stream, http.clone()));
     }
     let limit = shared.limits.shutdown_timeout;
-    let drained = tokio::time::timeout(limit, async { while connections.join_next().await.is_some() {} });
+    let every_place = u32::try_from(shared.limits.max_connections).unwrap_or(u32::MAX);
+    let drained = tokio::time::timeout(limit, async {
+        while connections.join_next().await.is_some() {}
+        // Upgraded WebSockets hold their connection's place until their handler has
+        // ended (they are closed with 1001 when the shutdown starts): wait for them too.
+        let _ = slots.acquire_many(every_place).await;
+    });
     if drained.await.is_err() {
         tracing::warn!(timeout = ?limit, "graceful shutdown timed out; closing the remaining connections");
     }
@@ -175,6 +188,9 @@ struct Connection {
     activity: Activity,
     /// Turns when the server starts to shut down.
     stop: watch::Receiver<bool>,
+    /// Its place among the server's connections, held by it and by a WebSocket it is
+    /// upgraded to.
+    slot: Arc<OwnedSemaphorePermit>,
 }
 
 impl AsRef<Activity> for Connection {
@@ -185,7 +201,7 @@ impl AsRef<Activity> for Connection {
 
 impl Connection {
     /// Serves the connection until it closes, is idle too long, or the server drains it.
-    async fn serve(self, stream: TcpStream, http: Arc<Http>, _slot: OwnedSemaphorePermit) {
+    async fn serve(self, stream: TcpStream, http: Arc<Http>) {
         let _ = stream.set_nodelay(true);
         if self.shared.tls.is_none() {
             self.serve_io(stream, false, http).await;
@@ -238,6 +254,10 @@ impl Service<hyper::Request<Incoming>> for Requests {
     type Future = BoxFuture<'static, Result<Self::Response, Infallible>>;
 
     fn call(&self, mut req: hyper::Request<Incoming>) -> Self::Future {
+        if req.headers().contains_key(http::header::UPGRADE) {
+            // What takes the connection over keeps its place until it ends.
+            req.extensions_mut().insert(Hold::new(self.conn.slot.clone()));
+        }
         // In flight from now until its response has been sent.
         let active = Active::begin(self.conn.clone(), req.version());
         let shared = &self.conn.shared;
@@ -345,8 +365,9 @@ mod tests {
         let (stream, remote) = listener.accept().await.unwrap();
         let slot = Arc::new(Semaphore::new(1)).try_acquire_owned().unwrap();
         let (_stop, stopped) = watch::channel(false);
-        let conn = Connection { shared, remote, activity: Activity::new(), stop: stopped };
-        let task = conn.serve(stream, Arc::new(Http::new(&limits)), slot);
+        let conn =
+            Connection { shared, remote, activity: Activity::new(), stop: stopped, slot: Arc::new(slot) };
+        let task = conn.serve(stream, Arc::new(Http::new(&limits)));
         let size = std::mem::size_of_val(&task);
         assert!(size <= 2048, "a connection's future takes {size} bytes");
     }

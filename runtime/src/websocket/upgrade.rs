@@ -24,7 +24,7 @@ use crate::context::RequestContext;
 use crate::error::{HttpError, abort};
 use crate::request::Request;
 use crate::response::Response;
-use crate::shutdown::Shutdown;
+use crate::shutdown::{Hold, Shutdown};
 
 /// The test client's end of an in-memory connection, in place of hyper's `OnUpgrade`.
 #[derive(Clone)]
@@ -58,6 +58,9 @@ struct Accepted {
     shutdown: Option<Shutdown>,
     ctx: Option<Arc<RequestContext>>,
     path: String,
+    /// The connection's place among the server's connections, kept until the socket
+    /// closes (none in the test client).
+    hold: Option<Hold>,
 }
 
 /// Upgrades to a WebSocket run by an `async fn` handler, as a task on the shared runtime.
@@ -67,8 +70,9 @@ where
     F: FnOnce(WebSocket) -> Fut + Send + 'static,
     Fut: Future<Output = Result<(), String>> + Send + 'static,
 {
-    let Accepted { response, upgrade, shutdown, ctx, path } = accept(req)?;
+    let Accepted { response, upgrade, shutdown, ctx, path, hold } = accept(req)?;
     crate::bridge::handle().spawn(async move {
+        let _hold = hold;
         let Some((ws, back)) = open(upgrade, shutdown, &path).await else { return };
         let run = AssertUnwindSafe(handler(ws)).catch_unwind();
         let outcome = match ctx {
@@ -86,9 +90,10 @@ pub fn websocket_blocking<F>(req: &mut Request, handler: F) -> Result<Response, 
 where
     F: FnOnce(BlockingWebSocket) -> Result<(), String> + Send + 'static,
 {
-    let Accepted { response, upgrade, shutdown, ctx, path } = accept(req)?;
+    let Accepted { response, upgrade, shutdown, ctx, path, hold } = accept(req)?;
     let rt = crate::bridge::handle();
     rt.spawn(async move {
+        let _hold = hold;
         let Some((ws, back)) = open(upgrade, shutdown, &path).await else { return };
         let ran = rt
             .spawn_blocking(move || {
@@ -135,6 +140,7 @@ fn accept(req: &mut Request) -> Result<Accepted, HttpError> {
         shutdown: ctx.as_ref().and_then(|ctx| ctx.app.shutdown().cloned()),
         ctx,
         path: req.path().to_owned(),
+        hold: req.extensions_mut().remove::<Hold>(),
     })
 }
 
