@@ -8,6 +8,13 @@
 //! with the route's pattern and the user's tokens, spans intact: the pattern is parsed
 //! with the shared parser and every argument is checked against it, each mistake on the
 //! user's token.
+//!
+//! A name that names nothing is the compiler's to report, in its words: `url_for!(shwo)`
+//! is "cannot find macro `shwo` in this scope", with "a macro with a similar name exists"
+//! and the fix, and `url_for!(views::shwo)` is "cannot find `shwo` in `views`". On stable
+//! Rust a macro cannot ask whether a name exists, and no item it emits can stand in for a
+//! missing one: an item of `url_for!`'s own expansion is the innermost and shadows the
+//! real helper, and a glob import of it makes every correct name ambiguous (E0659).
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
