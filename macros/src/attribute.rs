@@ -10,6 +10,7 @@ use quote::quote;
 use crate::errors::Errors;
 use crate::kind::Kind;
 use crate::table::{Attr, Role};
+use crate::url_for::{self, Target};
 use crate::{args, expand, model, shape};
 
 /// The expansion of `#[attr(args)]` on `item`.
@@ -64,14 +65,17 @@ fn attribute(attr: Attr, args: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
-/// The user's function, an empty registration (so `handlers![f]` still compiles) and the
-/// errors. A method (it takes `self`) sits in an `impl`, where no struct can be added.
+/// The user's function, an empty registration (so that `handlers![f]` still compiles), a
+/// `url_for!` helper that checks nothing (so that `url_for!(f, ..)` elsewhere adds no
+/// error of its own to the one mistake) and the errors. A method (it takes `self`) sits in
+/// an `impl`, where neither can be added.
 fn with_errors(func: &syn::ItemFn, errors: TokenStream) -> TokenStream {
     if func.sig.receiver().is_some() {
         return quote!(#func #errors);
     }
     let empty = expand::item_struct(func, quote!(::std::vec::Vec::new()));
-    quote!(#func #empty #errors)
+    let url_helper = url_for::helper(func, &Target::Reported);
+    quote!(#func #empty #url_helper #errors)
 }
 
 /// Takes the other erlen attributes off the function: the route attributes stacked under

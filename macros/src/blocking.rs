@@ -2,13 +2,16 @@
 //! framework report (a `std::thread::sleep` in a handler stalls every request on that
 //! runtime thread). The macro sees the body, so it warns at compile time, with a real
 //! compiler warning on stable Rust: a use of a `#[deprecated]` item, spanned on the call.
+//! The item is an associated constant of the handler's struct, named for the call, so
+//! that the warning names the handler and the call:
+//! "use of deprecated associated constant `sleepy::std_thread_sleep_in_async_fn`".
 //! `allow_blocking` in the attribute turns it off.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote_spanned};
+use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::visit::Visit;
-use syn::{Expr, ExprCall, ExprPath, Local, Stmt};
+use syn::{Expr, ExprCall, ExprPath, Ident, Local, Stmt};
 
 /// Removes a top-level `allow_blocking` flag from an attribute's arguments, and returns it.
 pub(crate) fn take_allow_blocking(tokens: TokenStream) -> (TokenStream, Option<proc_macro2::Ident>) {
@@ -33,48 +36,71 @@ pub(crate) fn take_allow_blocking(tokens: TokenStream) -> (TokenStream, Option<p
     (rest, Some(flag))
 }
 
-/// A blocking call found in an async body: where, and what to say.
+/// A blocking call found in an async body: where, and what it is.
 struct Finding {
     span: Span,
-    message: String,
+    call: Blocking,
 }
 
-/// The warnings for the blocking calls in `func`'s body, as items to emit next to it.
-pub(crate) fn warnings(func: &syn::ItemFn) -> TokenStream {
-    let mut finder = Finder { found: Vec::new() };
-    finder.visit_block(&func.block);
-    let name = &func.sig.ident;
-    finder
-        .found
-        .into_iter()
-        .enumerate()
-        .map(|(i, finding)| {
-            let note = format!("in `async fn {name}`: {}", finding.message);
-            let marker = format_ident!("blocking_call_in_async_handler_{}", i, span = finding.span);
-            quote_spanned! {finding.span=>
-                const _: () = {
-                    #[deprecated(note = #note)]
-                    #[allow(non_upper_case_globals)]
-                    const #marker: () = ();
-                    #marker
-                };
-            }
-        })
-        .collect()
+/// A kind of blocking call: the API, the async way, and the name of the constant whose
+/// use raises the warning.
+#[derive(Clone, Copy)]
+struct Blocking {
+    what: &'static str,
+    instead: &'static str,
+    marker: &'static str,
 }
 
 const FIX: &str = "make it a plain `fn` (erlen runs it off the runtime) or use the async equivalent; \
                    `allow_blocking` in the attribute silences this";
 
-struct Finder {
-    found: Vec<Finding>,
+impl Blocking {
+    fn note(&self) -> String {
+        format!("`{}` blocks the async runtime ({}); {FIX}", self.what, self.instead)
+    }
 }
 
-impl Finder {
-    fn report(&mut self, span: Span, what: &str, instead: &str) {
-        self.found
-            .push(Finding { span, message: format!("`{what}` blocks the async runtime ({instead}); {FIX}") });
+/// The warnings for the blocking calls in `func`'s body, as items to emit next to it: one
+/// deprecated constant per kind of call in the `impl` of the handler's struct (which
+/// shares the function's name), and a use of it at each call.
+pub(crate) fn warnings(func: &syn::ItemFn) -> TokenStream {
+    let mut finder = Finder { found: Vec::new() };
+    finder.visit_block(&func.block);
+    if finder.found.is_empty() {
+        return TokenStream::new();
     }
+    let name = &func.sig.ident;
+    let mut markers: Vec<Blocking> = Vec::new();
+    let mut uses = Vec::new();
+    for Finding { span, call } in finder.found {
+        if !markers.iter().any(|m| m.marker == call.marker) {
+            markers.push(call);
+        }
+        // Every token on the call, so that the warning points there and nowhere else.
+        let mut item = name.clone();
+        item.set_span(span);
+        let marker = Ident::new(call.marker, span);
+        uses.push(quote_spanned!(span=> const _: () = #item::#marker;));
+    }
+    let consts = markers.iter().map(|call| {
+        let marker = Ident::new(call.marker, Span::call_site());
+        let note = call.note();
+        quote! {
+            #[deprecated(note = #note)]
+            #[allow(non_upper_case_globals)]
+            const #marker: () = ();
+        }
+    });
+    quote! {
+        impl #name {
+            #(#consts)*
+        }
+        #(#uses)*
+    }
+}
+
+struct Finder {
+    found: Vec<Finding>,
 }
 
 /// The path of a call as written, such as `std::thread::sleep`.
@@ -82,28 +108,37 @@ fn path_text(path: &ExprPath) -> String {
     path.path.segments.iter().map(|s| s.ident.to_string()).collect::<Vec<_>>().join("::")
 }
 
-/// What a called path is, if it is a known blocking API: its name and the async way.
-fn blocking_path(text: &str) -> Option<(&'static str, &'static str)> {
+/// What a called path is, if it is a known blocking API.
+fn blocking_path(text: &str) -> Option<Blocking> {
     let segments: Vec<&str> = text.split("::").collect();
     let from_std = |module: &str| match segments.first() {
         Some(&"std") => segments.get(1) == Some(&module),
         Some(first) => *first == module,
         None => false,
     };
+    let found = |what, instead, marker| Some(Blocking { what, instead, marker });
     if segments.ends_with(&["thread", "sleep"]) {
-        return Some(("std::thread::sleep", "use `tokio::time::sleep(..).await`"));
+        return found(
+            "std::thread::sleep",
+            "use `tokio::time::sleep(..).await`",
+            "std_thread_sleep_in_async_fn",
+        );
     }
     if segments.contains(&"reqwest") && segments.contains(&"blocking") {
-        return Some(("reqwest::blocking", "use `reqwest::Client` and `.await`"));
+        return found(
+            "reqwest::blocking",
+            "use `reqwest::Client` and `.await`",
+            "reqwest_blocking_in_async_fn",
+        );
     }
     if from_std("fs") && segments.len() > 1 {
-        return Some(("std::fs", "use `tokio::fs` and `.await`"));
+        return found("std::fs", "use `tokio::fs` and `.await`", "std_fs_in_async_fn");
     }
     if from_std("net") && segments.len() > 1 {
-        return Some(("std::net", "use `tokio::net` and `.await`"));
+        return found("std::net", "use `tokio::net` and `.await`", "std_net_in_async_fn");
     }
     if segments.ends_with(&["io", "stdin"]) && segments.first() == Some(&"std") {
-        return Some(("std::io::stdin", "read input outside the handler"));
+        return found("std::io::stdin", "read input outside the handler", "std_io_stdin_in_async_fn");
     }
     None
 }
@@ -140,8 +175,8 @@ fn awaits(stmt: &Stmt) -> bool {
 impl<'ast> Visit<'ast> for Finder {
     fn visit_expr_call(&mut self, call: &'ast ExprCall) {
         if let Expr::Path(path) = &*call.func {
-            if let Some((what, instead)) = blocking_path(&path_text(path)) {
-                self.report(path.span(), what, instead);
+            if let Some(call) = blocking_path(&path_text(path)) {
+                self.found.push(Finding { span: path.span(), call });
             }
         }
         syn::visit::visit_expr_call(self, call);
@@ -154,11 +189,12 @@ impl<'ast> Visit<'ast> for Finder {
             if let Stmt::Local(Local { init: Some(init), pat, .. }) = stmt {
                 let held = !matches!(pat, syn::Pat::Wild(_));
                 if held && is_sync_lock(&init.expr) && block.stmts[i + 1..].iter().any(awaits) {
-                    self.report(
-                        init.expr.span(),
-                        "std::sync::Mutex::lock",
-                        "its guard is held across an `.await`: drop it before, or use `tokio::sync::Mutex`",
-                    );
+                    let call = Blocking {
+                        what: "std::sync::Mutex::lock",
+                        instead: "its guard is held across an `.await`: drop it before, or use `tokio::sync::Mutex`",
+                        marker: "std_sync_mutex_guard_across_await",
+                    };
+                    self.found.push(Finding { span: init.expr.span(), call });
                 }
             }
         }
@@ -169,4 +205,52 @@ impl<'ast> Visit<'ast> for Finder {
     // neither is searched. Async blocks are: they run on the runtime too.
     fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
     fn visit_item(&mut self, _: &'ast syn::Item) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_of_call_is_one_constant_of_the_handler_used_at_each_call() {
+        let func: syn::ItemFn = syn::parse_quote! {
+            async fn handler(m: Mutex<u8>) {
+                std::thread::sleep(d);
+                thread::sleep(d);
+                std::fs::read("f");
+                fs::write("f", "");
+                std::net::TcpStream::connect("a");
+                reqwest::blocking::get("u");
+                std::io::stdin();
+                let guard = m.lock().unwrap();
+                yield_now().await;
+            }
+        };
+        let items: syn::File = syn::parse2(warnings(&func)).expect("the warnings are items");
+        let syn::Item::Impl(consts) = &items.items[0] else {
+            panic!("an impl of the handler's struct first")
+        };
+        let names: Vec<String> = consts
+            .items
+            .iter()
+            .map(|item| match item {
+                syn::ImplItem::Const(c) => c.ident.to_string(),
+                _ => panic!("constants only"),
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                // A block's guards are found before its calls.
+                "std_sync_mutex_guard_across_await",
+                "std_thread_sleep_in_async_fn",
+                "std_fs_in_async_fn",
+                "std_net_in_async_fn",
+                "reqwest_blocking_in_async_fn",
+                "std_io_stdin_in_async_fn",
+            ]
+        );
+        // One use per call: the sleeps and the file calls twice each.
+        assert_eq!(items.items.len(), 1 + 8);
+    }
 }

@@ -12,6 +12,7 @@ use syn::{Ident, LitStr, ReturnType};
 
 use crate::kind::{ErrorTarget, Kind, Rule, limits};
 use crate::model::{Arg, Handler};
+use crate::url_for::Target;
 
 /// The struct that `handlers![name]` builds, and its `Item` impl with `entries`.
 pub(crate) fn item_struct(func: &syn::ItemFn, entries: TokenStream) -> TokenStream {
@@ -40,8 +41,11 @@ pub(crate) fn item_struct(func: &syn::ItemFn, entries: TokenStream) -> TokenStre
 pub(crate) fn generate(handler: &Handler) -> TokenStream {
     let func = &handler.func;
     let item = item_struct(func, entries(handler));
-    let url = handler.kind.rules().first().map(|rule| &rule.lit).ok_or(handler.attr.name);
-    let url_helper = crate::url_for::helper(func, url);
+    let target = match handler.kind.rules().first() {
+        Some(rule) => Target::Route(rule.lit.clone()),
+        None => Target::hook(handler.attr.name),
+    };
+    let url_helper = crate::url_for::helper(func, &target);
     let is_async = func.sig.asyncness.is_some();
     let warnings =
         if is_async && !handler.allow_blocking { crate::blocking::warnings(func) } else { quote!() };

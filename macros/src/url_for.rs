@@ -2,17 +2,26 @@
 //!
 //! A proc macro cannot see other items, so the check takes two steps. Every attribute
 //! leaves a small `macro_rules!` next to its function, named like it (see [`helper`] and
-//! [`helper_name`]), that knows the route or that there is none. `url_for!(path::name, ..)`
-//! calls it (`path::name!`), and it calls back into [`checked`] with the route's pattern
-//! and the user's tokens, spans intact: the pattern is parsed with the shared parser and
-//! every argument is checked against it, each mistake on the user's token.
+//! [`helper_name`]), that knows the route, or that there is none, or that the attribute
+//! found a mistake in the handler (then `url_for!` adds no error to the one reported).
+//! `url_for!(path::name, ..)` calls it (`path::name!`), and it calls back into [`checked`]
+//! with the route's pattern and the user's tokens, spans intact: the pattern is parsed
+//! with the shared parser and every argument is checked against it, each mistake on the
+//! user's token.
+//!
+//! A name that names nothing is the compiler's to report, in its words: `url_for!(shwo)`
+//! is "cannot find macro `shwo` in this scope", with "a macro with a similar name exists"
+//! and the fix, and `url_for!(views::shwo)` is "cannot find `shwo` in `views`". On stable
+//! Rust a macro cannot ask whether a name exists, and no item it emits can stand in for a
+//! missing one: an item of `url_for!`'s own expansion is the innermost and shadows the
+//! real helper, and a glob import of it makes every correct name ambiguous (E0659).
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use erlen_pattern::{Converter, Pattern};
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
@@ -163,11 +172,45 @@ impl Parse for Arg {
     }
 }
 
-/// What the helper passes back: a route's pattern, or the attribute of a handler that has
-/// no URL.
-enum Target {
+/// What the helper a handler's attribute leaves knows about the handler, and passes back
+/// to [`checked`]: `route "/users/<int:id>"`, `hook "before_request"` or `reported`.
+pub(crate) enum Target {
+    /// The pattern of the handler's first route.
     Route(LitStr),
+    /// The attribute of a handler that has no URL.
     Hook(LitStr),
+    /// Nothing: the attribute found a mistake in the handler and reported it. `url_for!`
+    /// then says nothing of its own, so that the one mistake is reported once.
+    Reported,
+}
+
+impl Target {
+    /// The target of an attribute whose function has no URL: `hook "before_request"`.
+    pub(crate) fn hook(attr: &str) -> Target {
+        Target::Hook(LitStr::new(attr, Span::call_site()))
+    }
+}
+
+impl ToTokens for Target {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        tokens.extend(match self {
+            Target::Route(lit) => quote!(route #lit),
+            Target::Hook(lit) => quote!(hook #lit),
+            Target::Reported => quote!(reported),
+        });
+    }
+}
+
+impl Parse for Target {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let tag: Ident = input.parse()?;
+        match tag.to_string().as_str() {
+            "route" => Ok(Target::Route(input.parse()?)),
+            "hook" => Ok(Target::Hook(input.parse()?)),
+            "reported" => Ok(Target::Reported),
+            _ => Err(syn::Error::new(tag.span(), "expected `route`, `hook` or `reported`")),
+        }
+    }
 }
 
 struct Call {
@@ -178,12 +221,7 @@ struct Call {
 
 impl Parse for Call {
     fn parse(input: ParseStream) -> syn::Result<Self> {
-        let target = if input.peek(Ident) {
-            input.parse::<Ident>()?;
-            Target::Hook(input.parse()?)
-        } else {
-            Target::Route(input.parse()?)
-        };
+        let target = input.parse()?;
         let inner;
         syn::parenthesized!(inner in input);
         let path = inner.parse()?;
@@ -213,6 +251,7 @@ pub(crate) fn checked(input: TokenStream) -> TokenStream {
             );
             return syn::Error::new_spanned(&call.path, message).to_compile_error();
         }
+        Target::Reported => return quote!(::std::string::String::new()),
     };
     let source = lit.value();
     let pattern = match Pattern::parse(&source) {
@@ -300,16 +339,10 @@ fn describe_params(pattern: &Pattern) -> String {
 }
 
 /// The helper a handler's attribute leaves for `url_for!`: it knows the first route's
-/// pattern (or that the function is a hook) and calls back into [`checked`].
-pub(crate) fn helper(func: &syn::ItemFn, target: Result<&LitStr, &str>) -> TokenStream {
+/// pattern (or that the function is a hook, or that the attribute reported a mistake) and
+/// calls back into [`checked`].
+pub(crate) fn helper(func: &syn::ItemFn, target: &Target) -> TokenStream {
     let helper = helper_name(&func.sig.ident);
-    let call = match target {
-        Ok(lit) => quote!(#lit),
-        Err(hook) => {
-            let kind = LitStr::new(hook, Span::call_site());
-            quote!(hook #kind)
-        }
-    };
     // A method sits in an `impl`, where neither the macro nor the `use` can live.
     if func.sig.receiver().is_some() {
         return TokenStream::new();
@@ -325,7 +358,7 @@ pub(crate) fn helper(func: &syn::ItemFn, target: Result<&LitStr, &str>) -> Token
         #[allow(non_snake_case, unused_macros, unused_imports)]
         mod #module {
             macro_rules! #helper {
-                ($($args:tt)*) => { ::erlen::__private::url_for_checked!{ #call $($args)* } };
+                ($($args:tt)*) => { ::erlen::__private::url_for_checked!{ #target $($args)* } };
             }
             pub(crate) use #helper;
         }
