@@ -13,6 +13,7 @@ pub mod flaskr;
 pub mod hooks;
 pub mod live;
 pub mod login;
+pub mod notes;
 pub mod pages;
 pub mod request;
 pub mod timing;

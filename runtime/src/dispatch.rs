@@ -27,7 +27,7 @@ use crate::context::{AppHandle, RequestContext};
 use crate::error::{HttpError, abort};
 use crate::exec::{Mode, call_async};
 use crate::extract::BodyUse;
-use crate::handler::Callable;
+use crate::handler::{Callable, Teardown};
 use crate::request::Request;
 use crate::response::{IntoResponse, Redirect, Response};
 use crate::routing::Match;
@@ -41,6 +41,7 @@ pub(crate) fn dispatch<'a>(
     handle: &Arc<dyn AppHandle>,
     admitted: Admitted,
     mode: &'a Mode,
+    gone: &'a (dyn Fn() -> bool + Sync),
 ) -> impl Future<Output = Response> + 'a {
     let Admitted { request: mut req, routed } = admitted;
     req.state = app.state.clone();
@@ -56,7 +57,7 @@ pub(crate) fn dispatch<'a>(
         req.headers.get_all(COOKIE).iter().cloned().collect(),
         if req.media_type_is("application/x-www-form-urlencoded") { req.body.clone() } else { Bytes::new() },
     ));
-    let lifecycle = Lifecycle { mode, ctx, scopes: Scopes { app: &app.scopes[0], blueprint } };
+    let lifecycle = Lifecycle { mode, gone, ctx, scopes: Scopes { app: &app.scopes[0], blueprint } };
     lifecycle.run(req, routed)
 }
 
@@ -85,26 +86,47 @@ fn route<'a>(app: &'a AppCore, req: &mut Request, found: Match) -> (Routed<'a>, 
     }
 }
 
-/// Calls a view, hook or error handler with the request and `args`, inside the request
-/// context `$ctx`: a sync one through the mode (the request travels with it and is put
-/// back in `$req`), an async one awaited in place. Evaluates to the user function's
-/// result.
+/// Calls a view, hook or error handler with the request in `$slot` and `args`, inside the
+/// request context `$ctx`: a sync one through the mode (the request travels with it and
+/// is put back in the slot), an async one awaited in place, with the request borrowed
+/// from the slot. Evaluates to the user function's result.
 macro_rules! invoke {
-    ($mode:expr, $ctx:expr, $req:ident, $callable:expr $(, $arg:expr)*) => {
+    ($mode:expr, $ctx:expr, $slot:expr, $callable:expr $(, $arg:expr)*) => {
         match $callable {
             Callable::Sync(f) => {
                 let f = *f;
-                let (req, out) = $mode.call_sync($req, $ctx.clone(), move |req| f(req $(, $arg)*)).await;
-                $req = req;
+                let req = taken($slot);
+                let (req, out) = $mode.call_sync(req, $ctx.clone(), move |req| f(req $(, $arg)*)).await;
+                *$slot = Some(req);
                 out
             }
-            Callable::Async(f) => call_async($ctx.clone(), f(&mut $req $(, $arg)*)).await,
+            Callable::Async(f) => call_async($ctx.clone(), f(held($slot) $(, $arg)*)).await,
         }
     };
 }
 
+/// The request in its slot: it is there between calls (a sync call takes it and puts it
+/// back), which is all the lifecycle ever asks.
+fn held(slot: &mut Option<Req>) -> &mut Request {
+    match slot {
+        Some(req) => req,
+        None => unreachable!("the request is back in its slot after every call"),
+    }
+}
+
+/// The request out of its slot, for a sync call.
+fn taken(slot: &mut Option<Req>) -> Req {
+    match slot.take() {
+        Some(req) => req,
+        None => unreachable!("the request is back in its slot after every call"),
+    }
+}
+
 struct Lifecycle<'a> {
     mode: &'a Mode,
+    /// Whether the request was abandoned (its client left, its time ran out) while the
+    /// lifecycle went on: the threaded backend's sync views run to their end regardless.
+    gone: &'a (dyn Fn() -> bool + Sync),
     /// The request context every user function runs in.
     ctx: Arc<RequestContext>,
     /// The scopes that apply, app first: `[app]` or `[app, blueprint]`.
@@ -176,11 +198,17 @@ impl<'a> Scopes<'a> {
     }
 }
 
-impl Lifecycle<'_> {
+impl<'a> Lifecycle<'a> {
     /// Steps 2 to 6 for a routed request; never fails. A response to HEAD keeps its
     /// length and loses its body.
+    ///
+    /// The request stays in a [`Held`] slot for the whole lifecycle, so that if the
+    /// lifecycle is dropped before its end (its client left, its route's time ran out),
+    /// the teardown hooks still get it.
     async fn run(self, req: Req, routed: Routed<'_>) -> Response {
         let head = req.method == Method::HEAD;
+        let mut kept = Held { life: &self, req: Some(req), done: false };
+        let slot = &mut kept.req;
         // This future is moved into place with every request, so it is kept to the size
         // of the view's step: the other steps, skipped when there is nothing for them to
         // do, are boxed when they run (an allocation next to calling a hook or handling
@@ -188,19 +216,19 @@ impl Lifecycle<'_> {
         // 2. before_request; unless one answered, 3. the routing answer or the view.
         // A hook's answer takes the view's place (boxed, as the routing answers are: its
         // room would be taken from every request's future).
-        let (req, routed) = if self.scopes.any(|s| !s.before.is_empty()) {
-            let (req, answered) = Box::pin(self.before(req)).await;
-            (req, answered.map_or(routed, |answer| Routed::Answer(Box::new(answer))))
+        let routed = if self.scopes.any(|s| !s.before.is_empty()) {
+            let answered = Box::pin(self.before(slot)).await;
+            answered.map_or(routed, |answer| Routed::Answer(Box::new(answer)))
         } else {
-            (req, routed)
+            routed
         };
-        let (req, mut outcome) = match routed {
-            Routed::View(endpoint) => self.view(req, endpoint).await,
-            Routed::Answer(answer) => (req, *answer),
+        let mut outcome = match routed {
+            Routed::View(endpoint) => self.view(slot, endpoint).await,
+            Routed::Answer(answer) => *answer,
         };
         // A file answers a conditional or range request here, before the after hooks.
         if let Ok(resp) = &mut outcome {
-            crate::files::make_conditional(&req, resp);
+            crate::files::make_conditional(held(slot), resp);
         }
         // 4 to 6, unless there is no error and no hook to run.
         let resp = match outcome {
@@ -208,33 +236,38 @@ impl Lifecycle<'_> {
                 self.save_session(&mut resp);
                 resp
             }
-            outcome => Box::pin(self.finish(req, outcome)).await,
+            outcome => Box::pin(self.finish(slot, outcome)).await,
         };
+        kept.done = true;
         if head { without_body(resp) } else { resp }
     }
 
     /// Steps 4 to 6: error handling, the after hooks, the session, the teardown hooks.
-    async fn finish(&self, mut req: Req, outcome: Outcome) -> Response {
+    async fn finish(&self, slot: &mut Option<Req>, outcome: Outcome) -> Response {
         // 4. Error handling. The response stays in `handled` from here on: the later
         // steps change it in place rather than pass it around.
         let mut handled = match outcome {
             Ok(resp) => Handled { resp, unhandled: None },
-            Err(error) => {
-                let (r, handled) = self.handle_error(req, error).await;
-                req = r;
-                handled
-            }
+            Err(error) => self.handle_error(slot, error).await,
         };
         // 5. after_request, then the session is saved, as Flask's process_response.
         if self.scopes.any(|s| !s.after.is_empty()) {
-            req = self.after(req, &mut handled).await;
+            self.after(slot, &mut handled).await;
         }
         self.save_session(&mut handled.resp);
-        // 6. teardown_request.
+        // 6. teardown_request; for a request abandoned meanwhile, with the error that
+        // says so.
         if self.scopes.any(|s| !s.teardown.is_empty()) {
-            self.teardown(req, handled.unhandled.take()).await;
+            let unhandled = handled.unhandled.take().or_else(|| (self.gone)().then(|| Arc::new(abandoned())));
+            teardown(self.mode, &self.ctx, slot, self.teardown_hooks(), unhandled).await;
         }
         handled.resp
+    }
+
+    /// The teardown hooks, in the order they run: the blueprint's, then the app's, each
+    /// in reverse registration order.
+    fn teardown_hooks(&self) -> impl Iterator<Item = &'a Teardown> + use<'a> {
+        self.scopes.iter().rev().flat_map(|scope| scope.teardown.iter().rev())
     }
 
     /// Saves the session into the response, if the request used it.
@@ -244,32 +277,31 @@ impl Lifecycle<'_> {
 
     /// Step 2: the before hooks, the app's then the blueprint's; `Some` is the first
     /// hook's response, or its error.
-    async fn before(&self, mut req: Req) -> (Req, Option<Outcome>) {
+    async fn before(&self, slot: &mut Option<Req>) -> Option<Outcome> {
         for scope in self.scopes.iter() {
             for hook in &scope.before {
-                match invoke!(self.mode, self.ctx, req, hook) {
+                match invoke!(self.mode, self.ctx, slot, hook) {
                     Ok(None) => {}
-                    Ok(Some(resp)) => return (req, Some(Ok(resp))),
-                    Err(e) => return (req, Some(Err(e))),
+                    Ok(Some(resp)) => return Some(Ok(resp)),
+                    Err(e) => return Some(Err(e)),
                 }
             }
         }
-        (req, None)
+        None
     }
 
     /// Step 3: the view; a streamed body the view takes prepared (a multipart form) is
     /// prepared first, now that the before hooks have accepted the request.
-    async fn view(&self, mut req: Req, endpoint: &Endpoint) -> (Req, Outcome) {
+    async fn view(&self, slot: &mut Option<Req>, endpoint: &Endpoint) -> Outcome {
         if let BodyUse::Prepared(prepare) = endpoint.options.body {
             // Boxed by the step: a parser's state would make every view's step as large.
-            (prepare.0)(&mut req, &self.ctx).await;
+            (prepare.0)(held(slot), &self.ctx).await;
         }
-        let out = invoke!(self.mode, self.ctx, req, &endpoint.view);
-        (req, out)
+        invoke!(self.mode, self.ctx, slot, &endpoint.view)
     }
 
     /// Step 4: renders an error with the handler that takes it, or the default page.
-    async fn handle_error(&self, mut req: Req, error: HttpError) -> (Req, Handled) {
+    async fn handle_error(&self, slot: &mut Option<Req>, error: HttpError) -> Handled {
         let error = Arc::new(error);
         // Teardown hooks get an exception unless a handler for its type took it.
         let unhandled = error.is_exception().then(|| error.clone());
@@ -279,62 +311,114 @@ impl Lifecycle<'_> {
             ErrorHandling::Default => {
                 if error.is_exception() {
                     let endpoint = self.ctx.endpoint_name().unwrap_or("-");
-                    tracing::error!(error = %error, endpoint, path = %req.path(), "unhandled error in a request");
+                    let path = held(slot).path();
+                    tracing::error!(error = %error, endpoint, path, "unhandled error in a request");
                 }
-                return (req, Handled { resp: error.default_response(), unhandled });
+                return Handled { resp: error.default_response(), unhandled };
             }
         };
         let handling = error.status().as_u16();
-        let handled = match invoke!(self.mode, self.ctx, req, &handler.handler, &error) {
+        match invoke!(self.mode, self.ctx, slot, &handler.handler, &error) {
             Ok(resp) => Handled { resp, unhandled },
             Err(failure) => {
                 tracing::error!(
                     error = %failure,
                     handler = handler.name,
                     handling,
-                    path = %req.path(),
+                    path = held(slot).path(),
                     "an error handler failed; answering with a plain 500"
                 );
                 let resp = HttpError::new(StatusCode::INTERNAL_SERVER_ERROR).default_response();
                 Handled { resp, unhandled: unhandled.or(Some(Arc::new(failure))) }
             }
-        };
-        (req, handled)
+        }
     }
 
     /// Step 5: the after hooks, the blueprint's then the app's, each in reverse order. A
     /// failing hook's error is handled and the remaining hooks are skipped.
-    async fn after(&self, mut req: Req, handled: &mut Handled) -> Req {
+    async fn after(&self, slot: &mut Option<Req>, handled: &mut Handled) {
         for scope in self.scopes.iter().rev() {
             for hook in scope.after.iter().rev() {
                 let resp = std::mem::take(&mut handled.resp);
-                match invoke!(self.mode, self.ctx, req, hook, resp) {
+                match invoke!(self.mode, self.ctx, slot, hook, resp) {
                     Ok(resp) => handled.resp = resp,
                     Err(e) => {
                         tracing::error!(error = %e, "an after_request hook failed; the remaining ones are skipped");
-                        let (req, on_error) = Box::pin(self.handle_error(req, e)).await;
+                        let on_error = Box::pin(self.handle_error(slot, e)).await;
                         handled.resp = on_error.resp;
                         handled.unhandled = handled.unhandled.take().or(on_error.unhandled);
-                        return req;
+                        return;
                     }
                 }
             }
         }
-        req
     }
 
-    /// Step 6: the teardown hooks, always, in the order of the after hooks; their own
-    /// errors are logged and ignored.
-    async fn teardown(&self, mut req: Req, unhandled: Option<Arc<HttpError>>) {
-        for scope in self.scopes.iter().rev() {
-            for hook in scope.teardown.iter().rev() {
-                let err = unhandled.clone();
-                if let Err(e) = invoke!(self.mode, self.ctx, req, hook, err.as_deref()) {
-                    tracing::error!(error = %e, "a teardown_request hook failed");
-                }
-            }
+    /// Runs the teardown hooks of a request whose lifecycle was dropped before its end, on
+    /// the shared runtime, with the error that says it was abandoned; for a request a sync
+    /// call still holds, once that call returns.
+    fn abandon(&self, req: Option<Req>) {
+        let hooks: Vec<Teardown> = self.teardown_hooks().copied().collect();
+        if hooks.is_empty() {
+            return;
+        }
+        let ctx = self.ctx.clone();
+        let Some(req) = req else {
+            // A sync call has the request: it runs the hooks when it returns.
+            return;
+        };
+        crate::bridge::handle().spawn(teardown_abandoned(hooks, ctx, req));
+    }
+}
+
+/// The request for the whole lifecycle, and what happens to it if the lifecycle is
+/// dropped before its end.
+struct Held<'l, 'a> {
+    life: &'l Lifecycle<'a>,
+    req: Option<Req>,
+    /// Set once the lifecycle has run its teardown step (or had none to run).
+    done: bool,
+}
+
+impl Drop for Held<'_, '_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.life.abandon(self.req.take());
         }
     }
+}
+
+/// The error the teardown hooks of an abandoned request get.
+fn abandoned() -> HttpError {
+    HttpError::new(StatusCode::SERVICE_UNAVAILABLE).with_message(
+        "the request was abandoned before its response was sent: its client left, or its route's timeout passed",
+    )
+}
+
+/// Step 6: the teardown hooks, always, in the order of the after hooks; their own errors
+/// are logged and ignored.
+async fn teardown<'h>(
+    mode: &Mode,
+    ctx: &Arc<RequestContext>,
+    slot: &mut Option<Req>,
+    hooks: impl Iterator<Item = &'h Teardown>,
+    unhandled: Option<Arc<HttpError>>,
+) {
+    for hook in hooks {
+        let err = unhandled.clone();
+        if let Err(e) = invoke!(mode, ctx, slot, hook, err.as_deref()) {
+            tracing::error!(error = %e, "a teardown_request hook failed");
+        }
+    }
+}
+
+/// The teardown hooks of an abandoned request, off the lifecycle that was dropped: sync
+/// hooks on the sync pool (never on the runtime's threads), async ones in this task.
+async fn teardown_abandoned(hooks: Vec<Teardown>, ctx: Arc<RequestContext>, req: Req) {
+    let mode = Mode::Offload { limit: None };
+    tracing::debug!(path = req.path(), "a request was abandoned; running its teardown hooks");
+    let mut slot = Some(req);
+    teardown(&mode, &ctx, &mut slot, hooks.iter(), Some(Arc::new(abandoned()))).await;
 }
 
 /// The answer to HEAD: the response without its body, with the length it would have had

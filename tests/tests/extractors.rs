@@ -178,6 +178,11 @@ fn body_extractors_parse_and_reject_with_400() {
 
     assert_eq!(c.post("/form").form(&Item { name: "cup".into(), qty: 3 }).send().text(), "cup x3");
     assert_eq!(c.post("/form").body("name=cup&qty=3").send().status(), 415);
+    // Media types compare in any case and ignore parameters, for forms as for JSON.
+    let shouted = c.post("/form").header("content-type", "Application/X-WWW-Form-Urlencoded; charset=utf-8");
+    assert_eq!(shouted.body("name=cup&qty=3").send().text(), "cup x3");
+    let lookalike = c.post("/form").header("content-type", "application/x-www-form-urlencodedx");
+    assert_eq!(lookalike.body("name=cup&qty=3").send().status(), 415);
     assert_eq!(
         c.post("/bytes").header("x-a", "b").body(vec![0u8; 10]).send().text(),
         "10 bytes, header Some(\"b\")"

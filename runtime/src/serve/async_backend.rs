@@ -27,6 +27,7 @@ impl Offload {
         admission: &'a Admission,
         admitted: Admitted,
     ) -> impl Future<Output = Response> + Send + 'a {
-        crate::dispatch::dispatch(&admission.app, &admission.handle, admitted, &self.mode)
+        // Here a lifecycle whose request is abandoned is dropped: it never goes on unseen.
+        crate::dispatch::dispatch(&admission.app, &admission.handle, admitted, &self.mode, &|| false)
     }
 }

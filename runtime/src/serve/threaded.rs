@@ -129,11 +129,15 @@ impl Drop for Workers {
 /// Runs one request's lifecycle on this worker, parked with `waker` when it waits (after
 /// calling `blocking`), and sends its response, unless its client has gone.
 fn run(app: &AppCore, handle: &Arc<dyn AppHandle>, job: Job, waker: &Waker, blocking: &dyn Fn()) {
-    let Job { admitted, mut reply } = job;
+    let Job { admitted, reply } = job;
     if reply.is_closed() {
         tracing::debug!(path = admitted.request.path(), "the client has gone; its queued request is skipped");
         return;
     }
+    // Shared by the lifecycle, which asks before its teardown hooks whether the client is
+    // gone (a sync view runs to its end regardless), and the watch for the client leaving.
+    let reply = Mutex::new(reply);
+    let gone = || crate::sync::lock(&reply).is_closed();
     let served = {
         // Pinned where it is made: the lifecycle's state is large, and never moved.
         let lifecycle = pin!(async {
@@ -142,8 +146,8 @@ fn run(app: &AppCore, handle: &Arc<dyn AppHandle>, job: Job, waker: &Waker, bloc
             // registration.
             tokio::select! {
                 biased;
-                response = dispatch(app, handle, admitted, &Mode::Inline) => Some(response),
-                () = reply.closed() => None,
+                response = dispatch(app, handle, admitted, &Mode::Inline, &gone) => Some(response),
+                () = std::future::poll_fn(|cx| crate::sync::lock(&reply).poll_closed(cx)) => None,
             }
         });
         // The lifecycle turns every panic of user code into a 500; this keeps the worker
@@ -153,7 +157,7 @@ fn run(app: &AppCore, handle: &Arc<dyn AppHandle>, job: Job, waker: &Waker, bloc
     match served {
         // The client may still go before the response reaches it; nothing to do then.
         Ok(Some(response)) => {
-            let _ = reply.send(response);
+            let _ = crate::sync::into_inner(reply).send(response);
         }
         Ok(None) => tracing::debug!("the client has gone; its request was cancelled"),
         Err(_) => tracing::error!("a worker panicked outside the request's handlers; the request is dropped"),
