@@ -2,7 +2,8 @@
 //! page's form (progress to 100%), sees it listed and told in the live log (SSE), joins
 //! the chat (WebSocket) and hears itself. A screenshot is saved as `target/live.png`.
 //!
-//! It needs Debian's `chromium` and `chromium-driver`, as the flaskr browser test does.
+//! It needs Debian's `chromium` and `chromium-driver`, as the flaskr browser test does, and
+//! is `#[ignore]`d as that one is: `cargo test --workspace -- --include-ignored` runs it.
 
 mod browser;
 
@@ -44,7 +45,9 @@ async fn walk(c: &Client, base: &str, upload: &std::path::Path) {
 }
 
 #[test]
+#[ignore = "needs Chromium and chromedriver (apt-get install chromium chromium-driver); run with: cargo test --workspace -- --include-ignored"]
 fn upload_log_and_chat_in_chromium() {
+    browser::require();
     let uploads = TempDir::new("live-uploads");
     let files = TempDir::new("live-files");
     let upload = files.0.join("big.bin");

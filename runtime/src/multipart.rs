@@ -22,7 +22,6 @@ use crate::body::BoxFuture;
 use crate::context::RequestContext;
 use crate::error::{ClientFault, HttpError, abort};
 use crate::extract::{BodyUse, FromRequest, Prepare};
-use crate::incoming::Incoming;
 use crate::request::Request;
 
 /// Limits on `multipart/form-data` bodies, set with
@@ -350,7 +349,8 @@ const PAUSE: u64 = 256 << 10;
 /// searches them again for every new piece.
 const STALL: u64 = 1 << 20;
 
-/// Feeds the body to the parser in bounded steps (see [`PAUSE`] and [`STALL`]); the parse
+/// Feeds the body to the parser in bounded steps (see [`PAUSE`] and [`STALL`]), and hands
+/// it the body's end only at the start of one of its reads (see [`Feed::poll`]); the parse
 /// loop calls [`Feed::progress`] whenever the parser gives something out.
 #[derive(Clone, Default)]
 struct Feed(Arc<FeedState>);
@@ -361,6 +361,10 @@ struct FeedState {
     since: AtomicU64,
     /// Whether the parser was already made to pause since the last progress.
     paused: AtomicBool,
+    /// Whether the last thing handed over was a piece of the body.
+    gave_piece: AtomicBool,
+    /// Whether the body has ended (held back for one poll, then handed over).
+    ended: AtomicBool,
 }
 
 impl Feed {
@@ -369,13 +373,27 @@ impl Feed {
         self.0.paused.store(false, Ordering::Relaxed);
     }
 
+    /// The body as the stream the parser reads, its pieces from `next`.
+    fn stream<F>(&self, mut next: F) -> impl futures::Stream<Item = Result<Bytes, ClientFault>> + Send
+    where
+        F: FnMut(&mut Context<'_>) -> Poll<Option<Result<Bytes, ClientFault>>> + Send,
+    {
+        let feed = self.clone();
+        futures::stream::poll_fn(move |cx| feed.poll(cx, &mut next))
+    }
+
     fn poll(
         &self,
-        incoming: &mut Incoming,
         cx: &mut Context<'_>,
+        next: impl FnOnce(&mut Context<'_>) -> Poll<Option<Result<Bytes, ClientFault>>>,
     ) -> Poll<Option<Result<Bytes, ClientFault>>> {
-        let since = self.0.since.load(Ordering::Relaxed);
-        if since > PAUSE && !self.0.paused.swap(true, Ordering::Relaxed) {
+        let state = &*self.0;
+        if state.ended.load(Ordering::Relaxed) {
+            return Poll::Ready(None);
+        }
+        let since = state.since.load(Ordering::Relaxed);
+        if since > PAUSE && !state.paused.swap(true, Ordering::Relaxed) {
+            state.gave_piece.store(false, Ordering::Relaxed);
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
@@ -386,10 +404,36 @@ impl Feed {
             );
             return Poll::Ready(Some(Err(ClientFault::new(StatusCode::BAD_REQUEST, message))));
         }
-        let next = incoming.poll_chunk(cx);
+        let next = next(cx);
+        let gave_piece = matches!(&next, Poll::Ready(Some(Ok(_))));
         if let Poll::Ready(Some(Ok(chunk))) = &next {
-            self.0.since.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            state.since.fetch_add(chunk.len() as u64, Ordering::Relaxed);
         }
+        // A workaround for multer 3.1.0, which refuses a valid form as "incomplete
+        // multipart stream" when, after a `Pending`, the rest of the body and its end
+        // arrive in the same poll. In `Multipart::poll_next_field` (src/multipart.rs), at
+        // the stage `FindingFirstBoundary`, it reads the stream into its buffer (up to a
+        // `Pending` or the end), searches the buffer for `--boundary`, and, not finding
+        // it, reads the stream again; if that second read reaches the end, it returns
+        // `Error::IncompleteStream` at once, without searching the bytes the second read
+        // has just added. A body whose first poll is `Pending`, and whose bytes and end
+        // are ready by the next, is refused. On the threaded backend the parse runs on a
+        // worker while hyper receives the body on the event loop: with clients that write
+        // the headers and the body apart (browsers, reqwest), a few forms in a thousand.
+        //
+        // So the end never directly follows a piece of the body: a `Pending` that wakes
+        // the task at once comes between and ends multer's read, and the end is the first
+        // thing of its next read, with no bytes after it that a search could miss. It
+        // costs one more poll per form. It can go once multer searches the buffer after
+        // its second read (the upstream pull request rwf2/multer#70 does; no release has
+        // it as of 3.1.0): the test `multer_misses_a_first_boundary_that_arrives_with_the_end`
+        // below then fails, and says so.
+        if matches!(next, Poll::Ready(None)) && state.gave_piece.swap(false, Ordering::Relaxed) {
+            state.ended.store(true, Ordering::Relaxed);
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        state.gave_piece.store(gave_piece, Ordering::Relaxed);
         next
     }
 }
@@ -405,10 +449,7 @@ async fn parse(req: &Request, limits: &FormLimits) -> Result<Multipart, HttpErro
         .map_err(|_| abort(400).with_message("the multipart/form-data content type names no boundary"))?;
     let mut incoming = req.take_incoming()?;
     let feed = Feed::default();
-    let stream = {
-        let feed = feed.clone();
-        futures::stream::poll_fn(move |cx| feed.poll(&mut incoming, cx))
-    };
+    let stream = feed.stream(move |cx| incoming.poll_chunk(cx));
     let progress = || feed.progress();
     let mut parser = multer::Multipart::new(stream, boundary);
     let mut form = Multipart::default();
@@ -577,6 +618,104 @@ fn malformed(error: multer::Error) -> HttpError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::VecDeque;
+
+    /// A form of two fields, as a browser sends it.
+    const FORM: &str = "--X\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\none\r\n\
+        --X\r\nContent-Disposition: form-data; name=\"b\"\r\n\r\ntwo\r\n--X--\r\n";
+
+    /// What a body's source gives at one poll.
+    #[derive(Clone, Debug)]
+    enum Step {
+        /// Nothing yet; the task is woken at once, as hyper wakes it when bytes come.
+        Pending,
+        Piece(&'static str),
+        End,
+    }
+
+    /// A body's source that gives `steps`, one a poll.
+    fn script(
+        steps: &[Step],
+    ) -> impl FnMut(&mut Context<'_>) -> Poll<Option<Result<Bytes, ClientFault>>> + Send {
+        let mut steps = VecDeque::from(steps.to_vec());
+        move |cx| match steps.pop_front() {
+            Some(Step::Pending) => {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            Some(Step::Piece(piece)) => Poll::Ready(Some(Ok(Bytes::from_static(piece.as_bytes())))),
+            Some(Step::End) | None => Poll::Ready(None),
+        }
+    }
+
+    /// The fields multer reads from `stream`, each as `name=value`.
+    fn fields(
+        stream: impl futures::Stream<Item = Result<Bytes, ClientFault>> + Send,
+    ) -> Result<Vec<String>, multer::Error> {
+        futures::executor::block_on(async {
+            let mut parser = multer::Multipart::new(stream, "X");
+            let mut out = Vec::new();
+            while let Some(field) = parser.next_field().await? {
+                let name = field.name().unwrap_or_default().to_string();
+                out.push(format!("{name}={}", field.text().await?));
+            }
+            Ok(out)
+        })
+    }
+
+    /// The body as the threaded backend can see it: nothing at the first poll, then all
+    /// of it and its end together, in the one read of multer that follows.
+    const LATE: &[Step] = &[Step::Pending, Step::Piece(FORM), Step::End];
+
+    /// multer 3.1.0 on its own refuses the late body (see the workaround in
+    /// [`Feed::poll`]). When this fails, multer no longer does: remove the workaround.
+    #[test]
+    fn multer_misses_a_first_boundary_that_arrives_with_the_end() {
+        let raw = fields(futures::stream::poll_fn(script(LATE)));
+        assert!(
+            matches!(raw, Err(multer::Error::IncompleteStream)),
+            "multer was expected to refuse this valid form, as 3.1.0 does, and gave {raw:?}: \
+             if it is fixed, remove the workaround in `Feed::poll` and this test"
+        );
+        // The same body with its end a poll later: read whole.
+        let later = [Step::Pending, Step::Piece(FORM), Step::Pending, Step::End];
+        assert_eq!(fields(futures::stream::poll_fn(script(&later))).unwrap(), ["a=one", "b=two"]);
+    }
+
+    #[test]
+    fn the_feed_gives_multer_a_late_body_whole() {
+        let fed = fields(Feed::default().stream(script(LATE)));
+        assert_eq!(fed.expect("the form is read"), ["a=one", "b=two"]);
+    }
+
+    /// Every way the form may arrive in two pieces, with or without a `Pending` before,
+    /// between and after them, is read whole.
+    #[test]
+    fn the_feed_gives_multer_a_body_whole_however_it_arrives() {
+        for split in 0..=FORM.len() {
+            let (head, tail) = FORM.split_at(split);
+            for pending in 0..8u8 {
+                let pause = |bit: u8| (pending & bit != 0).then_some(Step::Pending);
+                let steps: Vec<Step> = [
+                    pause(1),
+                    Some(Step::Piece(head)),
+                    pause(2),
+                    Some(Step::Piece(tail)),
+                    pause(4),
+                    Some(Step::End),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                let fed = fields(Feed::default().stream(script(&steps)));
+                assert_eq!(
+                    fed.as_deref().ok(),
+                    Some(&["a=one".to_string(), "b=two".to_string()][..]),
+                    "{steps:?}: {fed:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn secure_filenames() {

@@ -1,9 +1,8 @@
 //! erlen in the ecosystem: the app as a tower `Service` inside axum and plain hyper,
-//! tower-http layers around the app on both backends, ProxyFix (`trust_proxy`) with forged
-//! and trusted headers, and TLS with HTTP/2 by ALPN.
+//! tower-http layers around the app on both backends, and ProxyFix (`trust_proxy`) with
+//! forged and trusted headers. TLS is tested in `tests/tls` (the package `erlen-tls-tests`).
 
 use std::io::Read;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -275,86 +274,4 @@ fn proxy_headers_are_ignored_unless_the_proxy_is_trusted() {
         let seen = where_from(&two, &[("x-forwarded-for", "203.0.113.9")]);
         assert!(seen.starts_with("127.0.0.1:"), "{seen}");
     }
-}
-
-/// A client TLS connection that trusts `cert` and offers `alpn`.
-async fn tls_connect(
-    addr: SocketAddr,
-    cert: &rcgen::Certificate,
-    alpn: &[u8],
-) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
-    use tokio_rustls::rustls;
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(cert.der().clone()).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![alpn.to_vec()];
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    connector.connect(name, tcp).await.expect("the TLS handshake succeeds")
-}
-
-#[test]
-fn tls_serves_http2_and_http1_by_alpn_on_both_backends() {
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    let (cert_pem, key_pem) = (certified.cert.pem(), certified.signing_key.serialize_pem());
-    for backend in BACKENDS {
-        let server = Server::bind("127.0.0.1:0")
-            .backend(backend)
-            .tls(cert_pem.clone(), key_pem.clone())
-            .spawn(app())
-            .expect("the TLS server starts");
-        let addr = server.addr();
-        erlen::block_on(async {
-            tokio::time::timeout(Duration::from_secs(20), async {
-                // HTTP/2, chosen by ALPN.
-                let tls = tls_connect(addr, &certified.cert, b"h2").await;
-                assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
-                let (mut h2, conn) = h2::client::handshake(tls).await.unwrap();
-                let driver = tokio::spawn(conn);
-                let req = http::Request::get("https://localhost/place").body(()).unwrap();
-                let (resp, _) = h2.send_request(req, true).unwrap();
-                let resp = resp.await.unwrap();
-                assert_eq!(resp.status(), 200);
-                let mut body = resp.into_body();
-                let mut text = Vec::new();
-                while let Some(chunk) = body.data().await {
-                    text.extend_from_slice(&chunk.unwrap());
-                }
-                let text = String::from_utf8_lossy(&text);
-                assert!(text.contains(" https localhost https://localhost/place"), "{backend:?}: {text}");
-                drop(h2);
-                driver.abort();
-
-                // HTTP/1.1, chosen by ALPN.
-                use tokio::io::{AsyncReadExt, AsyncWriteExt};
-                let mut tls = tls_connect(addr, &certified.cert, b"http/1.1").await;
-                assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
-                tls.write_all(b"GET /hello HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n")
-                    .await
-                    .unwrap();
-                let mut reply = Vec::new();
-                tls.read_to_end(&mut reply).await.unwrap();
-                let reply = String::from_utf8_lossy(&reply);
-                assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
-                assert!(reply.ends_with("hello from erlen at /hello"), "{reply}");
-            })
-            .await
-        })
-        .expect("the TLS exchange finishes in time");
-        server.shutdown();
-    }
-}
-
-#[test]
-fn tls_with_bad_pem_says_what_to_pass() {
-    let err = Server::bind("127.0.0.1:0").tls("not a certificate", "nor a key").spawn(app()).unwrap_err();
-    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
-    assert!(err.to_string().contains("Server::tls"), "{err}");
-    assert!(err.to_string().contains("BEGIN CERTIFICATE"), "{err}");
 }

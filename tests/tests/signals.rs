@@ -12,6 +12,15 @@ use std::time::{Duration, Instant};
 
 use erlen_tests::raw::Load;
 
+/// Sends SIGTERM to `child` (with libc, not the `kill` program a slim system may lack).
+fn sigterm(child: &std::process::Child) {
+    let pid = i32::try_from(child.id()).expect("a pid fits in i32");
+    // SAFETY: kill only sends a signal, to the process we started.
+    #[allow(unsafe_code)]
+    let sent = unsafe { libc::kill(pid, libc::SIGTERM) };
+    assert_eq!(sent, 0, "SIGTERM was sent: {}", std::io::Error::last_os_error());
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -37,8 +46,7 @@ fn sigterm_stops_app_run_gracefully_on_both_backends() {
         let in_flight =
             std::thread::spawn(move || erlen::block_on(async { reqwest::get(url).await?.text().await }));
         std::thread::sleep(Duration::from_millis(200));
-        let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-        assert!(killed.success());
+        sigterm(&child);
         let status = child.wait().unwrap();
         assert!(status.success(), "{backend}: exited with {status}");
         assert_eq!(in_flight.join().unwrap().expect("the in-flight request completes"), "finished");
@@ -64,8 +72,7 @@ fn sigterm_under_keep_alive_load_loses_no_request() {
         load.wait_for(400, Duration::from_secs(5));
         assert!(load.answered() >= 400, "{backend}: the load did not get going");
         let start = Instant::now();
-        let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-        assert!(killed.success());
+        sigterm(&child);
         let status = child.wait().unwrap();
         let took = start.elapsed();
         let report = load.finish();

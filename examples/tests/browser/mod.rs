@@ -3,7 +3,11 @@
 //! (never hang) when the browser does not answer in time.
 //!
 //! It needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them when
-//! missing; `CHROMIUM` and `CHROMEDRIVER` name other binaries).
+//! missing; `CHROMIUM` and `CHROMEDRIVER` name other binaries). The tests that use it are
+//! `#[ignore]`d, with the reason and the command that runs them, so that
+//! `cargo test --workspace` lists them as not run on a machine without a browser;
+//! `-- --include-ignored` runs them, and each fails with a message that says what is
+//! missing or did not start.
 
 #![allow(dead_code)] // each test binary uses its own part
 
@@ -20,15 +24,28 @@ pub const STEP: Duration = Duration::from_secs(20);
 /// The longest the whole walk in the browser may take.
 pub const WALK: Duration = Duration::from_secs(120);
 
-pub fn binary(var: &str, default: &str) -> PathBuf {
-    let path = std::env::var_os(var).map_or_else(|| PathBuf::from(default), PathBuf::from);
-    assert!(
-        path.exists(),
-        "{} is missing: install Debian's chromium and chromium-driver \
-         (`apt-get install -y chromium chromium-driver`; .ci/run does), or set {var}",
-        path.display()
+/// The two binaries a browser test needs, named by `CHROMEDRIVER` and `CHROMIUM` or at
+/// Debian's places: each test calls this first, and fails at once, saying what is missing.
+pub fn require() -> (PathBuf, PathBuf) {
+    let found = [("CHROMEDRIVER", "/usr/bin/chromedriver"), ("CHROMIUM", "/usr/bin/chromium")].map(
+        |(var, default)| match std::env::var_os(var) {
+            Some(path) => (
+                PathBuf::from(&path),
+                format!("{var} names {}, which is missing", Path::new(&path).display()),
+            ),
+            None => (PathBuf::from(default), format!("{default} is missing (or set {var} to the binary)")),
+        },
     );
-    path
+    let missing: Vec<&str> =
+        found.iter().filter(|(path, _)| !path.is_file()).map(|(_, why)| why.as_str()).collect();
+    assert!(
+        missing.is_empty(),
+        "this test needs Chromium and chromedriver: {}; install Debian's `apt-get install -y \
+         chromium chromium-driver` (.ci/run does)",
+        missing.join("; ")
+    );
+    let [(driver, _), (chromium, _)] = found;
+    (driver, chromium)
 }
 
 /// The workspace's `target/` folder (made if missing: the build may live elsewhere, in
@@ -67,7 +84,7 @@ pub struct Chromedriver {
 
 impl Chromedriver {
     pub fn start(log: &Path) -> Chromedriver {
-        let binary = binary("CHROMEDRIVER", "/usr/bin/chromedriver");
+        let (binary, _) = require();
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let log_file = std::fs::File::create(log).unwrap();
@@ -96,8 +113,13 @@ impl Chromedriver {
 impl Drop for Chromedriver {
     fn drop(&mut self) {
         // The group's id is chromedriver's pid (`process_group(0)`).
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-KILL", "--", &group]).stderr(Stdio::null()).status();
+        if let Ok(group) = i32::try_from(self.child.id()) {
+            // SAFETY: kill only sends a signal, to the process group we started.
+            #[allow(unsafe_code)]
+            unsafe {
+                libc::kill(-group, libc::SIGKILL)
+            };
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -105,7 +127,7 @@ impl Drop for Chromedriver {
 
 /// Opens a headless Chromium session through chromedriver.
 pub async fn open_browser(driver: &Chromedriver, profile: &Path) -> Client {
-    let chromium = binary("CHROMIUM", "/usr/bin/chromium");
+    let (_, chromium) = require();
     let args = [
         "--headless",
         "--no-sandbox",
