@@ -3,7 +3,7 @@
 //! Async handlers are always awaited in place (on the async backend that is the
 //! connection's task on the runtime; on the threaded backend, the worker thread parked on
 //! the shared runtime through the bridge). Sync handlers either run inline (threaded
-//! worker: it is a thread made for blocking) or are moved to the sync pool (`pool`), so
+//! worker: it is a thread made for blocking) or are moved to the sync pool (`sched`), so
 //! they never stall the runtime's worker threads. Panics are caught here, once.
 
 use std::future::Future;
@@ -23,7 +23,7 @@ use crate::sync::lock;
 /// Where sync handlers run.
 #[derive(Clone, Debug)]
 pub(crate) enum Mode {
-    /// On erlen's sync pool (see `pool`), with at most `limit` at once when set.
+    /// On erlen's sync pool (see `sched`), with at most `limit` at once when set.
     Offload { limit: Option<Arc<Semaphore>> },
     /// On the calling thread (a worker of the threaded backend).
     Inline,
@@ -56,7 +56,8 @@ impl Mode {
                     out: Mutex::new(None),
                     waker: AtomicWaker::new(),
                 });
-                crate::pool::global().execute(offloaded.clone());
+                let pushed = crate::sched::sync_pool().push(offloaded.clone());
+                debug_assert!(pushed.is_ok(), "the sync pool has no bound and is never closed");
                 std::future::poll_fn(|cx| offloaded.poll_out(cx)).await
             }
         }
@@ -71,7 +72,7 @@ struct Offloaded<F, T> {
     waker: AtomicWaker,
 }
 
-impl<F: FnOnce() -> T + Send, T: Send> crate::pool::Task for Offloaded<F, T> {
+impl<F: FnOnce() -> T + Send, T: Send> crate::sched::Task for Offloaded<F, T> {
     fn run(&self) {
         let call = lock(&self.call).take();
         if let Some(call) = call {
@@ -124,6 +125,40 @@ mod tests {
             let inside = crate::context::current().is_some();
             self.0.store(if inside { 1 } else { 2 }, Ordering::SeqCst);
         }
+    }
+
+    #[test]
+    fn calls_queued_by_busy_runtime_workers_still_run() {
+        use std::sync::mpsc;
+        use std::time::{Duration, Instant};
+        // A runtime worker defers the wake-up to when it parks. Here every worker stays
+        // busy without parking, so only the monitor can start the queued call.
+        let handle = crate::bridge::handle();
+        crate::bridge::block_on(handle.spawn(async {})).unwrap();
+        std::thread::sleep(Duration::from_millis(50)); // the workers park once: they defer
+        let busy = Duration::from_millis(800);
+        for _ in 1..handle.metrics().num_workers() {
+            handle.spawn(async move { std::thread::sleep(busy) });
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        let (ran, ran_at) = mpsc::channel();
+        let submitted = Instant::now();
+        handle.spawn(async move {
+            let (parts, ()) = http::Request::new(()).into_parts();
+            let req = Box::new(Request::from_parts(parts, bytes::Bytes::new()).unwrap());
+            let mode = Mode::Offload { limit: None };
+            let mut call = Box::pin(mode.call_sync(req, RequestContext::for_tests(), move |_| {
+                let _ = ran.send(Instant::now());
+                Ok(())
+            }));
+            // Poll once, which queues the call, then keep this worker busy too.
+            std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx).is_ready())).await;
+            std::thread::sleep(busy);
+            let _ = call.await;
+        });
+        let ran_at = ran_at.recv_timeout(Duration::from_secs(5)).unwrap();
+        let waited = ran_at.duration_since(submitted);
+        assert!(waited < Duration::from_millis(400), "the queued call waited {waited:?} behind busy workers");
     }
 
     #[tokio::test]

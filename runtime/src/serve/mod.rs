@@ -26,7 +26,6 @@ mod tls;
 
 pub(crate) use service::LayerFn;
 pub use service::{AppService, Stack};
-pub(crate) use threaded::flush as flush_threaded;
 
 use std::io::{self, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
