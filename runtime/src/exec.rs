@@ -51,46 +51,80 @@ impl Mode {
                     Some(sem) => sem.clone().acquire_owned().await.ok(),
                     None => None,
                 };
-                let offloaded = Arc::new(Offloaded {
-                    call: Mutex::new(Some(call)),
-                    out: Mutex::new(None),
-                    waker: AtomicWaker::new(),
-                });
-                let pushed = crate::sched::sync_pool().push(offloaded.clone());
-                debug_assert!(pushed.is_ok(), "the sync pool has no bound and is never closed");
-                std::future::poll_fn(|cx| offloaded.poll_out(cx)).await
+                let offloaded =
+                    Arc::new(Offloaded { stage: Mutex::new(Stage::Queued(call)), waker: AtomicWaker::new() });
+                let mut queued = false;
+                std::future::poll_fn(|cx| {
+                    if !queued {
+                        // The waker is in place before the call is queued, so the first
+                        // poll need not look for an output that cannot be there yet.
+                        offloaded.waker.register(cx.waker());
+                        let pushed = crate::sched::sync_pool().push(offloaded.clone());
+                        debug_assert!(pushed.is_ok(), "the sync pool has no bound and is never closed");
+                        queued = true;
+                        return Poll::Pending;
+                    }
+                    offloaded.poll_out(cx)
+                })
+                .await
             }
         }
     }
 }
 
-/// A sync call on its way to the pool and back, in one allocation: the call, the slot for
-/// its output, and the waker of the task awaiting it.
+/// A sync call on its way to the pool and back, in one allocation: the call, then its
+/// output, behind one lock, and the waker of the task awaiting it.
 struct Offloaded<F, T> {
-    call: Mutex<Option<F>>,
-    out: Mutex<Option<T>>,
+    stage: Mutex<Stage<F, T>>,
     waker: AtomicWaker,
+}
+
+enum Stage<F, T> {
+    Queued(F),
+    Running,
+    Done(T),
+    Taken,
 }
 
 impl<F: FnOnce() -> T + Send, T: Send> crate::sched::Task for Offloaded<F, T> {
     fn run(&self) {
-        let call = lock(&self.call).take();
-        if let Some(call) = call {
-            let out = call();
-            *lock(&self.out) = Some(out);
-            self.waker.wake();
-        }
+        let call = {
+            let mut stage = lock(&self.stage);
+            match std::mem::replace(&mut *stage, Stage::Running) {
+                Stage::Queued(call) => call,
+                // Run already.
+                other => {
+                    *stage = other;
+                    return;
+                }
+            }
+        };
+        let out = call();
+        *lock(&self.stage) = Stage::Done(out);
+        self.waker.wake();
     }
 }
 
 impl<F, T> Offloaded<F, T> {
+    /// The output, once the call has run.
+    fn take(&self) -> Option<T> {
+        let mut stage = lock(&self.stage);
+        match std::mem::replace(&mut *stage, Stage::Taken) {
+            Stage::Done(out) => Some(out),
+            other => {
+                *stage = other;
+                None
+            }
+        }
+    }
+
     fn poll_out(&self, cx: &mut Context<'_>) -> Poll<T> {
-        if let Some(out) = lock(&self.out).take() {
+        if let Some(out) = self.take() {
             return Poll::Ready(out);
         }
         self.waker.register(cx.waker());
         // The output may have arrived between the look and the registration.
-        match lock(&self.out).take() {
+        match self.take() {
             Some(out) => Poll::Ready(out),
             None => Poll::Pending,
         }
