@@ -109,12 +109,13 @@ impl<F, T> Offloaded<F, T> {
     /// The output, once the call has run.
     fn take(&self) -> Option<T> {
         let mut stage = lock(&self.stage);
+        // Looked at in place first: a stage is large, and moving it out and back costs.
+        if !matches!(*stage, Stage::Done(_)) {
+            return None;
+        }
         match std::mem::replace(&mut *stage, Stage::Taken) {
             Stage::Done(out) => Some(out),
-            other => {
-                *stage = other;
-                None
-            }
+            _ => None,
         }
     }
 

@@ -208,6 +208,9 @@ thread_local! {
     /// Whether this thread is one of the shared runtime's, which call [`flush`] before
     /// they park (known once it has parked once).
     static RUNTIME_THREAD: Cell<bool> = const { Cell::new(false) };
+    /// The scheduler last put in `DEFERRED` since the last flush, by address: the other
+    /// jobs of the tick skip the list.
+    static LAST_DEFERRED: Cell<*const ()> = const { Cell::new(std::ptr::null()) };
 }
 
 /// Called by the shared runtime's threads before they park: wakes a thread for the jobs
@@ -215,10 +218,18 @@ thread_local! {
 /// calls it, so that its jobs wait for it.
 pub(crate) fn flush() {
     RUNTIME_THREAD.with(|r| r.set(true));
-    let deferred = DEFERRED.with(|d| std::mem::take(&mut *d.borrow_mut()));
-    for sched in deferred {
-        sched.flush();
-    }
+    LAST_DEFERRED.with(|last| last.set(std::ptr::null()));
+    DEFERRED.with(|d| {
+        let mut deferred = std::mem::take(&mut *d.borrow_mut());
+        for sched in deferred.drain(..) {
+            sched.flush();
+        }
+        // The list keeps its room for the next tick: no allocation per tick.
+        let mut d = d.borrow_mut();
+        if d.is_empty() {
+            *d = deferred;
+        }
+    });
 }
 
 impl<J: Send + 'static> Flush for Sched<J> {
@@ -297,13 +308,17 @@ impl<J: Send + 'static> Sched<J> {
             self.wake_monitor.notify_one();
         }
         if defer {
-            DEFERRED.with(|d| {
-                let mut d = d.borrow_mut();
-                let this: Arc<dyn Flush> = self.clone();
-                if !d.iter().any(|s| Arc::ptr_eq(s, &this)) {
-                    d.push(this);
-                }
-            });
+            // Most jobs of a tick go to the scheduler listed last: compared by address,
+            // without touching the list or the count of the `Arc`.
+            let this = Arc::as_ptr(self).cast::<()>();
+            if LAST_DEFERRED.with(|last| last.replace(this)) != this {
+                DEFERRED.with(|d| {
+                    let mut d = d.borrow_mut();
+                    if !d.iter().any(|s| std::ptr::addr_eq(Arc::as_ptr(s), this)) {
+                        d.push(self.clone());
+                    }
+                });
+            }
         }
         self.wake(woken);
         Ok(())
