@@ -3,7 +3,7 @@
 //! Async handlers are always awaited in place (on the async backend that is the
 //! connection's task on the runtime; on the threaded backend, the worker thread parked on
 //! the shared runtime through the bridge). Sync handlers either run inline (threaded
-//! worker: it is a thread made for blocking) or are moved to the sync pool (`pool`), so
+//! worker: it is a thread made for blocking) or are moved to the sync pool (`sched`), so
 //! they never stall the runtime's worker threads. Panics are caught here, once.
 
 use std::future::Future;
@@ -23,7 +23,7 @@ use crate::sync::lock;
 /// Where sync handlers run.
 #[derive(Clone, Debug)]
 pub(crate) enum Mode {
-    /// On erlen's sync pool (see `pool`), with at most `limit` at once when set.
+    /// On erlen's sync pool (see `sched`), with at most `limit` at once when set.
     Offload { limit: Option<Arc<Semaphore>> },
     /// On the calling thread (a worker of the threaded backend).
     Inline,
@@ -51,45 +51,81 @@ impl Mode {
                     Some(sem) => sem.clone().acquire_owned().await.ok(),
                     None => None,
                 };
-                let offloaded = Arc::new(Offloaded {
-                    call: Mutex::new(Some(call)),
-                    out: Mutex::new(None),
-                    waker: AtomicWaker::new(),
-                });
-                crate::pool::global().execute(offloaded.clone());
-                std::future::poll_fn(|cx| offloaded.poll_out(cx)).await
+                let offloaded =
+                    Arc::new(Offloaded { stage: Mutex::new(Stage::Queued(call)), waker: AtomicWaker::new() });
+                let mut queued = false;
+                std::future::poll_fn(|cx| {
+                    if !queued {
+                        // The waker is in place before the call is queued, so the first
+                        // poll need not look for an output that cannot be there yet.
+                        offloaded.waker.register(cx.waker());
+                        let pushed = crate::sched::sync_pool().push(offloaded.clone());
+                        debug_assert!(pushed.is_ok(), "the sync pool has no bound and is never closed");
+                        queued = true;
+                        return Poll::Pending;
+                    }
+                    offloaded.poll_out(cx)
+                })
+                .await
             }
         }
     }
 }
 
-/// A sync call on its way to the pool and back, in one allocation: the call, the slot for
-/// its output, and the waker of the task awaiting it.
+/// A sync call on its way to the pool and back, in one allocation: the call, then its
+/// output, behind one lock, and the waker of the task awaiting it.
 struct Offloaded<F, T> {
-    call: Mutex<Option<F>>,
-    out: Mutex<Option<T>>,
+    stage: Mutex<Stage<F, T>>,
     waker: AtomicWaker,
 }
 
-impl<F: FnOnce() -> T + Send, T: Send> crate::pool::Task for Offloaded<F, T> {
+enum Stage<F, T> {
+    Queued(F),
+    Running,
+    Done(T),
+    Taken,
+}
+
+impl<F: FnOnce() -> T + Send, T: Send> crate::sched::Task for Offloaded<F, T> {
     fn run(&self) {
-        let call = lock(&self.call).take();
-        if let Some(call) = call {
-            let out = call();
-            *lock(&self.out) = Some(out);
-            self.waker.wake();
-        }
+        let call = {
+            let mut stage = lock(&self.stage);
+            match std::mem::replace(&mut *stage, Stage::Running) {
+                Stage::Queued(call) => call,
+                // Run already.
+                other => {
+                    *stage = other;
+                    return;
+                }
+            }
+        };
+        let out = call();
+        *lock(&self.stage) = Stage::Done(out);
+        self.waker.wake();
     }
 }
 
 impl<F, T> Offloaded<F, T> {
+    /// The output, once the call has run.
+    fn take(&self) -> Option<T> {
+        let mut stage = lock(&self.stage);
+        // Looked at in place first: a stage is large, and moving it out and back costs.
+        if !matches!(*stage, Stage::Done(_)) {
+            return None;
+        }
+        match std::mem::replace(&mut *stage, Stage::Taken) {
+            Stage::Done(out) => Some(out),
+            _ => None,
+        }
+    }
+
     fn poll_out(&self, cx: &mut Context<'_>) -> Poll<T> {
-        if let Some(out) = lock(&self.out).take() {
+        if let Some(out) = self.take() {
             return Poll::Ready(out);
         }
         self.waker.register(cx.waker());
         // The output may have arrived between the look and the registration.
-        match lock(&self.out).take() {
+        match self.take() {
             Some(out) => Poll::Ready(out),
             None => Poll::Pending,
         }
@@ -124,6 +160,40 @@ mod tests {
             let inside = crate::context::current().is_some();
             self.0.store(if inside { 1 } else { 2 }, Ordering::SeqCst);
         }
+    }
+
+    #[test]
+    fn calls_queued_by_busy_runtime_workers_still_run() {
+        use std::sync::mpsc;
+        use std::time::{Duration, Instant};
+        // A runtime worker defers the wake-up to when it parks. Here every worker stays
+        // busy without parking, so only the monitor can start the queued call.
+        let handle = crate::bridge::handle();
+        crate::bridge::block_on(handle.spawn(async {})).unwrap();
+        std::thread::sleep(Duration::from_millis(50)); // the workers park once: they defer
+        let busy = Duration::from_millis(800);
+        for _ in 1..handle.metrics().num_workers() {
+            handle.spawn(async move { std::thread::sleep(busy) });
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        let (ran, ran_at) = mpsc::channel();
+        let submitted = Instant::now();
+        handle.spawn(async move {
+            let (parts, ()) = http::Request::new(()).into_parts();
+            let req = Box::new(Request::from_parts(parts, bytes::Bytes::new()).unwrap());
+            let mode = Mode::Offload { limit: None };
+            let mut call = Box::pin(mode.call_sync(req, RequestContext::for_tests(), move |_| {
+                let _ = ran.send(Instant::now());
+                Ok(())
+            }));
+            // Poll once, which queues the call, then keep this worker busy too.
+            std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx).is_ready())).await;
+            std::thread::sleep(busy);
+            let _ = call.await;
+        });
+        let ran_at = ran_at.recv_timeout(Duration::from_secs(5)).unwrap();
+        let waited = ran_at.duration_since(submitted);
+        assert!(waited < Duration::from_millis(400), "the queued call waited {waited:?} behind busy workers");
     }
 
     #[tokio::test]
