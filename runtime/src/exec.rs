@@ -29,14 +29,24 @@ pub(crate) enum Mode {
     Inline,
 }
 
+/// What becomes of the request a sync call holds if whoever awaits the call stops waiting
+/// (the lifecycle was dropped: its client left, its route's time ran out): the call runs
+/// to its end on its thread, and then the request is handed to what `then` gives.
+pub(crate) trait Abandon: Sync {
+    /// What to do with the request once the call has returned.
+    fn then(&self) -> Box<dyn FnOnce(Box<Request>) + Send>;
+}
+
 impl Mode {
     /// Runs sync user code `f` with the request, inside the request context `ctx`,
-    /// returning the request with the result.
+    /// returning the request with the result. Should the future be dropped while the call
+    /// runs on the pool, the request goes to `abandon`'s continuation when it returns.
     pub(crate) async fn call_sync<R: Send + 'static>(
         &self,
         mut req: Box<Request>,
         ctx: Arc<RequestContext>,
         f: impl FnOnce(&mut Request) -> Result<R, HttpError> + Send + 'static,
+        abandon: Option<&dyn Abandon>,
     ) -> (Box<Request>, Result<R, HttpError>) {
         let call = move || {
             let out = crate::context::enter_sync(ctx, || catch_unwind(AssertUnwindSafe(|| f(&mut req))))
@@ -51,22 +61,53 @@ impl Mode {
                     Some(sem) => sem.clone().acquire_owned().await.ok(),
                     None => None,
                 };
-                let offloaded =
-                    Arc::new(Offloaded { stage: Mutex::new(Stage::Queued(call)), waker: AtomicWaker::new() });
-                let mut queued = false;
-                std::future::poll_fn(|cx| {
-                    if !queued {
-                        // The waker is in place before the call is queued, so the first
-                        // poll need not look for an output that cannot be there yet.
-                        offloaded.waker.register(cx.waker());
-                        let pushed = crate::sched::sync_pool().push(offloaded.clone());
-                        debug_assert!(pushed.is_ok(), "the sync pool has no bound and is never closed");
-                        queued = true;
-                        return Poll::Pending;
-                    }
-                    offloaded.poll_out(cx)
-                })
-                .await
+                let offloaded = Arc::new(Offloaded {
+                    slot: Mutex::new(Slot { stage: Stage::Queued(call), then: None }),
+                    waker: AtomicWaker::new(),
+                });
+                Waiting { offloaded, queued: false, done: false, abandon }.await
+            }
+        }
+    }
+}
+
+/// The future of a call on the pool: queues it on its first poll, then waits for its
+/// output; dropped before that, it hands the call's request on (see [`Abandon`]).
+struct Waiting<'a, F, R> {
+    offloaded: Arc<Offloaded<F, Out<R>>>,
+    queued: bool,
+    done: bool,
+    abandon: Option<&'a dyn Abandon>,
+}
+
+/// What a sync call gives back: the request and the function's result.
+type Out<R> = (Box<Request>, Result<R, HttpError>);
+
+impl<F: FnOnce() -> Out<R> + Send + 'static, R: Send + 'static> Future for Waiting<'_, F, R> {
+    type Output = Out<R>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Out<R>> {
+        if !self.queued {
+            // The waker is in place before the call is queued, so the first poll need not
+            // look for an output that cannot be there yet.
+            self.offloaded.waker.register(cx.waker());
+            let pushed = crate::sched::sync_pool().push(self.offloaded.clone());
+            debug_assert!(pushed.is_ok(), "the sync pool has no bound and is never closed");
+            self.queued = true;
+            return Poll::Pending;
+        }
+        let out = std::task::ready!(self.offloaded.poll_out(cx));
+        self.done = true;
+        Poll::Ready(out)
+    }
+}
+
+impl<F, R> Drop for Waiting<'_, F, R> {
+    fn drop(&mut self) {
+        if self.queued && !self.done {
+            if let Some(abandon) = self.abandon {
+                let then = abandon.then();
+                self.offloaded.abandon(Box::new(move |(req, _)| then(req)));
             }
         }
     }
@@ -75,8 +116,14 @@ impl Mode {
 /// A sync call on its way to the pool and back, in one allocation: the call, then its
 /// output, behind one lock, and the waker of the task awaiting it.
 struct Offloaded<F, T> {
-    stage: Mutex<Stage<F, T>>,
+    slot: Mutex<Slot<F, T>>,
     waker: AtomicWaker,
+}
+
+/// Where the call is, and what to do with its output if nobody waits for it any more.
+struct Slot<F, T> {
+    stage: Stage<F, T>,
+    then: Option<Box<dyn FnOnce(T) + Send>>,
 }
 
 enum Stage<F, T> {
@@ -89,33 +136,62 @@ enum Stage<F, T> {
 impl<F: FnOnce() -> T + Send, T: Send> crate::sched::Task for Offloaded<F, T> {
     fn run(&self) {
         let call = {
-            let mut stage = lock(&self.stage);
-            match std::mem::replace(&mut *stage, Stage::Running) {
+            let mut slot = lock(&self.slot);
+            match std::mem::replace(&mut slot.stage, Stage::Running) {
                 Stage::Queued(call) => call,
                 // Run already.
                 other => {
-                    *stage = other;
+                    slot.stage = other;
                     return;
                 }
             }
         };
         let out = call();
-        *lock(&self.stage) = Stage::Done(out);
-        self.waker.wake();
+        let mut slot = lock(&self.slot);
+        match slot.then.take() {
+            // Nobody waits for it any more: its continuation takes it, on this thread.
+            Some(then) => {
+                slot.stage = Stage::Taken;
+                drop(slot);
+                then(out);
+            }
+            None => {
+                slot.stage = Stage::Done(out);
+                drop(slot);
+                self.waker.wake();
+            }
+        }
     }
 }
 
 impl<F, T> Offloaded<F, T> {
     /// The output, once the call has run.
     fn take(&self) -> Option<T> {
-        let mut stage = lock(&self.stage);
+        let mut slot = lock(&self.slot);
         // Looked at in place first: a stage is large, and moving it out and back costs.
-        if !matches!(*stage, Stage::Done(_)) {
+        if !matches!(slot.stage, Stage::Done(_)) {
             return None;
         }
-        match std::mem::replace(&mut *stage, Stage::Taken) {
+        match std::mem::replace(&mut slot.stage, Stage::Taken) {
             Stage::Done(out) => Some(out),
             _ => None,
+        }
+    }
+
+    /// Nobody waits for the output any more: `then` gets it, now if the call is done,
+    /// else when it returns.
+    fn abandon(&self, then: Box<dyn FnOnce(T) + Send>) {
+        let mut slot = lock(&self.slot);
+        match std::mem::replace(&mut slot.stage, Stage::Taken) {
+            Stage::Done(out) => {
+                drop(slot);
+                then(out);
+            }
+            Stage::Taken => {}
+            other => {
+                slot.stage = other;
+                slot.then = Some(then);
+            }
         }
     }
 
@@ -182,10 +258,15 @@ mod tests {
             let (parts, ()) = http::Request::new(()).into_parts();
             let req = Box::new(Request::from_parts(parts, bytes::Bytes::new()).unwrap());
             let mode = Mode::Offload { limit: None };
-            let mut call = Box::pin(mode.call_sync(req, RequestContext::for_tests(), move |_| {
-                let _ = ran.send(Instant::now());
-                Ok(())
-            }));
+            let mut call = Box::pin(mode.call_sync(
+                req,
+                RequestContext::for_tests(),
+                move |_| {
+                    let _ = ran.send(Instant::now());
+                    Ok(())
+                },
+                None,
+            ));
             // Poll once, which queues the call, then keep this worker busy too.
             std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx).is_ready())).await;
             std::thread::sleep(busy);
