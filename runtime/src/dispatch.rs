@@ -43,7 +43,7 @@ pub(crate) fn dispatch<'a>(
     mode: &'a Mode,
     gone: &'a (dyn Fn() -> bool + Sync),
 ) -> impl Future<Output = Response> + 'a {
-    let Admitted { request: mut req, routed } = admitted;
+    let Admitted { request: mut req, routed, .. } = admitted;
     req.state = app.state.clone();
     let (routed, endpoint) = route(app, &mut req, routed);
     let blueprint = endpoint.map(|e| app.endpoints[e].scope).filter(|&s| s != 0).map(|s| &app.scopes[s]);
@@ -218,7 +218,15 @@ impl<'a> Lifecycle<'a> {
         // 2. before_request; unless one answered, 3. the routing answer or the view.
         // A hook's answer takes the view's place (boxed, as the routing answers are: its
         // room would be taken from every request's future).
-        let routed = if self.scopes.any(|s| !s.before.is_empty()) {
+        // A server-side session is read from its store first, once; a store that does not
+        // answer fails the request as a failing before hook would.
+        let unread = match crate::session::preload(&self.ctx) {
+            Some(load) => load.await.err(),
+            None => None,
+        };
+        let routed = if let Some(e) = unread {
+            Routed::Answer(Box::new(Err(e.into())))
+        } else if self.scopes.any(|s| !s.before.is_empty()) {
             let answered = Box::pin(self.before(slot)).await;
             answered.map_or(routed, |answer| Routed::Answer(Box::new(answer)))
         } else {
@@ -235,7 +243,7 @@ impl<'a> Lifecycle<'a> {
         // 4 to 6, unless there is no error and no hook to run.
         let resp = match outcome {
             Ok(mut resp) if !self.scopes.any(|s| !s.after.is_empty() || !s.teardown.is_empty()) => {
-                self.save_session(&mut resp);
+                self.save_session(&mut resp).await;
                 resp
             }
             outcome => Box::pin(self.finish(slot, outcome)).await,
@@ -256,7 +264,7 @@ impl<'a> Lifecycle<'a> {
         if self.scopes.any(|s| !s.after.is_empty()) {
             self.after(slot, &mut handled).await;
         }
-        self.save_session(&mut handled.resp);
+        self.save_session(&mut handled.resp).await;
         // 6. teardown_request; for a request abandoned meanwhile, with the error that
         // says so.
         if self.scopes.any(|s| !s.teardown.is_empty()) {
@@ -272,9 +280,15 @@ impl<'a> Lifecycle<'a> {
         self.scopes.iter().rev().flat_map(|scope| scope.teardown.iter().rev())
     }
 
-    /// Saves the session into the response, if the request used it.
-    fn save_session(&self, resp: &mut Response) {
-        crate::session::save(&self.ctx, resp);
+    /// Saves the session into the response, if the request used it; a server-side store
+    /// that does not take it makes the answer a 503 (what the request changed is not
+    /// kept, so it must not look as if it were).
+    async fn save_session(&self, resp: &mut Response) {
+        if let Some(write) = crate::session::save(&self.ctx, resp) {
+            if let Err(e) = write.await {
+                *resp = HttpError::from(e).default_response();
+            }
+        }
     }
 
     /// Step 2: the before hooks, the app's then the blueprint's; `Some` is the first

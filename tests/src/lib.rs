@@ -4,6 +4,7 @@
 pub mod flask_port;
 pub mod lifecycle;
 pub mod raw;
+pub mod session_cases;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
