@@ -1,6 +1,7 @@
 //! Shared test apps and the [`Transport`] abstraction that lets one behaviour suite run
 //! in-process through the test client and over real sockets on each backend.
 
+pub mod channel_cases;
 pub mod flask_port;
 pub mod lifecycle;
 pub mod raw;
