@@ -535,6 +535,17 @@ impl App {
         let mut features = Features::default();
         features.insert(Templates::new(self.template_folder.resolve("templates"), debug, &template_entries));
         let timeout = self.redis_timeout.unwrap_or(std::time::Duration::from_secs(2));
+        #[cfg(not(feature = "redis"))]
+        if crate::env::redis_url().is_some() {
+            // Set for an instance among many: without Redis its sessions, channels and
+            // rate limits would quietly stay in this process.
+            problems.push(
+                "ERLEN_REDIS_URL is set, but erlen was built without its `redis` feature, so \
+                 sessions, channels and rate limits would stay in this process: turn the feature \
+                 on (`erlen = { ..., features = [\"redis\"] }`) or unset ERLEN_REDIS_URL"
+                    .to_string(),
+            );
+        }
         #[cfg(feature = "redis")]
         let redis = match self.redis.or_else(crate::env::redis_url) {
             Some(url) => match crate::store::Redis::open(&url, timeout) {
@@ -625,5 +636,30 @@ impl std::error::Error for BuildError {}
 impl From<BuildError> for std::io::Error {
     fn from(e: BuildError) -> std::io::Error {
         std::io::Error::new(std::io::ErrorKind::InvalidInput, e)
+    }
+}
+
+#[cfg(all(test, not(feature = "redis")))]
+mod without_redis {
+    /// Run in a child process of this test binary, so that setting the variable touches
+    /// no other test.
+    #[test]
+    fn a_redis_url_without_the_feature_is_refused() {
+        if std::env::var_os("ERLEN_TEST_CHILD").is_some() {
+            let built = super::App::new().try_test_client();
+            let Err(problems) = built else { panic!("the app is refused") };
+            let problems = problems.to_string();
+            assert!(problems.contains("built without its `redis` feature"), "{problems}");
+            return;
+        }
+        let exe = std::env::current_exe().expect("the test binary");
+        let child = std::process::Command::new(exe)
+            .args(["--exact", "app::builder::without_redis::a_redis_url_without_the_feature_is_refused"])
+            .env("ERLEN_TEST_CHILD", "1")
+            .env("ERLEN_REDIS_URL", "redis://127.0.0.1:6379/0")
+            .output()
+            .expect("the child runs");
+        let out = String::from_utf8_lossy(&child.stdout);
+        assert!(child.status.success() && out.contains("1 passed"), "the child test failed:\n{out}");
     }
 }
