@@ -135,3 +135,46 @@ fn a_registered_user_logs_in() {
         .send();
     assert!(page.text().contains("<li><span>ada</span>"), "{}", page.text());
 }
+
+/// Password guessing is slowed down: twenty requests a minute from one address to the login
+/// page, then a 429 that says when to come back; register has its own count.
+#[test]
+fn login_is_rate_limited() {
+    let fixture = Fixture::new();
+    // Counted per minute: start again, with a new app, if the minute turns in the middle.
+    for _ in 0..2 {
+        let client = fixture.client();
+        let auth = AuthActions::new(&client);
+        let minute = now_secs() / 60;
+        let statuses: Vec<u16> = (0..21).map(|_| auth.login_as("test", "guess").status().as_u16()).collect();
+        if now_secs() / 60 != minute {
+            continue;
+        }
+        assert!(statuses[..20].iter().all(|s| *s == 200), "{statuses:?}");
+        assert_eq!(statuses[20], 429);
+        let refused = auth.login_as("test", "test");
+        assert_eq!(refused.status(), 429, "the right password too, until the minute ends");
+        assert!(refused.header("retry-after").is_some());
+        assert_eq!(client.get("/auth/register").send().status(), 200, "register has its own count");
+        return;
+    }
+    panic!("the minute turned twice");
+}
+
+/// Logging in gives the browser a new session id (as a server-side store shows), so a
+/// session planted before the login is not the logged-in one.
+#[test]
+fn login_regenerates_the_session() {
+    let fixture = Fixture::new();
+    let client = fixture.app().session_store(erlen::SessionStore::Memory).test_client();
+    client.session_transaction(|s| s.insert("planted", true));
+    let before = client.cookie("session");
+    AuthActions::new(&client).login();
+    assert_ne!(client.cookie("session"), before, "a new id");
+    assert!(client.session_transaction(|s| s.contains("user_id")));
+    assert!(!client.session_transaction(|s| s.contains("planted")), "login clears what was there");
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
