@@ -7,7 +7,7 @@ use erlen_pattern::{METHODS, Pattern};
 use proc_macro2::{Span, TokenStream};
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
-use syn::{LitInt, LitStr, Token, bracketed};
+use syn::{LitBool, LitInt, LitStr, Token, bracketed};
 
 use crate::errors::Errors;
 use crate::kind::{ErrorTarget, Kind, Rule, Setting};
@@ -85,6 +85,7 @@ struct RawRoute {
     methods: Option<(Span, Vec<LitStr>)>,
     body_limit: Option<(Span, Setting)>,
     timeout: Option<(Span, Setting)>,
+    csrf: Option<LitBool>,
 }
 
 impl Parse for RawRoute {
@@ -98,7 +99,7 @@ impl Parse for RawRoute {
                 "expected the URL pattern as a string literal, as in `\"/users/<int:id>\"`",
             )
         })?;
-        let mut raw = RawRoute { lit, methods: None, body_limit: None, timeout: None };
+        let mut raw = RawRoute { lit, methods: None, body_limit: None, timeout: None, csrf: None };
         while !input.is_empty() {
             input.parse::<Token![,]>()?;
             if input.is_empty() {
@@ -109,11 +110,12 @@ impl Parse for RawRoute {
                 "methods" => ("methods = [\"GET\", \"POST\"]", raw.methods.is_some()),
                 "body_limit" => ("body_limit = \"10 MiB\"", raw.body_limit.is_some()),
                 "timeout" => ("timeout = \"30 s\"", raw.timeout.is_some()),
+                "csrf" => ("csrf = false", raw.csrf.is_some()),
                 _ => {
                     return Err(syn::Error::new(
                         key.span(),
                         format!(
-                            "unknown argument `{key}`: expected `methods = [\"GET\", \"POST\"]`, `body_limit = \"10 MiB\"` or `timeout = \"30 s\"`"
+                            "unknown argument `{key}`: expected `methods = [\"GET\", \"POST\"]`, `body_limit = \"10 MiB\"`, `timeout = \"30 s\"` or `csrf = false`"
                         ),
                     ));
                 }
@@ -133,6 +135,7 @@ impl Parse for RawRoute {
                     raw.methods = Some((key.span(), list.into_iter().collect()));
                 }
                 "body_limit" => raw.body_limit = Some((key.span(), setting(input, units::parse_size, true)?)),
+                "csrf" => raw.csrf = Some(csrf(input)?),
                 _ => raw.timeout = Some((key.span(), setting(input, units::parse_duration, false)?)),
             }
         }
@@ -157,6 +160,17 @@ fn setting(
     })?;
     let value = parse(&lit.value()).map_err(|message| syn::Error::new(lit.span(), message))?;
     Ok(Setting { value, span: lit.span() })
+}
+
+/// The value of `csrf`: `false` exempts the route from CSRF protection (`true`, the
+/// default, says so explicitly).
+fn csrf(input: ParseStream) -> syn::Result<LitBool> {
+    input.parse::<LitBool>().map_err(|e| {
+        syn::Error::new(
+            e.span(),
+            "`csrf` takes `false` to exempt this route from CSRF protection (or `true`, the default), as in `csrf = false`",
+        )
+    })
 }
 
 /// The rule of a route, shortcut or WebSocket attribute.
@@ -208,7 +222,7 @@ fn rule(attr: Attr, tokens: TokenStream, errors: &mut Errors) -> Option<Rule> {
         (_, None) => vec!["GET"],
         (_, Some((span, list))) => methods(span, list, errors),
     };
-    Some(Rule { pattern: pattern?, lit: raw.lit, methods, body_limit, timeout })
+    Some(Rule { pattern: pattern?, lit: raw.lit, methods, body_limit, timeout, csrf: raw.csrf })
 }
 
 /// `methods = [...]` of a `#[route]`: each a known method, in any case, once.
@@ -278,14 +292,15 @@ fn pattern_error(lit: &LitStr, error: &erlen_pattern::PatternError) -> syn::Erro
     }
 }
 
-/// A route's `body_limit` and `timeout` belong to its one view: with stacked attributes,
-/// each may be set on one of them only.
+/// A route's `body_limit`, `timeout` and `csrf` belong to its one view: with stacked
+/// attributes, each may be set on one of them only.
 pub(crate) fn check_limits(rules: &[Rule], errors: &mut Errors) {
-    let body_limits = rules.iter().filter_map(|r| r.body_limit.as_ref()).map(|s| ("body_limit", s));
-    let timeouts = rules.iter().filter_map(|r| r.timeout.as_ref()).map(|s| ("timeout", s));
-    for (key, extra) in body_limits.skip(1).chain(timeouts.skip(1)) {
+    let body_limits = rules.iter().filter_map(|r| r.body_limit.as_ref()).map(|s| ("body_limit", s.span));
+    let timeouts = rules.iter().filter_map(|r| r.timeout.as_ref()).map(|s| ("timeout", s.span));
+    let csrf = rules.iter().filter_map(|r| r.csrf.as_ref()).map(|b| ("csrf", b.span));
+    for (key, span) in body_limits.skip(1).chain(timeouts.skip(1)).chain(csrf.skip(1)) {
         errors.push(syn::Error::new(
-            extra.span,
+            span,
             format!("`{key}` is set on another route attribute of this function: set it once, it applies to every URL of the view"),
         ));
     }

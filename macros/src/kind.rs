@@ -63,6 +63,8 @@ pub(crate) struct Rule {
     pub body_limit: Option<Setting>,
     /// `timeout = "30 s"`, in milliseconds.
     pub timeout: Option<Setting>,
+    /// `csrf = false`: the route is exempt from the app's CSRF protection.
+    pub csrf: Option<syn::LitBool>,
 }
 
 /// A checked `key = "value"` of a route attribute: its value, and its literal for errors.
@@ -75,6 +77,11 @@ pub(crate) struct Setting {
 pub(crate) enum ErrorTarget {
     Code(u16),
     Type(Box<Type>),
+}
+
+/// Whether one of the route's attributes says `csrf = false`.
+pub(crate) fn csrf_exempt(rules: &[Rule]) -> bool {
+    rules.iter().any(|r| r.csrf.as_ref().is_some_and(|b| !b.value))
 }
 
 /// The route's `body_limit` and `timeout`, from whichever of its attributes sets them.

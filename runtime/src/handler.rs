@@ -4,6 +4,7 @@
 use std::any::TypeId;
 use std::time::Duration;
 
+use crate::apidoc::Describe;
 use crate::body::BoxFuture;
 use crate::error::HttpError;
 use crate::extract::BodyUse;
@@ -75,6 +76,10 @@ pub(crate) struct RouteOptions {
     /// Replaces the server's request timeout for this route.
     pub(crate) timeout: Option<Duration>,
     pub(crate) body: BodyUse,
+    /// `csrf = false`: the app's CSRF protection does not check this route.
+    pub(crate) csrf_exempt: bool,
+    /// What the view says about itself, for an OpenAPI document.
+    pub(crate) doc: Option<Describe>,
 }
 
 #[derive(Debug)]
@@ -104,7 +109,26 @@ impl Entry {
     /// what its view does with the body.
     pub fn options(mut self, body_limit: Option<u64>, timeout_ms: Option<u64>, body: BodyUse) -> Entry {
         if let EntryKind::Route { options, .. } = &mut self.kind {
-            *options = RouteOptions { body_limit, timeout: timeout_ms.map(Duration::from_millis), body };
+            options.body_limit = body_limit;
+            options.timeout = timeout_ms.map(Duration::from_millis);
+            options.body = body;
+        }
+        self
+    }
+
+    /// What the view says about itself (its doc comment, what it takes and returns), for
+    /// an OpenAPI document.
+    pub fn doc(mut self, describe: Describe) -> Entry {
+        if let EntryKind::Route { options, .. } = &mut self.kind {
+            options.doc = Some(describe);
+        }
+        self
+    }
+
+    /// Exempts the route from the app's CSRF protection (`csrf = false` in its attribute).
+    pub fn csrf_exempt(mut self) -> Entry {
+        if let EntryKind::Route { options, .. } = &mut self.kind {
+            options.csrf_exempt = true;
         }
         self
     }

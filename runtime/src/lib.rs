@@ -188,12 +188,14 @@
 extern crate self as erlen;
 
 mod admit;
+mod apidoc;
 mod app;
 mod body;
 mod bridge;
 mod config;
 mod context;
 mod cookies;
+pub mod csrf;
 mod dispatch;
 mod env;
 mod error;
@@ -204,6 +206,8 @@ mod handler;
 pub mod hooks;
 mod incoming;
 mod multipart;
+#[cfg(feature = "openapi")]
+mod openapi;
 mod pool;
 mod proxy;
 mod request;
@@ -218,6 +222,8 @@ mod sync;
 mod templates;
 mod testing;
 mod urls;
+#[cfg(feature = "validate")]
+mod validate;
 mod websocket;
 
 pub use app::{App, Blueprint, BuildError};
@@ -241,6 +247,11 @@ pub use testing::{
     TestBodyStream, TestClient, TestRequest, TestResponse, TestWebSocket, TestWebSocketRequest,
 };
 pub use websocket::{BlockingWebSocket, CloseFrame, Message, WebSocket, WebSocketError};
+
+/// Validation with `garde` (feature `validate`): [`Valid`] around `Json<T>`, `Form<T>` and
+/// `Query<T>`, and the [`ValidationErrors`] an invalid value ends in.
+#[cfg(feature = "validate")]
+pub use validate::{FieldError, Loc, Valid, Validated, ValidationErrors};
 
 /// The `cookie` crate: [`Cookie`], its builder and `SameSite`.
 pub use cookie;
@@ -303,6 +314,8 @@ pub mod prelude {
         secure_filename, send_file, send_from_directory, teardown_request, template_filter, template_global,
         url_for, websocket,
     };
+    #[cfg(feature = "validate")]
+    pub use crate::{Valid, ValidationErrors};
 }
 
 /// What the macros' generated code calls. Not public API: it may change in any release.
@@ -311,6 +324,11 @@ pub mod __private {
     use std::future::Future;
 
     pub use crate::body::BoxFuture;
+
+    /// What the macros record of a route's view, for an OpenAPI document.
+    pub mod api {
+        pub use crate::apidoc::{Describe, Operation, Probe, Schema, ViaJsonSchema, ViaOpen};
+    }
     pub use crate::extract::{BodyUse, Prepare};
     pub use crate::handler::{
         After, Before, Callable, Entry, ErrorHandler, Handlers, Item, Serving, Teardown, View,
