@@ -10,7 +10,7 @@ use syn::punctuated::Punctuated;
 use syn::{LitBool, LitInt, LitStr, Token, bracketed};
 
 use crate::errors::Errors;
-use crate::kind::{ErrorTarget, Kind, Rule, Setting};
+use crate::kind::{ErrorTarget, Kind, Rate, Rule, Setting};
 use crate::table::{Attr, Role};
 use crate::{blocking, units};
 
@@ -85,7 +85,25 @@ struct RawRoute {
     methods: Option<(Span, Vec<LitStr>)>,
     body_limit: Option<(Span, Setting)>,
     timeout: Option<(Span, Setting)>,
+    rate_limit: Option<Rate>,
     csrf: Option<LitBool>,
+}
+
+/// A route attribute's `key = value` arguments after its pattern, each with an example of
+/// its value: the one list the parser accepts and its "unknown argument" message names.
+const ARGUMENTS: [(&str, &str); 5] = [
+    ("methods", "methods = [\"GET\", \"POST\"]"),
+    ("body_limit", "body_limit = \"10 MiB\""),
+    ("timeout", "timeout = \"30 s\""),
+    ("rate_limit", "rate_limit = \"5/minute\""),
+    ("csrf", "csrf = false"),
+];
+
+/// "`a`, `b` or `c`": the arguments' examples, for the message of an unknown one.
+fn expected_arguments() -> String {
+    let examples: Vec<String> = ARGUMENTS.iter().map(|(_, example)| format!("`{example}`")).collect();
+    let (last, rest) = examples.split_last().expect("ARGUMENTS is not empty");
+    format!("{} or {last}", rest.join(", "))
 }
 
 impl Parse for RawRoute {
@@ -99,26 +117,27 @@ impl Parse for RawRoute {
                 "expected the URL pattern as a string literal, as in `\"/users/<int:id>\"`",
             )
         })?;
-        let mut raw = RawRoute { lit, methods: None, body_limit: None, timeout: None, csrf: None };
+        let mut raw =
+            RawRoute { lit, methods: None, body_limit: None, timeout: None, rate_limit: None, csrf: None };
         while !input.is_empty() {
             input.parse::<Token![,]>()?;
             if input.is_empty() {
                 break;
             }
             let key: syn::Ident = input.parse()?;
-            let (example, taken) = match key.to_string().as_str() {
-                "methods" => ("methods = [\"GET\", \"POST\"]", raw.methods.is_some()),
-                "body_limit" => ("body_limit = \"10 MiB\"", raw.body_limit.is_some()),
-                "timeout" => ("timeout = \"30 s\"", raw.timeout.is_some()),
-                "csrf" => ("csrf = false", raw.csrf.is_some()),
-                _ => {
-                    return Err(syn::Error::new(
-                        key.span(),
-                        format!(
-                            "unknown argument `{key}`: expected `methods = [\"GET\", \"POST\"]`, `body_limit = \"10 MiB\"`, `timeout = \"30 s\"` or `csrf = false`"
-                        ),
-                    ));
-                }
+            let name = key.to_string();
+            let Some(&(_, example)) = ARGUMENTS.iter().find(|(known, _)| *known == name) else {
+                return Err(syn::Error::new(
+                    key.span(),
+                    format!("unknown argument `{key}`: expected {}", expected_arguments()),
+                ));
+            };
+            let taken = match name.as_str() {
+                "methods" => raw.methods.is_some(),
+                "body_limit" => raw.body_limit.is_some(),
+                "timeout" => raw.timeout.is_some(),
+                "rate_limit" => raw.rate_limit.is_some(),
+                _ => raw.csrf.is_some(),
             };
             if taken {
                 return Err(syn::Error::new(key.span(), format!("`{key}` is given twice: give it once")));
@@ -136,6 +155,14 @@ impl Parse for RawRoute {
                 }
                 "body_limit" => raw.body_limit = Some((key.span(), setting(input, units::parse_size, true)?)),
                 "csrf" => raw.csrf = Some(csrf(input)?),
+                "rate_limit" => {
+                    let lit: LitStr = input
+                        .parse()
+                        .map_err(|e| syn::Error::new(e.span(), "expected a string, as in \"5/minute\""))?;
+                    let (count, per) = units::parse_rate(&lit.value())
+                        .map_err(|message| syn::Error::new(lit.span(), message))?;
+                    raw.rate_limit = Some(Rate { count, per, span: lit.span() });
+                }
                 _ => raw.timeout = Some((key.span(), setting(input, units::parse_duration, false)?)),
             }
         }
@@ -200,6 +227,7 @@ fn rule(attr: Attr, tokens: TokenStream, errors: &mut Errors) -> Option<Rule> {
     }
     let body_limit = raw.body_limit.map(|(_, s)| s);
     let timeout = raw.timeout.map(|(_, s)| s);
+    let rate_limit = raw.rate_limit;
     let methods = match (attr.role, raw.methods) {
         (Role::Method(m), None) => vec![m],
         (Role::Method(_), Some((span, _))) => {
@@ -222,7 +250,7 @@ fn rule(attr: Attr, tokens: TokenStream, errors: &mut Errors) -> Option<Rule> {
         (_, None) => vec!["GET"],
         (_, Some((span, list))) => methods(span, list, errors),
     };
-    Some(Rule { pattern: pattern?, lit: raw.lit, methods, body_limit, timeout, csrf: raw.csrf })
+    Some(Rule { pattern: pattern?, lit: raw.lit, methods, body_limit, timeout, rate_limit, csrf: raw.csrf })
 }
 
 /// `methods = [...]` of a `#[route]`: each a known method, in any case, once.
@@ -292,13 +320,14 @@ fn pattern_error(lit: &LitStr, error: &erlen_pattern::PatternError) -> syn::Erro
     }
 }
 
-/// A route's `body_limit`, `timeout` and `csrf` belong to its one view: with stacked
-/// attributes, each may be set on one of them only.
+/// A route's `body_limit`, `timeout`, `rate_limit` and `csrf` belong to its one view: with
+/// stacked attributes, each may be set on one of them only.
 pub(crate) fn check_limits(rules: &[Rule], errors: &mut Errors) {
     let body_limits = rules.iter().filter_map(|r| r.body_limit.as_ref()).map(|s| ("body_limit", s.span));
     let timeouts = rules.iter().filter_map(|r| r.timeout.as_ref()).map(|s| ("timeout", s.span));
+    let rates = rules.iter().filter_map(|r| r.rate_limit.as_ref()).map(|r| ("rate_limit", r.span));
     let csrf = rules.iter().filter_map(|r| r.csrf.as_ref()).map(|b| ("csrf", b.span));
-    for (key, span) in body_limits.skip(1).chain(timeouts.skip(1)).chain(csrf.skip(1)) {
+    for (key, span) in body_limits.skip(1).chain(timeouts.skip(1)).chain(rates.skip(1)).chain(csrf.skip(1)) {
         errors.push(syn::Error::new(
             span,
             format!("`{key}` is set on another route attribute of this function: set it once, it applies to every URL of the view"),

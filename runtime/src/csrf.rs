@@ -460,7 +460,12 @@ mod tests {
     }
 
     fn session_with(raw: &str) -> Session {
-        let sessions = crate::session::Sessions::new(Some(b"k".to_vec()), Vec::new(), Default::default());
+        let sessions = crate::session::Sessions::new(
+            Some(b"k".to_vec()),
+            Vec::new(),
+            Default::default(),
+            crate::session::Store::Cookie,
+        );
         let session = Session::new(Arc::new(sessions.load(std::iter::empty()).unwrap()));
         session.insert("csrf_token", raw);
         session
@@ -483,11 +488,13 @@ mod tests {
         let future = csrf.sign("abc", now_secs() + 3600);
         assert_eq!(csrf.validate(&session, Some(&future)), Err(fail(Reason::Invalid)));
         let fresh = Csrf::new(b"k", &[], CsrfConfig::default(), Vec::new());
-        let empty = Session::new(Arc::new(
-            crate::session::Sessions::new(Some(b"k".to_vec()), Vec::new(), Default::default())
-                .load(std::iter::empty())
-                .unwrap(),
-        ));
+        let sessions = crate::session::Sessions::new(
+            Some(b"k".to_vec()),
+            Vec::new(),
+            Default::default(),
+            crate::session::Store::Cookie,
+        );
+        let empty = Session::new(Arc::new(sessions.load(std::iter::empty()).unwrap()));
         assert_eq!(fresh.validate(&empty, Some(&token)), Err(fail(Reason::SessionMissing)));
     }
 

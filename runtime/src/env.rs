@@ -18,3 +18,10 @@ pub(crate) fn debug() -> bool {
 pub(crate) fn secret_key() -> Option<Vec<u8>> {
     std::env::var("ERLEN_SECRET_KEY").ok().filter(|k| !k.is_empty()).map(String::into_bytes)
 }
+
+/// `ERLEN_REDIS_URL`: the Redis server the app shares state through, unless the app names
+/// one with [`App::redis`](crate::App::redis).
+#[cfg(feature = "redis")]
+pub(crate) fn redis_url() -> Option<String> {
+    std::env::var("ERLEN_REDIS_URL").ok().filter(|u| !u.trim().is_empty())
+}

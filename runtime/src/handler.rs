@@ -67,14 +67,23 @@ pub struct Entry {
     pub(crate) item: Option<TypeId>,
 }
 
-/// What a route's attribute says beyond its rules: `body_limit` and `timeout`, and what
-/// its view does with the body.
+/// A route's `rate_limit`: `count` requests per `per` (and client).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RateLimit {
+    pub(crate) count: u32,
+    pub(crate) per: Duration,
+}
+
+/// What a route's attribute says beyond its rules (`body_limit`, `timeout`, `rate_limit`,
+/// `csrf`), what its view does with the body, and what it says about itself.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct RouteOptions {
     /// Bytes; replaces the server's body limit for this route.
     pub(crate) body_limit: Option<u64>,
     /// Replaces the server's request timeout for this route.
     pub(crate) timeout: Option<Duration>,
+    /// So many requests per period per client (`rate_limit = "5/minute"`).
+    pub(crate) rate_limit: Option<RateLimit>,
     pub(crate) body: BodyUse,
     /// `csrf = false`: the app's CSRF protection does not check this route.
     pub(crate) csrf_exempt: bool,
@@ -129,6 +138,15 @@ impl Entry {
     pub fn csrf_exempt(mut self) -> Entry {
         if let EntryKind::Route { options, .. } = &mut self.kind {
             options.csrf_exempt = true;
+        }
+        self
+    }
+
+    /// A route's `rate_limit` from its attribute: `count` requests per `per_secs` seconds,
+    /// per client.
+    pub fn rate_limit(mut self, count: u32, per_secs: u64) -> Entry {
+        if let EntryKind::Route { options, .. } = &mut self.kind {
+            options.rate_limit = Some(RateLimit { count, per: Duration::from_secs(per_secs) });
         }
         self
     }

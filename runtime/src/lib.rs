@@ -192,6 +192,7 @@ mod apidoc;
 mod app;
 mod body;
 mod bridge;
+mod channels;
 mod config;
 mod context;
 mod cookies;
@@ -208,16 +209,18 @@ mod incoming;
 mod multipart;
 #[cfg(feature = "openapi")]
 mod openapi;
-mod pool;
 mod proxy;
+mod ratelimit;
 mod request;
 mod response;
 mod routing;
+mod sched;
 mod serve;
 mod serving;
 mod session;
 mod shutdown;
 pub mod sse;
+mod store;
 mod sync;
 mod templates;
 mod testing;
@@ -229,6 +232,7 @@ mod websocket;
 pub use app::{App, Blueprint, BuildError};
 pub use body::{Body, BoxError, Chunk};
 pub use bridge::block_on;
+pub use channels::{BlockingSubscription, Channels, Lagged, Subscription};
 pub use config::ConfigError;
 pub use context::{spawn, spawn_blocking};
 pub use cookies::ResponseExt;
@@ -240,8 +244,9 @@ pub use multipart::{FormLimits, Multipart, UploadedFile, secure_filename};
 pub use request::Request;
 pub use response::{Html, IntoResponse, Json, Redirect, Response, redirect};
 pub use serve::{AppService, Backend, Server, ServerHandle};
-pub use session::{Session, SessionConfig, flash, flash_category, get_flashed_messages};
+pub use session::{Session, SessionConfig, SessionStore, flash, flash_category, get_flashed_messages};
 pub use sse::{Event, Sse};
+pub use store::StoreError;
 pub use templates::{Template, render_template};
 pub use testing::{
     TestBodyStream, TestClient, TestRequest, TestResponse, TestWebSocket, TestWebSocketRequest,
@@ -305,10 +310,10 @@ pub mod runtime {
 /// so that an app's own `Message` type never meets it: import it where a socket is used.
 pub mod prelude {
     pub use crate::{
-        App, Backend, BlockingWebSocket, Blueprint, Body, BodyReader, BodyStream, Bytes, Cookie, Event, Form,
-        FromRequest, HeaderMap, HeaderValue, Html, HttpError, IntoResponse, Json, Method, Multipart, Query,
-        Redirect, Request, Response, ResponseExt, SameSite, SendFile, Server, ServerHandle, Session, Sse,
-        State, StatusCode, Template, TestClient, UploadedFile, WebSocket, abort, after_request,
+        App, Backend, BlockingWebSocket, Blueprint, Body, BodyReader, BodyStream, Bytes, Channels, Cookie,
+        Event, Form, FromRequest, HeaderMap, HeaderValue, Html, HttpError, IntoResponse, Json, Method,
+        Multipart, Query, Redirect, Request, Response, ResponseExt, SameSite, SendFile, Server, ServerHandle,
+        Session, Sse, State, StatusCode, Template, TestClient, UploadedFile, WebSocket, abort, after_request,
         after_serving, before_request, before_serving, context, delete, errorhandler, flash, flash_category,
         get, get_flashed_messages, handlers, patch, post, put, redirect, render_template, route,
         secure_filename, send_file, send_from_directory, teardown_request, template_filter, template_global,

@@ -31,4 +31,3 @@ pub use limits::Backend;
 pub use server::{Server, ServerHandle};
 pub use service::AppService;
 pub(crate) use service::Serve;
-pub(crate) use threaded::flush as flush_threaded;
