@@ -125,8 +125,12 @@ fn the_document_describes_the_api_field_by_field() {
 /// The documents of every example app: this one, and the guide's apps, which derive no
 /// `JsonSchema` (their types' schemas are open, and say so).
 fn documents() -> Vec<(&'static str, Value)> {
-    use erlen_examples::{api, chat, data, flaskr, hooks, login, notes, pages, request};
+    use erlen_examples::{api, async_urls, chat, data, flaskr, hooks, live, login, notes, pages, request};
     let flaskr = flaskr::create_app(flaskr::Config::for_tests(std::env::temp_dir().join("unused.sqlite")));
+    let uploads = std::env::temp_dir().join(format!("erlen-openapi-uploads-{}", std::process::id()));
+    let live = live::app(&uploads).expect("the live example's uploads folder");
+    // The document is made from the routes only: the folder the app made is not needed.
+    let _ = std::fs::remove_dir_all(&uploads);
     vec![
         ("forms", app().openapi_document()),
         ("api", api::app("token").openapi_document()),
@@ -138,6 +142,8 @@ fn documents() -> Vec<(&'static str, Value)> {
         ("data", data::app().openapi_document()),
         ("hooks", hooks::app().openapi_document()),
         ("flaskr", flaskr.openapi_document()),
+        ("live", live.openapi_document()),
+        ("async_urls", async_urls::app(Vec::new()).openapi_document()),
     ]
 }
 
@@ -227,9 +233,34 @@ fn every_examples_document_is_valid_openapi_3_1() {
         std::fs::write(&file, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
         files.push(file);
     }
-    let out = Command::new(&python).args(["-c", VALIDATE]).args(&files).output().unwrap();
-    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    let _ = std::fs::remove_dir_all(&dir);
-    assert!(out.status.success(), "openapi-spec-validator refused a document:\n{report}");
+    let validate = |files: &[PathBuf]| {
+        let out = Command::new(&python).args(["-c", VALIDATE]).args(files).output().unwrap();
+        let report =
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        (out.status.success(), report)
+    };
+    let (valid, report) = validate(&files);
+    assert!(valid, "openapi-spec-validator refused a document:\n{report}");
     assert_eq!(report.matches("valid OpenAPI 3.1.0").count(), files.len(), "{report}");
+
+    // The validator does refuse: a response that is not an object (the schema), and a path
+    // parameter no operation declares (a check beyond it).
+    let mut broken = app().openapi_document();
+    broken["paths"]["/api/posts"]["post"]["responses"] = json!("none");
+    let mut undeclared = app().openapi_document();
+    let (path, _) = undeclared["paths"].as_object().unwrap().iter().find(|(p, _)| p.contains('{')).unwrap();
+    let path = path.clone();
+    for operation in undeclared["paths"][&path].as_object_mut().unwrap().values_mut() {
+        operation.as_object_mut().unwrap().remove("parameters");
+    }
+    let controls = [("broken", broken), ("undeclared", undeclared)].map(|(name, doc)| {
+        let file = dir.join(format!("{name}.json"));
+        std::fs::write(&file, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+        file
+    });
+    for control in &controls {
+        let (valid, report) = validate(std::slice::from_ref(control));
+        assert!(!valid && report.contains("INVALID"), "{}: {report}", control.display());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
