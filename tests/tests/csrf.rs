@@ -1,7 +1,8 @@
 //! CSRF protection (`App::csrf_protect`), Flask-WTF's `CSRFProtect`: the token from a form
 //! field, a header and a multipart field; every reason a request fails, through the error
-//! handlers; exempt routes and blueprints; WebSocket origins; and a form round trip over
-//! real sockets on both backends. The referrer rule over HTTPS is in `tests/tls`.
+//! handlers; exempt routes and blueprints; WebSocket origins; tokens in a server-side
+//! session; a rate limit beside it; and a form round trip over real sockets on both
+//! backends. The referrer rule over HTTPS is in `tests/tls`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -58,6 +59,16 @@ fn api_hook() -> &'static str {
 #[post("/checked")]
 fn checked() -> &'static str {
     "checked"
+}
+
+#[post("/login", rate_limit = "2/minute")]
+fn login() -> &'static str {
+    "welcome"
+}
+
+#[post("/ping", rate_limit = "2/minute", csrf = false)]
+fn ping() -> &'static str {
+    "pong"
 }
 
 fn templates() -> String {
@@ -187,6 +198,39 @@ fn another_sessions_token_does_not_match() {
         reason(&app_client.post("/save").header("X-CSRFToken", &mine).send()),
         "The CSRF session token is missing."
     );
+}
+
+#[test]
+fn tokens_are_tied_to_a_server_side_session_as_to_a_cookie_one() {
+    let server_side = || app().session_store(erlen::SessionStore::Memory);
+    let client = server_side().test_client();
+    let token = token_in_page(&client.get("/form").send().text());
+    let cookie = client.cookie("session").expect("the session's cookie");
+    assert!(!cookie.contains(token.split('.').next().unwrap()), "the cookie holds an id, not the value");
+    assert_eq!(client.post("/save").form(&[("csrf_token", token.as_str())]).send().text(), "saved");
+    let other = server_side().test_client();
+    other.csrf_token();
+    assert_eq!(
+        reason(&other.post("/save").header("X-CSRFToken", &token).send()),
+        "The CSRF tokens do not match."
+    );
+    // A logout deletes the record: the old token has no session value to match any more.
+    client.session_transaction(|s| s.clear());
+    assert_eq!(
+        reason(&client.post("/save").header("X-CSRFToken", &token).send()),
+        "The CSRF session token is missing."
+    );
+}
+
+#[test]
+fn a_rate_limit_counts_the_requests_csrf_refuses_and_sits_beside_csrf_false() {
+    let client = app().register(handlers![login, ping]).test_client();
+    // Admission counts a request before the hooks check its token: guessing tokens is
+    // limited as logging in is.
+    let statuses: Vec<u16> = (0..3).map(|_| client.post("/login").send().status().as_u16()).collect();
+    assert_eq!(statuses, [400, 400, 429]);
+    let statuses: Vec<u16> = (0..3).map(|_| client.post("/ping").send().status().as_u16()).collect();
+    assert_eq!(statuses, [200, 200, 429], "exempt, and limited");
 }
 
 #[test]
