@@ -73,6 +73,16 @@ mod views {
         format!("welcome {} ({})", s.name, s.age)
     }
 
+    #[post("/async/signup")]
+    pub async fn signup_async(Valid(Form(s)): Valid<Form<Signup>>) -> String {
+        format!("welcome {} ({})", s.name, s.age)
+    }
+
+    #[get("/async/posts")]
+    pub async fn list_async(Valid(Query(page)): Valid<Query<Page>>) -> String {
+        format!("page {}", page.page)
+    }
+
     #[post("/maybe")]
     pub async fn maybe(post: Option<Valid<Json<NewPost>>>) -> String {
         post.map_or("none".to_string(), |Valid(Json(p))| p.title)
@@ -80,7 +90,15 @@ mod views {
 }
 
 fn app() -> App {
-    App::new().register(handlers![views::create, views::replace, views::list, views::signup, views::maybe])
+    App::new().register(handlers![
+        views::create,
+        views::replace,
+        views::list,
+        views::signup,
+        views::signup_async,
+        views::list_async,
+        views::maybe
+    ])
 }
 
 fn post(title: &str) -> Value {
@@ -162,6 +180,25 @@ mod validation {
             bad.json::<Value>()["errors"].as_array().unwrap().iter().map(|e| e["loc"].to_string()).collect();
         locs.sort();
         assert_eq!(locs, [r#"["query","page"]"#, r#"["query","per_page"]"#]);
+    }
+
+    #[test]
+    fn forms_and_queries_are_checked_in_async_views_as_in_sync_ones() {
+        let client = app().test_client();
+        let ok = client.post("/async/signup").form(&[("name", "ada"), ("age", "36")]).send();
+        assert_eq!(ok.text(), "welcome ada (36)");
+        let bad = client.post("/async/signup").form(&[("name", "ada"), ("age", "12")]).send();
+        assert_eq!(bad.status(), 422);
+        assert_eq!(
+            bad.json::<Value>(),
+            json!({"errors": [{"loc": ["body", "age"], "msg": "lower than 18"}]})
+        );
+        assert_eq!(client.get("/async/posts?page=3").send().text(), "page 3");
+        let bad = client.get("/async/posts?page=0").send();
+        assert_eq!(
+            bad.json::<Value>(),
+            json!({"errors": [{"loc": ["query", "page"], "msg": "lower than 1"}]})
+        );
     }
 
     #[test]
@@ -333,6 +370,8 @@ mod openapi {
             [
                 "/api/items",
                 "/api/items/{id}",
+                "/async/posts",
+                "/async/signup",
                 "/maybe",
                 "/posts",
                 "/posts/{id}",
