@@ -383,3 +383,64 @@ fn a_form_round_trip_over_sockets_on_the_async_backend() {
 fn a_form_round_trip_over_sockets_on_the_threaded_backend() {
     round_trip(Backend::Threaded { workers: 2 });
 }
+
+/// Behind a proxy that ends TLS (`trust_proxy`, `X-Forwarded-Proto: https`), the request is
+/// an HTTPS one: its `Referer` must be of the app's origin, as the proxy forwards it.
+#[test]
+fn behind_a_trusted_proxy_that_ends_tls_the_referrer_rule_applies() {
+    let server = Server::bind("127.0.0.1:0").trust_proxy(1).spawn(app()).unwrap();
+    let base = format!("http://{}", server.addr());
+    let client = reqwest::Client::new();
+    let statuses = erlen::block_on(async {
+        let forwarded = |req: reqwest::RequestBuilder| {
+            req.header("x-forwarded-proto", "https")
+                .header("x-forwarded-host", "shop.example")
+                .header("x-forwarded-for", "192.0.2.7")
+        };
+        let page = forwarded(client.get(format!("{base}/form"))).send().await.unwrap();
+        let cookie = page.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+        let token = token_in_page(&page.text().await.unwrap());
+        let mut seen = Vec::new();
+        for referrer in [
+            Some("https://shop.example/form"),
+            None,
+            Some("https://evil.example/"),
+            Some("http://shop.example/form"),
+        ] {
+            let mut req = forwarded(client.post(format!("{base}/save")))
+                .header("cookie", &cookie)
+                .header("x-csrftoken", &token);
+            if let Some(referrer) = referrer {
+                req = req.header("referer", referrer);
+            }
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            let text = resp.text().await.unwrap();
+            let reason = ["The referrer header is missing.", "The referrer does not match the host."]
+                .into_iter()
+                .find(|r| text.contains(r));
+            seen.push((status, reason));
+        }
+        // Without the proxy's word the request is plain HTTP: no referrer needed.
+        let direct = client
+            .post(format!("{base}/save"))
+            .header("cookie", &cookie)
+            .header("x-csrftoken", &token)
+            .send()
+            .await
+            .unwrap();
+        seen.push((direct.status().as_u16(), None));
+        seen
+    });
+    server.shutdown();
+    assert_eq!(
+        statuses,
+        [
+            (200, None),
+            (400, Some("The referrer header is missing.")),
+            (400, Some("The referrer does not match the host.")),
+            (400, Some("The referrer does not match the host.")),
+            (200, None),
+        ]
+    );
+}
