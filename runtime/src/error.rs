@@ -39,6 +39,9 @@ struct Inner {
     source: Option<Box<dyn StdError + Send + Sync + 'static>>,
     headers: HeaderMap,
     kind: Kind,
+    /// The default page's content type and body, when the error brings its own (a
+    /// validation error's JSON).
+    page: Option<(HeaderValue, bytes::Bytes)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +69,14 @@ pub fn abort(code: u16) -> HttpError {
 
 impl HttpError {
     fn with_kind(status: StatusCode, kind: Kind) -> HttpError {
-        HttpError(Box::new(Inner { status, message: None, source: None, headers: HeaderMap::new(), kind }))
+        HttpError(Box::new(Inner {
+            status,
+            message: None,
+            source: None,
+            headers: HeaderMap::new(),
+            kind,
+            page: None,
+        }))
     }
 
     /// An HTTP error with `status` and the standard description of that status.
@@ -106,6 +116,19 @@ impl HttpError {
     pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> HttpError {
         self.0.headers.append(name, value);
         self
+    }
+
+    /// The body (and its content type) the error answers with when no error handler takes
+    /// it, in place of the default HTML page.
+    #[cfg_attr(not(feature = "validate"), allow(dead_code))]
+    pub(crate) fn with_page(mut self, content_type: HeaderValue, body: bytes::Bytes) -> HttpError {
+        self.0.page = Some((content_type, body));
+        self
+    }
+
+    /// The error's own default page, if it brings one.
+    pub(crate) fn page(&self) -> Option<&(HeaderValue, bytes::Bytes)> {
+        self.0.page.as_ref()
     }
 
     pub(crate) fn from_panic(payload: &(dyn std::any::Any + Send)) -> HttpError {

@@ -188,6 +188,7 @@
 extern crate self as erlen;
 
 mod admit;
+mod apidoc;
 mod app;
 mod body;
 mod bridge;
@@ -195,6 +196,7 @@ mod channels;
 mod config;
 mod context;
 mod cookies;
+pub mod csrf;
 mod dispatch;
 mod env;
 mod error;
@@ -205,6 +207,8 @@ mod handler;
 pub mod hooks;
 mod incoming;
 mod multipart;
+#[cfg(feature = "openapi")]
+mod openapi;
 mod proxy;
 mod ratelimit;
 mod request;
@@ -221,6 +225,8 @@ mod sync;
 mod templates;
 mod testing;
 mod urls;
+#[cfg(feature = "validate")]
+mod validate;
 mod websocket;
 
 pub use app::{App, Blueprint, BuildError};
@@ -246,6 +252,11 @@ pub use testing::{
     TestBodyStream, TestClient, TestRequest, TestResponse, TestWebSocket, TestWebSocketRequest,
 };
 pub use websocket::{BlockingWebSocket, CloseFrame, Message, WebSocket, WebSocketError};
+
+/// Validation with `garde` (feature `validate`): [`Valid`] around `Json<T>`, `Form<T>` and
+/// `Query<T>`, and the [`ValidationErrors`] an invalid value ends in.
+#[cfg(feature = "validate")]
+pub use validate::{FieldError, Loc, Valid, Validated, ValidationErrors};
 
 /// The `cookie` crate: [`Cookie`], its builder and `SameSite`.
 pub use cookie;
@@ -308,6 +319,8 @@ pub mod prelude {
         secure_filename, send_file, send_from_directory, teardown_request, template_filter, template_global,
         url_for, websocket,
     };
+    #[cfg(feature = "validate")]
+    pub use crate::{Valid, ValidationErrors};
 }
 
 /// What the macros' generated code calls. Not public API: it may change in any release.
@@ -316,6 +329,11 @@ pub mod __private {
     use std::future::Future;
 
     pub use crate::body::BoxFuture;
+
+    /// What the macros record of a route's view, for an OpenAPI document.
+    pub mod api {
+        pub use crate::apidoc::{Describe, Operation, Probe, Schema, ViaJsonSchema, ViaOpen};
+    }
     pub use crate::extract::{BodyUse, Prepare};
     pub use crate::handler::{
         After, Before, Callable, Entry, ErrorHandler, Handlers, Item, Serving, Teardown, View,
