@@ -82,9 +82,10 @@ fn markupsafe_formatter(
     value: &Value,
 ) -> Result<(), minijinja::Error> {
     match (state.auto_escape(), value.as_str()) {
-        (minijinja::AutoEscape::Html, Some(text)) if !value.is_safe() => out
-            .write_str(&crate::error::escape_html(text))
-            .map_err(|e| minijinja::Error::new(ErrorKind::WriteFailure, e.to_string())),
+        (minijinja::AutoEscape::Html, Some(text)) if !value.is_safe() => {
+            crate::error::write_escaped_html(out, text)
+                .map_err(|e| minijinja::Error::new(ErrorKind::WriteFailure, e.to_string()))
+        }
         _ => minijinja::escape_formatter(out, state, value),
     }
 }
