@@ -35,7 +35,7 @@ use crate::request::Request;
 ///
 /// #[get("/notes")]
 /// fn count(notes: State<Notes>) -> String {
-///     notes.0.lock().unwrap().len().to_string()
+///     notes.0.0.lock().unwrap().len().to_string()
 /// }
 ///
 /// let client = App::new().state(Notes(Mutex::default())).register(handlers![create, count]).test_client();
