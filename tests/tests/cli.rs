@@ -1,0 +1,221 @@
+//! The app's command line, in-process through `app.test_cli_runner()`: commands with
+//! state and arguments (positional, optional, switches), sync and async, their output and
+//! exit status; failures, panics and usage errors; `routes` as `flask routes` prints it;
+//! and `--help`.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use erlen::prelude::*;
+
+/// The app's counter.
+#[derive(Default)]
+struct Counter(AtomicUsize);
+
+/// Add to the counter.
+///
+/// Adds AMOUNT, once or `--times` times, and prints the total.
+#[command]
+fn add(State(counter): State<Counter>, amount: usize, times: Option<usize>, quiet: bool) -> String {
+    for _ in 0..times.unwrap_or(1) {
+        counter.0.fetch_add(amount, Ordering::SeqCst);
+    }
+    if quiet { String::new() } else { format!("total: {}", counter.0.load(Ordering::SeqCst)) }
+}
+
+/// Clear the existing data and create new tables.
+#[command]
+async fn init_db(State(log): State<Mutex<Vec<String>>>) -> Result<(), std::io::Error> {
+    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    log.lock().unwrap().push("initialized".into());
+    echo!("Initialized the database.");
+    Ok(())
+}
+
+/// Always fails.
+#[command("fail-now")]
+fn fail(reason: String) -> Result<(), String> {
+    echo!("about to fail");
+    Err(format!("it failed: {reason}"))
+}
+
+/// Panics.
+#[command]
+fn explode() {
+    panic!("boom");
+}
+
+/// Needs state the app does not have.
+#[command]
+fn orphan(State(_missing): State<String>) {}
+
+#[get("/")]
+fn index() -> &'static str {
+    "home"
+}
+
+#[route("/post/<int:id>/edit", methods = ["GET", "POST"])]
+fn edit(id: i64) -> String {
+    id.to_string()
+}
+
+#[delete("/post/<int:id>")]
+fn delete_post(id: i64) -> String {
+    id.to_string()
+}
+
+#[get("/")]
+fn bp_index() -> &'static str {
+    "bp"
+}
+
+fn app() -> App {
+    App::new()
+        .state(Counter::default())
+        .state(Mutex::new(Vec::<String>::new()))
+        .without_static_folder()
+        .register(handlers![add, init_db, fail, explode, orphan, index, edit, delete_post])
+        .register_blueprint(Blueprint::new("auth").url_prefix("/auth").register(handlers![bp_index]))
+}
+
+#[test]
+fn a_command_takes_state_and_arguments() {
+    let runner = app().test_cli_runner();
+    let result = runner.invoke(["add", "2"]);
+    assert!(result.success(), "{}", result.output());
+    assert_eq!(result.output(), "total: 2\n");
+    let result = runner.invoke(["add", "3", "--times", "2"]);
+    assert_eq!(result.output(), "total: 8\n", "the state is the app's, kept between invocations");
+    let result = runner.invoke(["add", "1", "--quiet"]);
+    assert!(result.success());
+    assert_eq!(result.output(), "\n", "a returned value is printed, even empty");
+}
+
+#[test]
+fn an_async_command_echoes_and_succeeds() {
+    let runner = app().test_cli_runner();
+    let result = runner.invoke(["init-db"]);
+    assert!(result.success(), "{}", result.output());
+    assert_eq!(result.output(), "Initialized the database.\n");
+    assert_eq!(result.exit_code(), 0);
+}
+
+#[test]
+fn an_err_prints_error_and_exits_1() {
+    let result = app().test_cli_runner().invoke(["fail-now", "disk full"]);
+    assert!(!result.success());
+    assert_eq!(result.exit_code(), 1);
+    assert_eq!(result.output(), "about to fail\nError: it failed: disk full\n");
+}
+
+#[test]
+fn a_panic_is_an_error_not_a_crash() {
+    let result = app().test_cli_runner().invoke(["explode"]);
+    assert_eq!(result.exit_code(), 1);
+    assert!(
+        result.output().contains("Error: the command `explode` failed with a panic: boom"),
+        "{}",
+        result.output()
+    );
+}
+
+#[test]
+fn missing_state_says_how_to_add_it() {
+    let result = app().test_cli_runner().invoke(["orphan"]);
+    assert_eq!(result.exit_code(), 1);
+    assert!(result.output().contains("add it with `App::new().state(value)`"), "{}", result.output());
+}
+
+#[test]
+fn usage_errors_exit_2_and_say_what_was_expected() {
+    let runner = app().test_cli_runner();
+    let missing = runner.invoke(["add"]);
+    assert_eq!(missing.exit_code(), 2);
+    assert!(missing.output().contains("<AMOUNT>"), "{}", missing.output());
+    let bad = runner.invoke(["add", "many"]);
+    assert_eq!(bad.exit_code(), 2);
+    assert!(bad.output().contains("invalid value 'many' for '<AMOUNT>'"), "{}", bad.output());
+    let unknown = runner.invoke(["init-dbb"]);
+    assert_eq!(unknown.exit_code(), 2);
+    assert!(unknown.output().contains("unrecognized subcommand 'init-dbb'"), "{}", unknown.output());
+    assert!(unknown.output().contains("init-db"), "clap suggests the closest: {}", unknown.output());
+    let flag = runner.invoke(["add", "1", "--loud"]);
+    assert_eq!(flag.exit_code(), 2);
+}
+
+#[test]
+fn help_lists_every_command_with_its_help() {
+    let result = app().test_cli_runner().invoke(["--help"]);
+    assert!(result.success());
+    let help = result.output();
+    for line in [
+        "run       Serve the app (the default command)",
+        "routes    Show the routes of the app",
+        "add       Add to the counter.",
+        "init-db   Clear the existing data and create new tables.",
+        "fail-now  Always fails.",
+    ] {
+        assert!(help.contains(line), "`{line}` in:\n{help}");
+    }
+    let add = app().test_cli_runner().invoke(["add", "--help"]);
+    assert!(add.success());
+    for part in ["Adds AMOUNT, once or `--times` times", "<AMOUNT>", "--times <TIMES>", "--quiet"] {
+        assert!(add.output().contains(part), "`{part}` in:\n{}", add.output());
+    }
+    let run = app().test_cli_runner().invoke(["run", "--help"]);
+    for part in ["--host <HOST>", "--port <PORT>", "--backend <BACKEND>", "--debug", "ERLEN_ADDR"] {
+        assert!(run.output().contains(part), "`{part}` in:\n{}", run.output());
+    }
+}
+
+#[test]
+fn routes_are_listed_as_flask_lists_them() {
+    let result = app().test_cli_runner().invoke(["routes"]);
+    assert!(result.success());
+    assert_eq!(
+        result.output(),
+        concat!(
+            "Endpoint       Methods    Rule\n",
+            "-------------  ---------  -------------------\n",
+            "auth.bp_index  GET        /auth/\n",
+            "delete_post    DELETE     /post/<int:id>\n",
+            "edit           GET, POST  /post/<int:id>/edit\n",
+            "index          GET        /\n",
+        )
+    );
+    let by_rule = app().test_cli_runner().invoke(["routes", "--sort", "rule", "--all-methods"]);
+    let rows: Vec<Vec<&str>> = by_rule
+        .output()
+        .lines()
+        .skip(2)
+        .map(|l| l.split("  ").filter(|c| !c.is_empty()).map(str::trim).collect())
+        .collect();
+    assert_eq!(rows[0], ["index", "GET, HEAD, OPTIONS", "/"]);
+    assert_eq!(rows[1], ["auth.bp_index", "GET, HEAD, OPTIONS", "/auth/"]);
+    assert_eq!(rows[2], ["delete_post", "DELETE, OPTIONS", "/post/<int:id>"]);
+    assert_eq!(rows[3], ["edit", "GET, HEAD, OPTIONS, POST", "/post/<int:id>/edit"]);
+    let empty = App::new().without_static_folder().test_cli_runner().invoke(["routes"]);
+    assert_eq!(empty.output(), "No routes were registered.\n");
+}
+
+#[test]
+fn the_runner_does_not_serve() {
+    let result = app().test_cli_runner().invoke(["run"]);
+    assert_eq!(result.exit_code(), 1);
+    assert!(result.output().contains("test_client"), "{}", result.output());
+}
+
+/// A command registered twice under one name, and one on a blueprint.
+#[command("add")]
+fn add_again() {}
+
+#[test]
+fn command_names_are_unique_and_commands_are_the_apps() {
+    let twice = app().register(handlers![add_again]).try_test_cli_runner().unwrap_err();
+    assert!(twice.to_string().contains("two commands are named `add`: `add` and `add_again`"), "{twice}");
+    let on_bp = App::new()
+        .register_blueprint(Blueprint::new("bp").register(handlers![add_again]))
+        .try_test_cli_runner()
+        .unwrap_err();
+    assert!(on_bp.to_string().contains("register it on the app"), "{on_bp}");
+}
