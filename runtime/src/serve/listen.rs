@@ -32,7 +32,7 @@ pub(crate) fn default_max_connections() -> usize {
 }
 
 #[cfg(unix)]
-#[allow(unsafe_code)] // The one call into libc; see SAFETY below.
+#[allow(unsafe_code)] // A call into libc; see SAFETY below.
 fn descriptor_limit() -> usize {
     let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: getrlimit only writes the struct it is given, which lives on this stack.
