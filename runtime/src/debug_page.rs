@@ -207,8 +207,8 @@ fn frames(text: &str) -> Vec<Frame> {
     frames
 }
 
-/// Whether a frame belongs to the standard library, the async runtime or erlen rather
-/// than to the app.
+/// Whether a frame belongs to the standard library, the async runtime or erlen (the glue
+/// its macros generated included) rather than to the app.
 fn is_library(symbol: &str) -> bool {
     const LIBRARIES: &[&str] = &[
         "std::",
@@ -226,7 +226,9 @@ fn is_library(symbol: &str) -> bool {
         "_start",
     ];
     const THREAD_START: &[&str] = &["main", "clone", "clone3", "start_thread", "<unknown>"];
+    // `__erlen_call` is the glue the macros generated around the app's function.
     THREAD_START.contains(&symbol)
+        || symbol.contains("::__erlen_call")
         || LIBRARIES.iter().any(|lib| symbol.trim_start_matches('<').starts_with(lib))
 }
 
