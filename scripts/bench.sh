@@ -10,8 +10,16 @@
 # the machine's drift, which is large on a shared VM, hits both sides of a ratio alike.
 # BENCH_RAW=file keeps every measurement.
 #
+# BEFORE=path/to/an/older/bench also serves the older build's erlen (async and threaded
+# backends, on two more ports, pinned to the same core) and measures it in the same
+# rounds, each case right after the same case of this build: the before/after table at
+# the end compares the two builds under the same drift, which runs made minutes apart
+# cannot (build the older one from a worktree of the older commit, with
+# `cargo build --release --example bench`).
+#
 #   scripts/bench.sh                    # 5 rounds of 4 s per measurement
 #   ROUNDS=7 DURATION=6 scripts/bench.sh
+#   BEFORE=../base/target/release/examples/bench scripts/bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +31,11 @@ if ! command -v wrk >/dev/null; then
 fi
 cargo build --release --example bench >&2
 BIN=target/release/examples/bench
+BEFORE=${BEFORE:-}
+if [ -n "$BEFORE" ] && [ ! -x "$BEFORE" ]; then
+  echo "BEFORE=$BEFORE is not an executable bench binary" >&2
+  exit 1
+fi
 SERVER_CORE=0
 LOAD_CORE=1
 [ "$(nproc)" -ge 2 ] || LOAD_CORE=0
@@ -34,8 +47,8 @@ IDLE=${IDLE:-10000}
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
-start() { # port server backend [workers]
-  ERLEN_THREADS=1 BENCH_THREADS=1 taskset -c $SERVER_CORE "$BIN" "$2" "$3" "127.0.0.1:$1" ${4:-} 2>/dev/null &
+start() { # port server backend [workers [binary]]
+  ERLEN_THREADS=1 BENCH_THREADS=1 taskset -c $SERVER_CORE "${5:-$BIN}" "$2" "$3" "127.0.0.1:$1" ${4:-} 2>/dev/null &
   pids+=($!)
   for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$1/plaintext" && return; sleep 0.1; done
   echo "server $2 $3 did not start" >&2
@@ -47,6 +60,10 @@ start 18081 erlen async
 ASYNC_PID=${pids[-1]}
 start 18082 erlen threaded 16
 THREADED_PID=${pids[-1]}
+if [ -n "$BEFORE" ]; then
+  start 18083 erlen async - "$BEFORE"
+  start 18084 erlen threaded 16 "$BEFORE"
+fi
 
 # name port path connections. A case and the case it is compared with run back to back,
 # so that each round gives a ratio of two measurements taken seconds apart.
@@ -64,6 +81,30 @@ CASES=(
   "hyper/sleep 18080 /sleep 256"
   "async/sleep 18081 /sleep 256"
 )
+# name port path connections, bench pairs. With BEFORE, each case of the older build
+# runs right after the same case of this one.
+PAIRS="async/plaintext:hyper/plaintext async/json:hyper/json threaded-sync/plaintext:hyper/plaintext \
+threaded-sync/json:hyper/json async-sync/plaintext:async/plaintext async-sync/json:async/json \
+threaded-async/plaintext:threaded-sync/plaintext threaded-async/json:threaded-sync/json"
+if [ -n "$BEFORE" ]; then
+  with_before=()
+  for case in "${CASES[@]}"; do
+    with_before+=("$case")
+    read -r name port path conns <<<"$case"
+    case $name in
+      async/plaintext | async/json | async-sync/*) with_before+=("before-$name 18083 $path $conns") ;;
+      threaded-sync/*) with_before+=("before-$name 18084 $path $conns") ;;
+    esac
+  done
+  CASES=("${with_before[@]}")
+  # The older build's ratios, and each case of this build against the older one's (the
+  # pair keyed by what follows @).
+  for what in plaintext json; do
+    PAIRS="$PAIRS before-async/$what:hyper/$what before-threaded-sync/$what:hyper/$what"
+    PAIRS="$PAIRS before-async-sync/$what:before-async/$what"
+    for c in async threaded-sync async-sync; do PAIRS="$PAIRS $c/$what:before-$c/$what@new-old/$c/$what"; done
+  done
+fi
 
 results=$(mktemp)
 for round in $(seq "$ROUNDS"); do
@@ -93,9 +134,7 @@ while read -r kind key value; do
     ratio) RATIO[$key]=$value ;;
   esac
 done < <(
-  awk -v pairs="async/plaintext:hyper/plaintext async/json:hyper/json threaded-sync/plaintext:hyper/plaintext \
-threaded-sync/json:hyper/json async-sync/plaintext:async/plaintext async-sync/json:async/json \
-threaded-async/plaintext:threaded-sync/plaintext threaded-async/json:threaded-sync/json" '
+  awk -v pairs="$PAIRS" '
        function median(s,   a, n, i, j, t) { n = split(s, a, " ");
          for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
          return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
@@ -104,9 +143,10 @@ threaded-async/plaintext:threaded-sync/plaintext threaded-async/json:threaded-sy
        END {
          for (k in r) printf "rps %s %.0f\np99 %s %.2f\n", k, median(r[k]), k, median(l[k])
          n = split(pairs, p, " ")
-         for (i = 1; i <= n; i++) { split(p[i], ab, ":"); s = ""
+         for (i = 1; i <= n; i++) { key = p[i]; sub(/.*@/, "", key); pair = p[i]; sub(/@.*/, "", pair)
+           split(pair, ab, ":"); if (key == p[i]) key = ab[1]; s = ""
            for (round in rounds) if (at[round "," ab[2]] > 0) s = s " " at[round "," ab[1]] / at[round "," ab[2]]
-           printf "ratio %s %.2f\n", ab[1], median(s) }
+           printf "ratio %s %.2f\n", key, median(s) }
        }' "$results")
 rm -f "$results"
 
@@ -133,6 +173,24 @@ line "erlen threaded, async fn /plaintext (64)" threaded-async/plaintext "thread
 line "erlen threaded, async fn /json (64)" threaded-async/json "threaded, sync fn"
 printf '| %-40s | %10s | %8s | %-32s |\n' "erlen async, async fn /sleep 50 ms (256)" "${RPS[async/sleep]}" "${P99[async/sleep]}" \
   "$(awk -v a="${RPS[async/sleep]}" -v b="$ideal" 'BEGIN { printf "%.2f", a / b }') x ideal (256 / 50 ms = $ideal)"
+
+if [ -n "$BEFORE" ]; then
+  before_line() { # label case base
+    printf '| %-46s | %11s | %11s | %12s | %12s | %10s |\n' "$1" "${RATIO[before-$2]}" "${RATIO[$2]}" \
+      "${RPS[before-$2]}" "${RPS[$2]}" "${RATIO[new-old/$2]}"
+  }
+  echo
+  echo "Before ($BEFORE) and after (this build), measured in the same rounds, each case of the"
+  echo "older build right after the same case of this one; new/old is the median of the rounds' ratios."
+  echo
+  printf '| %-46s | %11s | %11s | %12s | %12s | %10s |\n' "ratio" "before" "after" "before req/s" "after req/s" "new/old"
+  printf '| %s | %s | %s | %s | %s | %s |\n' --- ---: ---: ---: ---: ---:
+  for what in plaintext json; do
+    before_line "async, async fn / raw hyper, /$what" "async/$what"
+    before_line "async, sync fn / async, async fn, /$what" "async-sync/$what"
+    before_line "threaded, sync fn / raw hyper, /$what" "threaded-sync/$what"
+  done
+fi
 
 # Idle keep-alive connections: what each costs the server, and a request's latency while
 # they are all open.

@@ -8,6 +8,7 @@
 # the requests it answered.
 #
 #   scripts/instructions.sh                 # raw hyper and erlen, /plaintext and /json
+#                                           # (erlen:async-sync: sync handlers, async backend)
 #   SERVERS="erlen:async" PATHS=/json scripts/instructions.sh
 #   BIN=/path/to/older/bench scripts/instructions.sh
 set -euo pipefail
@@ -24,19 +25,21 @@ if [ -z "${BIN:-}" ]; then
   cargo build --release --example bench >&2
   BIN=target/release/examples/bench
 fi
-SERVERS=${SERVERS:-"hyper:- erlen:async erlen:threaded"}
+SERVERS=${SERVERS:-"hyper:- erlen:async erlen:async-sync erlen:threaded"}
 PATHS=${PATHS:-"/plaintext /json"}
 PORT=${PORT:-18190}
 out=$(mktemp -d)
 trap 'rm -rf "$out"; kill "${VG:-0}" 2>/dev/null || true' EXIT
 
 count() { # server backend path
-  local path=$3 serve=$3
-  # The threaded backend's sync handlers are the ones compared with raw hyper.
+  local path=$3 serve=$3 backend=$2
+  # The threaded backend's sync handlers are the ones compared with raw hyper; async-sync
+  # is the async backend's sync handlers, which cross to the sync pool.
   [ "$2" = threaded ] && serve=/sync$3
+  [ "$2" = async-sync ] && serve=/sync$3 && backend=async
   rm -f "$out"/cg.*
   ERLEN_THREADS=1 BENCH_THREADS=1 valgrind --tool=callgrind --instr-atstart=no \
-    --callgrind-out-file="$out/cg.%p" "$BIN" "$1" "$2" "127.0.0.1:$PORT" 16 >/dev/null 2>&1 &
+    --callgrind-out-file="$out/cg.%p" "$BIN" "$1" "$backend" "127.0.0.1:$PORT" 16 >/dev/null 2>&1 &
   VG=$!
   for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT$serve" && break; sleep 0.2; done
   wrk -t1 -c16 -d2s "http://127.0.0.1:$PORT$serve" >/dev/null
@@ -49,7 +52,7 @@ count() { # server backend path
   local ir
   ir=$(for f in "$out"/cg.*; do callgrind_annotate "$f" 2>/dev/null; done |
     awk '/PROGRAM TOTALS/ { gsub(",", "", $1); s += $1 } END { print s + 0 }')
-  local label="erlen $2"
+  local label="erlen $backend"
   [ "$1" = hyper ] && label="raw hyper"
   printf '| %-16s | %-15s | %9s | %12s |\n' "$label" "$serve" "$n" "$((ir / n))"
 }

@@ -1,20 +1,17 @@
 //! WebSockets the flask-sock way: an echo on a blocking socket, and a chat room whose
-//! members are async handlers sharing a broadcast channel, behind a hook that refuses the
-//! upgrade to strangers.
+//! members are async handlers on the app's channels, behind a hook that refuses the
+//! upgrade to strangers. With Redis (`App::redis`, or `ERLEN_REDIS_URL` and the `redis`
+//! feature) the room spans every instance of the app, as Flask-SocketIO's message queue.
 
 use erlen::prelude::*;
-use erlen::{Message, WebSocketError};
-use tokio::sync::broadcast;
+use erlen::{Lagged, Message};
+use futures::StreamExt;
 
-/// The chat room: every member's handler listens to it and speaks into it.
-#[derive(Clone)]
-pub struct Room(broadcast::Sender<String>);
+/// The channel the room speaks on.
+const ROOM: &str = "chat:room";
 
-impl Default for Room {
-    fn default() -> Room {
-        Room(broadcast::channel(64).0)
-    }
-}
+/// What a member's handler can fail with: the socket, or the channels (Redis down).
+type ChatError = Box<dyn std::error::Error + Send + Sync>;
 
 /// flask-sock's echo: a plain `fn` with a blocking socket, on a thread of its own.
 #[websocket("/echo")]
@@ -30,22 +27,20 @@ fn echo(mut ws: BlockingWebSocket) {
 /// A member of the room: what they say goes to everyone, what anyone says comes to them.
 /// An `async fn`, so a thousand idle members hold no thread.
 #[websocket("/chat/<name>")]
-async fn chat(mut ws: WebSocket, name: String, State(room): State<Room>) -> Result<(), WebSocketError> {
-    let mut heard = room.0.subscribe();
+async fn chat(mut ws: WebSocket, name: String, channels: Channels) -> Result<(), ChatError> {
+    let mut heard = channels.subscribe(ROOM).await?;
     ws.send_text(format!("welcome, {name}")).await?;
     loop {
         tokio::select! {
             said = ws.recv() => match said {
-                Some(Message::Text(text)) => {
-                    let _ = room.0.send(format!("{name}: {text}"));
-                }
+                Some(Message::Text(text)) => channels.publish(ROOM, format!("{name}: {text}")).await?,
                 Some(_) => {}
                 None => return Ok(()), // the member left, or the server shuts down
             },
-            line = heard.recv() => match line {
-                Ok(line) => ws.send_text(line).await?,
-                Err(broadcast::error::RecvError::Lagged(_)) => {}
-                Err(broadcast::error::RecvError::Closed) => return Ok(()),
+            line = heard.next() => match line {
+                Some(Ok(line)) => ws.send_text(String::from_utf8_lossy(&line)).await?,
+                Some(Err(Lagged(missed))) => ws.send_text(format!("({missed} messages missed)")).await?,
+                None => return Ok(()),
             },
         }
     }
@@ -61,5 +56,5 @@ fn require_token(req: &Request) -> Option<Response> {
 
 /// The app: the echo, the room and its door.
 pub fn app() -> App {
-    App::new().state(Room::default()).register(handlers![echo, chat, require_token])
+    App::new().register(handlers![echo, chat, require_token])
 }

@@ -10,7 +10,7 @@ use syn::punctuated::Punctuated;
 use syn::{LitInt, LitStr, Token, bracketed};
 
 use crate::errors::Errors;
-use crate::kind::{ErrorTarget, Kind, Rule, Setting};
+use crate::kind::{ErrorTarget, Kind, Rate, Rule, Setting};
 use crate::table::{Attr, Role};
 use crate::{blocking, units};
 
@@ -106,6 +106,7 @@ struct RawRoute {
     methods: Option<(Span, Vec<LitStr>)>,
     body_limit: Option<(Span, Setting)>,
     timeout: Option<(Span, Setting)>,
+    rate_limit: Option<Rate>,
 }
 
 impl Parse for RawRoute {
@@ -119,7 +120,7 @@ impl Parse for RawRoute {
                 "expected the URL pattern as a string literal, as in `\"/users/<int:id>\"`",
             )
         })?;
-        let mut raw = RawRoute { lit, methods: None, body_limit: None, timeout: None };
+        let mut raw = RawRoute { lit, methods: None, body_limit: None, timeout: None, rate_limit: None };
         while !input.is_empty() {
             input.parse::<Token![,]>()?;
             if input.is_empty() {
@@ -130,11 +131,12 @@ impl Parse for RawRoute {
                 "methods" => ("methods = [\"GET\", \"POST\"]", raw.methods.is_some()),
                 "body_limit" => ("body_limit = \"10 MiB\"", raw.body_limit.is_some()),
                 "timeout" => ("timeout = \"30 s\"", raw.timeout.is_some()),
+                "rate_limit" => ("rate_limit = \"5/minute\"", raw.rate_limit.is_some()),
                 _ => {
                     return Err(syn::Error::new(
                         key.span(),
                         format!(
-                            "unknown argument `{key}`: expected `methods = [\"GET\", \"POST\"]`, `body_limit = \"10 MiB\"` or `timeout = \"30 s\"`"
+                            "unknown argument `{key}`: expected `methods = [\"GET\", \"POST\"]`, `body_limit = \"10 MiB\"`, `timeout = \"30 s\"` or `rate_limit = \"5/minute\"`"
                         ),
                     ));
                 }
@@ -154,6 +156,14 @@ impl Parse for RawRoute {
                     raw.methods = Some((key.span(), list.into_iter().collect()));
                 }
                 "body_limit" => raw.body_limit = Some((key.span(), setting(input, units::parse_size, true)?)),
+                "rate_limit" => {
+                    let lit: LitStr = input
+                        .parse()
+                        .map_err(|e| syn::Error::new(e.span(), "expected a string, as in \"5/minute\""))?;
+                    let (count, per) = units::parse_rate(&lit.value())
+                        .map_err(|message| syn::Error::new(lit.span(), message))?;
+                    raw.rate_limit = Some(Rate { count, per, span: lit.span() });
+                }
                 _ => raw.timeout = Some((key.span(), setting(input, units::parse_duration, false)?)),
             }
         }
@@ -207,6 +217,7 @@ fn rule(attr: Attr, tokens: TokenStream, errors: &mut Errors) -> Option<Rule> {
     }
     let body_limit = raw.body_limit.map(|(_, s)| s);
     let timeout = raw.timeout.map(|(_, s)| s);
+    let rate_limit = raw.rate_limit;
     let methods = match (attr.role, raw.methods) {
         (Role::Method(m), None) => vec![m],
         (Role::Method(_), Some((span, _))) => {
@@ -229,7 +240,7 @@ fn rule(attr: Attr, tokens: TokenStream, errors: &mut Errors) -> Option<Rule> {
         (_, None) => vec!["GET"],
         (_, Some((span, list))) => methods(span, list, errors),
     };
-    Some(Rule { pattern: pattern?, lit: raw.lit, methods, body_limit, timeout })
+    Some(Rule { pattern: pattern?, lit: raw.lit, methods, body_limit, timeout, rate_limit })
 }
 
 /// `methods = [...]` of a `#[route]`: each a known method, in any case, once.
@@ -299,14 +310,16 @@ fn pattern_error(lit: &LitStr, error: &erlen_pattern::PatternError) -> syn::Erro
     }
 }
 
-/// A route's `body_limit` and `timeout` belong to its one view: with stacked attributes,
-/// each may be set on one of them only.
+/// A route's `body_limit`, `timeout` and `rate_limit` belong to its one view: with stacked
+/// attributes, each may be set on one of them only.
 pub(crate) fn check_limits(rules: &[Rule], errors: &mut Errors) {
     let body_limits = rules.iter().filter_map(|r| r.body_limit.as_ref()).map(|s| ("body_limit", s));
-    let timeouts = rules.iter().filter_map(|r| r.timeout.as_ref()).map(|s| ("timeout", s));
-    for (key, extra) in body_limits.skip(1).chain(timeouts.skip(1)) {
+    let timeouts = rules.iter().filter_map(|r| r.timeout.as_ref()).map(|s| ("timeout", s.span));
+    let rates = rules.iter().filter_map(|r| r.rate_limit.as_ref()).map(|r| ("rate_limit", r.span));
+    let body_limits = body_limits.map(|(key, s)| (key, s.span));
+    for (key, span) in body_limits.skip(1).chain(timeouts.skip(1)).chain(rates.skip(1)) {
         errors.push(syn::Error::new(
-            extra.span,
+            span,
             format!("`{key}` is set on another route attribute of this function: set it once, it applies to every URL of the view"),
         ));
     }

@@ -10,7 +10,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Ident, LitStr, ReturnType};
 
-use crate::kind::{ErrorTarget, Kind, Rule, limits};
+use crate::kind::{ErrorTarget, Kind, Rule, limits, rate_limit};
 use crate::model::{Arg, Handler};
 use crate::url_for::Target;
 
@@ -235,6 +235,14 @@ fn route(handler: &Handler, rules: &[Rule], callable: &TokenStream) -> TokenStre
             _ => None,
         })
         .collect();
+    // `rate_limit = "5/minute"`: so many requests per client per period.
+    let entry = match rate_limit(rules) {
+        Some((count, per)) => {
+            let count = u32::try_from(count).unwrap_or(u32::MAX);
+            quote!(#entry.rate_limit(#count, #per))
+        }
+        None => entry,
+    };
     if body_limit.is_none() && timeout.is_none() && uses.is_empty() {
         return entry;
     }

@@ -68,6 +68,16 @@ pub(crate) struct Rule {
     pub body_limit: Option<Setting>,
     /// `timeout = "30 s"`, in milliseconds.
     pub timeout: Option<Setting>,
+    /// `rate_limit = "5/minute"`.
+    pub rate_limit: Option<Rate>,
+}
+
+/// A checked `rate_limit = "5/minute"`: so many requests per period, per client.
+pub(crate) struct Rate {
+    pub count: u64,
+    /// The period, in seconds.
+    pub per: u64,
+    pub span: Span,
 }
 
 /// A checked `key = "value"` of a route attribute: its value, and its literal for errors.
@@ -80,6 +90,11 @@ pub(crate) struct Setting {
 pub(crate) enum ErrorTarget {
     Code(u16),
     Type(Box<Type>),
+}
+
+/// The route's `rate_limit`, from whichever of its attributes sets it.
+pub(crate) fn rate_limit(rules: &[Rule]) -> Option<(u64, u64)> {
+    rules.iter().find_map(|r| r.rate_limit.as_ref()).map(|r| (r.count, r.per))
 }
 
 /// The route's `body_limit` and `timeout`, from whichever of its attributes sets them.

@@ -52,6 +52,32 @@ pub(crate) fn parse_duration(text: &str) -> Result<u64, String> {
     Ok(ms)
 }
 
+/// The periods of a rate limit, with their length in seconds.
+const PERIODS: [(&str, u64); 4] = [("second", 1), ("minute", 60), ("hour", 3600), ("day", 86_400)];
+
+/// A rate limit such as `5/minute`: (requests, period in seconds); never zero requests.
+pub(crate) fn parse_rate(text: &str) -> Result<(u64, u64), String> {
+    let expected = || {
+        let units: Vec<_> = PERIODS.iter().map(|(u, _)| *u).collect();
+        format!(
+            "invalid rate limit \"{text}\": expected a number of requests per period, as in \"5/minute\" (periods: {})",
+            units.join(", ")
+        )
+    };
+    let (count, period) = text.split_once('/').ok_or_else(expected)?;
+    let count: u64 = count.trim().replace('_', "").parse().map_err(|_| expected())?;
+    let seconds = PERIODS.iter().find(|(p, _)| *p == period.trim()).map(|(_, s)| *s).ok_or_else(expected)?;
+    if count == 0 {
+        return Err(format!(
+            "the rate limit \"{text}\" allows no request: remove `rate_limit`, or allow at least 1"
+        ));
+    }
+    if count > u64::from(u32::MAX) {
+        return Err(format!("the rate limit \"{text}\" is too large"));
+    }
+    Ok((count, seconds))
+}
+
 /// `"100 MiB"` or `"100MiB"` into (100, "MiB"); `None` without a leading number.
 fn split(text: &str) -> Option<(u64, &str)> {
     let text = text.trim();
@@ -66,6 +92,21 @@ fn split(text: &str) -> Option<(u64, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rates() {
+        assert_eq!(parse_rate("5/minute"), Ok((5, 60)));
+        assert_eq!(parse_rate("100 / second"), Ok((100, 1)));
+        assert_eq!(parse_rate("1/day"), Ok((1, 86_400)));
+        assert_eq!(parse_rate("1_000/hour"), Ok((1000, 3600)));
+        for bad in ["", "5", "5/min", "5/minutes", "five/minute", "-1/minute", "5/", "/minute"] {
+            assert!(
+                parse_rate(bad).unwrap_err().contains("expected a number of requests per period"),
+                "{bad}"
+            );
+        }
+        assert!(parse_rate("0/minute").unwrap_err().contains("allows no request"));
+    }
 
     #[test]
     fn sizes() {

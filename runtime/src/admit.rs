@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use bytes::{Buf, Bytes};
 use futures::StreamExt;
-use http::header::{CONNECTION, CONTENT_LENGTH, HOST};
+use http::header::{CONNECTION, CONTENT_LENGTH, HOST, RETRY_AFTER};
 use http::{HeaderValue, StatusCode, Version};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
@@ -24,7 +24,9 @@ use crate::app::AppCore;
 use crate::body::{BoxError, ChunkStream};
 use crate::context::AppHandle;
 use crate::error::{HttpError, abort};
+use crate::handler::RateLimit;
 use crate::incoming::{Cancel, Incoming, Pace, too_large};
+use crate::ratelimit::{Limiter, Verdict};
 use crate::request::Request;
 use crate::response::Response;
 use crate::routing::Match;
@@ -68,6 +70,8 @@ pub(crate) struct Admitted {
     pub(crate) request: Box<Request>,
     /// What routing found, for the lifecycle's step 1.
     pub(crate) routed: Match,
+    /// The route's rate limit, counted before the body is read.
+    pub(crate) rate_limit: Option<RateLimit>,
 }
 
 /// A request as [`Admission::admit`] leaves it.
@@ -128,6 +132,16 @@ impl Admission {
         B::Error: Into<BoxError>,
         E: Engine,
     {
+        let limited = match &admit {
+            Admit::Ready { admitted, .. } | Admit::Unread { admitted, .. } => match admitted.rate_limit {
+                Some(limit) => self.rate_limited(admitted, limit).await,
+                None => None,
+            },
+            Admit::Refused(_) => None,
+        };
+        if let Some(refused) = limited {
+            return refused.default_response();
+        }
         let (admitted, timeout, cancel) = match admit {
             Admit::Ready { admitted, timeout, cancel } => (admitted, timeout, cancel),
             Admit::Unread { mut admitted, body, limit, timeout } => {
@@ -192,6 +206,7 @@ impl Admission {
             Match::Found { endpoint, options: None, .. } => self.app.endpoints[*endpoint].options,
             _ => Default::default(),
         };
+        let rate_limit = route.rate_limit;
         let limit = route.body_limit.unwrap_or(self.limits.body_limit);
         if declared.is_some_and(|n| n > limit) {
             return Admit::Refused(too_large(limit).to_http());
@@ -200,10 +215,19 @@ impl Admission {
         let streams = route.body.streams();
         // Skip the reading machinery for a request without a body.
         if bodiless && !streams {
-            return Admit::Ready { admitted: Admitted { request, routed }, timeout, cancel: None };
+            return Admit::Ready {
+                admitted: Admitted { request, routed, rate_limit },
+                timeout,
+                cancel: None,
+            };
         }
         if !streams {
-            return Admit::Unread { admitted: Admitted { request, routed }, body, limit, timeout };
+            return Admit::Unread {
+                admitted: Admitted { request, routed, rate_limit },
+                body,
+                limit,
+                timeout,
+            };
         }
         let chunks: ChunkStream = Box::pin(
             body.into_data_stream()
@@ -212,7 +236,30 @@ impl Admission {
         let pace = Pace { idle: self.limits.body_read_timeout, min_rate: self.limits.body_min_rate };
         let cancel = timeout.map(|_| Cancel::default());
         request.set_unread(Incoming::new(chunks, limit, Some(pace), cancel.clone()));
-        Admit::Ready { admitted: Admitted { request, routed }, timeout, cancel }
+        Admit::Ready { admitted: Admitted { request, routed, rate_limit }, timeout, cancel }
+    }
+
+    /// The 429 for a request over its route's rate limit, if it is: counted for its client
+    /// (its address as the trusted proxies give it) and route.
+    async fn rate_limited(&self, admitted: &Admitted, limit: RateLimit) -> Option<HttpError> {
+        let limiter = self.app.features.get::<Limiter>()?;
+        let Match::Found { endpoint, .. } = &admitted.routed else { return None };
+        let route = &self.app.endpoints[*endpoint].name;
+        let client = admitted.request.remote_addr.map_or_else(|| "-".to_string(), |a| a.ip().to_string());
+        match limiter.check(route, &client, limit).await {
+            Verdict::Allowed => None,
+            Verdict::Limited(left) => {
+                let secs = left.as_secs().max(1);
+                Some(
+                    HttpError::new(StatusCode::TOO_MANY_REQUESTS)
+                        .with_message(format!(
+                            "too many requests: at most {} per {:?}",
+                            limit.count, limit.per
+                        ))
+                        .with_header(RETRY_AFTER, HeaderValue::from(secs)),
+                )
+            }
+        }
     }
 
     /// Reads a body in full, within `limit` bytes and the read timeout.

@@ -29,8 +29,7 @@ pub fn handle() -> &'static Handle {
             builder.enable_all().thread_name("erlen-rt").on_thread_park(|| {
                 // Hand over, with one wake-up each, the work this thread queued for the
                 // sync pool and for threaded servers' workers.
-                crate::pool::flush();
-                crate::serve::flush_threaded();
+                crate::sched::flush();
             });
             if let Some(n) = crate::env::positive("ERLEN_THREADS") {
                 builder.worker_threads(n);

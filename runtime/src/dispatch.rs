@@ -26,7 +26,7 @@ use crate::body::Body;
 use crate::context::{AppHandle, RequestContext};
 use crate::debug_page::DebugMode;
 use crate::error::{HttpError, abort};
-use crate::exec::{Mode, call_async};
+use crate::exec::{Abandon, Mode, call_async};
 use crate::extract::BodyUse;
 use crate::handler::{Callable, Teardown};
 use crate::request::Request;
@@ -44,7 +44,7 @@ pub(crate) fn dispatch<'a>(
     mode: &'a Mode,
     gone: &'a (dyn Fn() -> bool + Sync),
 ) -> impl Future<Output = Response> + 'a {
-    let Admitted { request: mut req, routed } = admitted;
+    let Admitted { request: mut req, routed, .. } = admitted;
     req.state = app.state.clone();
     let (routed, endpoint) = route(app, &mut req, routed);
     let blueprint = endpoint.map(|e| app.endpoints[e].scope).filter(|&s| s != 0).map(|s| &app.scopes[s]);
@@ -89,15 +89,17 @@ fn route<'a>(app: &'a AppCore, req: &mut Request, found: Match) -> (Routed<'a>, 
 
 /// Calls a view, hook or error handler with the request in `$slot` and `args`, inside the
 /// request context `$ctx`: a sync one through the mode (the request travels with it and
-/// is put back in the slot), an async one awaited in place, with the request borrowed
-/// from the slot. Evaluates to the user function's result.
+/// is put back in the slot; should the lifecycle be dropped meanwhile, `$abandon` has it
+/// when the call returns), an async one awaited in place, with the request borrowed from
+/// the slot. Evaluates to the user function's result.
 macro_rules! invoke {
-    ($mode:expr, $ctx:expr, $slot:expr, $callable:expr $(, $arg:expr)*) => {
+    ($mode:expr, $ctx:expr, $abandon:expr, $slot:expr, $callable:expr $(, $arg:expr)*) => {
         match $callable {
             Callable::Sync(f) => {
                 let f = *f;
                 let req = taken($slot);
-                let (req, out) = $mode.call_sync(req, $ctx.clone(), move |req| f(req $(, $arg)*)).await;
+                let (req, out) =
+                    $mode.call_sync(req, $ctx.clone(), move |req| f(req $(, $arg)*), $abandon).await;
                 *$slot = Some(req);
                 out
             }
@@ -217,7 +219,15 @@ impl<'a> Lifecycle<'a> {
         // 2. before_request; unless one answered, 3. the routing answer or the view.
         // A hook's answer takes the view's place (boxed, as the routing answers are: its
         // room would be taken from every request's future).
-        let routed = if self.scopes.any(|s| !s.before.is_empty()) {
+        // A server-side session is read from its store first, once; a store that does not
+        // answer fails the request as a failing before hook would.
+        let unread = match crate::session::preload(&self.ctx) {
+            Some(load) => load.await.err(),
+            None => None,
+        };
+        let routed = if let Some(e) = unread {
+            Routed::Answer(Box::new(Err(e.into())))
+        } else if self.scopes.any(|s| !s.before.is_empty()) {
             let answered = Box::pin(self.before(slot)).await;
             answered.map_or(routed, |answer| Routed::Answer(Box::new(answer)))
         } else {
@@ -234,7 +244,7 @@ impl<'a> Lifecycle<'a> {
         // 4 to 6, unless there is no error and no hook to run.
         let resp = match outcome {
             Ok(mut resp) if !self.scopes.any(|s| !s.after.is_empty() || !s.teardown.is_empty()) => {
-                self.save_session(&mut resp);
+                self.save_session(&mut resp).await;
                 resp
             }
             outcome => Box::pin(self.finish(slot, outcome)).await,
@@ -255,7 +265,7 @@ impl<'a> Lifecycle<'a> {
         if self.scopes.any(|s| !s.after.is_empty()) {
             self.after(slot, &mut handled).await;
         }
-        self.save_session(&mut handled.resp);
+        self.save_session(&mut handled.resp).await;
         // 6. teardown_request; for a request abandoned meanwhile, with the error that
         // says so.
         if self.scopes.any(|s| !s.teardown.is_empty()) {
@@ -271,9 +281,15 @@ impl<'a> Lifecycle<'a> {
         self.scopes.iter().rev().flat_map(|scope| scope.teardown.iter().rev())
     }
 
-    /// Saves the session into the response, if the request used it.
-    fn save_session(&self, resp: &mut Response) {
-        crate::session::save(&self.ctx, resp);
+    /// Saves the session into the response, if the request used it; a server-side store
+    /// that does not take it makes the answer a 503 (what the request changed is not
+    /// kept, so it must not look as if it were).
+    async fn save_session(&self, resp: &mut Response) {
+        if let Some(write) = crate::session::save(&self.ctx, resp) {
+            if let Err(e) = write.await {
+                *resp = HttpError::from(e).default_response();
+            }
+        }
     }
 
     /// Step 2: the before hooks, the app's then the blueprint's; `Some` is the first
@@ -281,7 +297,7 @@ impl<'a> Lifecycle<'a> {
     async fn before(&self, slot: &mut Option<Req>) -> Option<Outcome> {
         for scope in self.scopes.iter() {
             for hook in &scope.before {
-                match invoke!(self.mode, self.ctx, slot, hook) {
+                match invoke!(self.mode, self.ctx, self.abandoner(), slot, hook) {
                     Ok(None) => {}
                     Ok(Some(resp)) => return Some(Ok(resp)),
                     Err(e) => return Some(Err(e)),
@@ -298,7 +314,7 @@ impl<'a> Lifecycle<'a> {
             // Boxed by the step: a parser's state would make every view's step as large.
             (prepare.0)(held(slot), &self.ctx).await;
         }
-        invoke!(self.mode, self.ctx, slot, &endpoint.view)
+        invoke!(self.mode, self.ctx, self.abandoner(), slot, &endpoint.view)
     }
 
     /// Step 4: renders an error with the handler that takes it, or the default page.
@@ -325,7 +341,7 @@ impl<'a> Lifecycle<'a> {
             }
         };
         let handling = error.status().as_u16();
-        match invoke!(self.mode, self.ctx, slot, &handler.handler, &error) {
+        match invoke!(self.mode, self.ctx, self.abandoner(), slot, &handler.handler, &error) {
             Ok(resp) => Handled { resp, unhandled },
             Err(failure) => {
                 tracing::error!(
@@ -347,7 +363,7 @@ impl<'a> Lifecycle<'a> {
         for scope in self.scopes.iter().rev() {
             for hook in scope.after.iter().rev() {
                 let resp = std::mem::take(&mut handled.resp);
-                match invoke!(self.mode, self.ctx, slot, hook, resp) {
+                match invoke!(self.mode, self.ctx, self.abandoner(), slot, hook, resp) {
                     Ok(resp) => handled.resp = resp,
                     Err(e) => {
                         tracing::error!(error = %e, "an after_request hook failed; the remaining ones are skipped");
@@ -361,20 +377,30 @@ impl<'a> Lifecycle<'a> {
         }
     }
 
-    /// Runs the teardown hooks of a request whose lifecycle was dropped before its end, on
-    /// the shared runtime, with the error that says it was abandoned; for a request a sync
-    /// call still holds, once that call returns.
+    /// What a sync call hands its request to if this lifecycle is dropped while it runs:
+    /// only when there are teardown hooks to run.
+    fn abandoner(&self) -> Option<&dyn Abandon> {
+        if self.scopes.any(|s| !s.teardown.is_empty()) { Some(self) } else { None }
+    }
+
+    /// Runs the teardown hooks of a request whose lifecycle was dropped before its end.
+    /// A request that a sync call holds is handed on by the call when it returns.
     fn abandon(&self, req: Option<Req>) {
-        let hooks: Vec<Teardown> = self.teardown_hooks().copied().collect();
-        if hooks.is_empty() {
-            return;
+        if let (Some(req), Some(abandon)) = (req, self.abandoner()) {
+            abandon.then()(req);
         }
+    }
+}
+
+impl Abandon for Lifecycle<'_> {
+    /// The teardown hooks of the request, on the shared runtime, with the error that says
+    /// it was abandoned.
+    fn then(&self) -> Box<dyn FnOnce(Req) + Send> {
+        let hooks: Vec<Teardown> = self.teardown_hooks().copied().collect();
         let ctx = self.ctx.clone();
-        let Some(req) = req else {
-            // A sync call has the request: it runs the hooks when it returns.
-            return;
-        };
-        crate::bridge::handle().spawn(teardown_abandoned(hooks, ctx, req));
+        Box::new(move |req| {
+            crate::bridge::handle().spawn(teardown_abandoned(hooks, ctx, req));
+        })
     }
 }
 
@@ -413,7 +439,7 @@ async fn teardown<'h>(
 ) {
     for hook in hooks {
         let err = unhandled.clone();
-        if let Err(e) = invoke!(mode, ctx, slot, hook, err.as_deref()) {
+        if let Err(e) = invoke!(mode, ctx, None, slot, hook, err.as_deref()) {
             tracing::error!(error = %e, "a teardown_request hook failed");
         }
     }

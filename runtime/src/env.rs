@@ -29,3 +29,10 @@ pub(crate) fn debug_any_host() -> bool {
 pub(crate) fn reload_status_file() -> Option<std::path::PathBuf> {
     std::env::var_os("ERLEN_RELOAD_STATUS").filter(|v| !v.is_empty()).map(Into::into)
 }
+
+/// `ERLEN_REDIS_URL`: the Redis server the app shares state through, unless the app names
+/// one with [`App::redis`](crate::App::redis).
+#[cfg(feature = "redis")]
+pub(crate) fn redis_url() -> Option<String> {
+    std::env::var("ERLEN_REDIS_URL").ok().filter(|u| !u.trim().is_empty())
+}

@@ -217,11 +217,54 @@ impl<E: StdError + Send + Sync + 'static> From<E> for HttpError {
         if let Some(fault) = ClientFault::carried_by(&error) {
             return fault.to_http();
         }
+        // A store that did not answer is a 503, whatever carried it here.
+        if let Some(store) = (&error as &(dyn StdError + 'static)).downcast_ref::<StoreError>() {
+            return store.to_http();
+        }
         let mut e = HttpError::with_kind(StatusCode::INTERNAL_SERVER_ERROR, Kind::Exception);
         e.0.source = Some(Box::new(error));
         e
     }
 }
+
+/// A shared store (Redis) did not answer: unreachable, or not within the app's bounded
+/// wait ([`App::redis_timeout`](crate::App::redis_timeout)). As an [`HttpError`] (with
+/// `?` or `.into()`) it is a 503 with `Retry-After: 1`, which the app's error handlers may
+/// render; a session or channel call while Redis is down gives it.
+///
+/// ```
+/// use erlen::StoreError;
+///
+/// let err = StoreError::new("redis://127.0.0.1:6390/0: no answer within 2s");
+/// let http: erlen::HttpError = err.into();
+/// assert_eq!(http.status(), 503);
+/// ```
+#[derive(Debug, Clone)]
+pub struct StoreError {
+    reason: String,
+}
+
+impl StoreError {
+    /// A store error that says why.
+    pub fn new(reason: impl Into<String>) -> StoreError {
+        StoreError { reason: reason.into() }
+    }
+
+    fn to_http(&self) -> HttpError {
+        HttpError::new(StatusCode::SERVICE_UNAVAILABLE)
+            .with_message("a shared store (Redis) is unavailable; try again shortly")
+            .with_header(http::header::RETRY_AFTER, HeaderValue::from_static("1"))
+            .with_source(self.clone())
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the shared store is unavailable: {}", self.reason)
+    }
+}
+
+impl StdError for StoreError {}
 
 /// A client error (413, 408, 400) raised while reading a request body, in a form that
 /// travels through `std::error::Error` channels, such as an `io::Error` from a

@@ -3,7 +3,7 @@
 //! Async handlers are always awaited in place (on the async backend that is the
 //! connection's task on the runtime; on the threaded backend, the worker thread parked on
 //! the shared runtime through the bridge). Sync handlers either run inline (threaded
-//! worker: it is a thread made for blocking) or are moved to the sync pool (`pool`), so
+//! worker: it is a thread made for blocking) or are moved to the sync pool (`sched`), so
 //! they never stall the runtime's worker threads. Panics are caught here, once.
 
 use std::future::Future;
@@ -23,20 +23,30 @@ use crate::sync::lock;
 /// Where sync handlers run.
 #[derive(Clone, Debug)]
 pub(crate) enum Mode {
-    /// On erlen's sync pool (see `pool`), with at most `limit` at once when set.
+    /// On erlen's sync pool (see `sched`), with at most `limit` at once when set.
     Offload { limit: Option<Arc<Semaphore>> },
     /// On the calling thread (a worker of the threaded backend).
     Inline,
 }
 
+/// What becomes of the request a sync call holds if whoever awaits the call stops waiting
+/// (the lifecycle was dropped: its client left, its route's time ran out): the call runs
+/// to its end on its thread, and then the request is handed to what `then` gives.
+pub(crate) trait Abandon: Sync {
+    /// What to do with the request once the call has returned.
+    fn then(&self) -> Box<dyn FnOnce(Box<Request>) + Send>;
+}
+
 impl Mode {
     /// Runs sync user code `f` with the request, inside the request context `ctx`,
-    /// returning the request with the result.
+    /// returning the request with the result. Should the future be dropped while the call
+    /// runs on the pool, the request goes to `abandon`'s continuation when it returns.
     pub(crate) async fn call_sync<R: Send + 'static>(
         &self,
         mut req: Box<Request>,
         ctx: Arc<RequestContext>,
         f: impl FnOnce(&mut Request) -> Result<R, HttpError> + Send + 'static,
+        abandon: Option<&dyn Abandon>,
     ) -> (Box<Request>, Result<R, HttpError>) {
         let call = move || {
             let out = crate::context::enter_sync(ctx, || catch_unwind(AssertUnwindSafe(|| f(&mut req))))
@@ -52,44 +62,146 @@ impl Mode {
                     None => None,
                 };
                 let offloaded = Arc::new(Offloaded {
-                    call: Mutex::new(Some(call)),
-                    out: Mutex::new(None),
+                    slot: Mutex::new(Slot { stage: Stage::Queued(call), then: None }),
                     waker: AtomicWaker::new(),
                 });
-                crate::pool::global().execute(offloaded.clone());
-                std::future::poll_fn(|cx| offloaded.poll_out(cx)).await
+                Waiting { offloaded, queued: false, done: false, abandon }.await
             }
         }
     }
 }
 
-/// A sync call on its way to the pool and back, in one allocation: the call, the slot for
-/// its output, and the waker of the task awaiting it.
+/// The future of a call on the pool: queues it on its first poll, then waits for its
+/// output; dropped before that, it hands the call's request on (see [`Abandon`]).
+struct Waiting<'a, F, R> {
+    offloaded: Arc<Offloaded<F, Out<R>>>,
+    queued: bool,
+    done: bool,
+    abandon: Option<&'a dyn Abandon>,
+}
+
+/// What a sync call gives back: the request and the function's result.
+type Out<R> = (Box<Request>, Result<R, HttpError>);
+
+impl<F: FnOnce() -> Out<R> + Send + 'static, R: Send + 'static> Future for Waiting<'_, F, R> {
+    type Output = Out<R>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Out<R>> {
+        if !self.queued {
+            // The waker is in place before the call is queued, so the first poll need not
+            // look for an output that cannot be there yet.
+            self.offloaded.waker.register(cx.waker());
+            let pushed = crate::sched::sync_pool().push(self.offloaded.clone());
+            debug_assert!(pushed.is_ok(), "the sync pool has no bound and is never closed");
+            self.queued = true;
+            return Poll::Pending;
+        }
+        let out = std::task::ready!(self.offloaded.poll_out(cx));
+        self.done = true;
+        Poll::Ready(out)
+    }
+}
+
+impl<F, R> Drop for Waiting<'_, F, R> {
+    fn drop(&mut self) {
+        if self.queued && !self.done {
+            if let Some(abandon) = self.abandon {
+                let then = abandon.then();
+                self.offloaded.abandon(Box::new(move |(req, _)| then(req)));
+            }
+        }
+    }
+}
+
+/// A sync call on its way to the pool and back, in one allocation: the call, then its
+/// output, behind one lock, and the waker of the task awaiting it.
 struct Offloaded<F, T> {
-    call: Mutex<Option<F>>,
-    out: Mutex<Option<T>>,
+    slot: Mutex<Slot<F, T>>,
     waker: AtomicWaker,
 }
 
-impl<F: FnOnce() -> T + Send, T: Send> crate::pool::Task for Offloaded<F, T> {
+/// Where the call is, and what to do with its output if nobody waits for it any more.
+struct Slot<F, T> {
+    stage: Stage<F, T>,
+    then: Option<Box<dyn FnOnce(T) + Send>>,
+}
+
+enum Stage<F, T> {
+    Queued(F),
+    Running,
+    Done(T),
+    Taken,
+}
+
+impl<F: FnOnce() -> T + Send, T: Send> crate::sched::Task for Offloaded<F, T> {
     fn run(&self) {
-        let call = lock(&self.call).take();
-        if let Some(call) = call {
-            let out = call();
-            *lock(&self.out) = Some(out);
-            self.waker.wake();
+        let call = {
+            let mut slot = lock(&self.slot);
+            match std::mem::replace(&mut slot.stage, Stage::Running) {
+                Stage::Queued(call) => call,
+                // Run already.
+                other => {
+                    slot.stage = other;
+                    return;
+                }
+            }
+        };
+        let out = call();
+        let mut slot = lock(&self.slot);
+        match slot.then.take() {
+            // Nobody waits for it any more: its continuation takes it, on this thread.
+            Some(then) => {
+                slot.stage = Stage::Taken;
+                drop(slot);
+                then(out);
+            }
+            None => {
+                slot.stage = Stage::Done(out);
+                drop(slot);
+                self.waker.wake();
+            }
         }
     }
 }
 
 impl<F, T> Offloaded<F, T> {
+    /// The output, once the call has run.
+    fn take(&self) -> Option<T> {
+        let mut slot = lock(&self.slot);
+        // Looked at in place first: a stage is large, and moving it out and back costs.
+        if !matches!(slot.stage, Stage::Done(_)) {
+            return None;
+        }
+        match std::mem::replace(&mut slot.stage, Stage::Taken) {
+            Stage::Done(out) => Some(out),
+            _ => None,
+        }
+    }
+
+    /// Nobody waits for the output any more: `then` gets it, now if the call is done,
+    /// else when it returns.
+    fn abandon(&self, then: Box<dyn FnOnce(T) + Send>) {
+        let mut slot = lock(&self.slot);
+        match std::mem::replace(&mut slot.stage, Stage::Taken) {
+            Stage::Done(out) => {
+                drop(slot);
+                then(out);
+            }
+            Stage::Taken => {}
+            other => {
+                slot.stage = other;
+                slot.then = Some(then);
+            }
+        }
+    }
+
     fn poll_out(&self, cx: &mut Context<'_>) -> Poll<T> {
-        if let Some(out) = lock(&self.out).take() {
+        if let Some(out) = self.take() {
             return Poll::Ready(out);
         }
         self.waker.register(cx.waker());
         // The output may have arrived between the look and the registration.
-        match lock(&self.out).take() {
+        match self.take() {
             Some(out) => Poll::Ready(out),
             None => Poll::Pending,
         }
@@ -124,6 +236,45 @@ mod tests {
             let inside = crate::context::current().is_some();
             self.0.store(if inside { 1 } else { 2 }, Ordering::SeqCst);
         }
+    }
+
+    #[test]
+    fn calls_queued_by_busy_runtime_workers_still_run() {
+        use std::sync::mpsc;
+        use std::time::{Duration, Instant};
+        // A runtime worker defers the wake-up to when it parks. Here every worker stays
+        // busy without parking, so only the monitor can start the queued call.
+        let handle = crate::bridge::handle();
+        crate::bridge::block_on(handle.spawn(async {})).unwrap();
+        std::thread::sleep(Duration::from_millis(50)); // the workers park once: they defer
+        let busy = Duration::from_millis(800);
+        for _ in 1..handle.metrics().num_workers() {
+            handle.spawn(async move { std::thread::sleep(busy) });
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        let (ran, ran_at) = mpsc::channel();
+        let submitted = Instant::now();
+        handle.spawn(async move {
+            let (parts, ()) = http::Request::new(()).into_parts();
+            let req = Box::new(Request::from_parts(parts, bytes::Bytes::new()).unwrap());
+            let mode = Mode::Offload { limit: None };
+            let mut call = Box::pin(mode.call_sync(
+                req,
+                RequestContext::for_tests(),
+                move |_| {
+                    let _ = ran.send(Instant::now());
+                    Ok(())
+                },
+                None,
+            ));
+            // Poll once, which queues the call, then keep this worker busy too.
+            std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx).is_ready())).await;
+            std::thread::sleep(busy);
+            let _ = call.await;
+        });
+        let ran_at = ran_at.recv_timeout(Duration::from_secs(5)).unwrap();
+        let waited = ran_at.duration_since(submitted);
+        assert!(waited < Duration::from_millis(400), "the queued call waited {waited:?} behind busy workers");
     }
 
     #[tokio::test]

@@ -73,6 +73,13 @@ pub struct Entry {
     pub(crate) item: Option<TypeId>,
 }
 
+/// A route's `rate_limit`: `count` requests per `per` (and client).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RateLimit {
+    pub(crate) count: u32,
+    pub(crate) per: Duration,
+}
+
 /// What a route's attribute says beyond its rules: `body_limit` and `timeout`, and what
 /// its view does with the body.
 #[derive(Clone, Copy, Debug, Default)]
@@ -81,6 +88,8 @@ pub(crate) struct RouteOptions {
     pub(crate) body_limit: Option<u64>,
     /// Replaces the server's request timeout for this route.
     pub(crate) timeout: Option<Duration>,
+    /// So many requests per period per client (`rate_limit = "5/minute"`).
+    pub(crate) rate_limit: Option<RateLimit>,
     pub(crate) body: BodyUse,
 }
 
@@ -112,7 +121,18 @@ impl Entry {
     /// what its view does with the body.
     pub fn options(mut self, body_limit: Option<u64>, timeout_ms: Option<u64>, body: BodyUse) -> Entry {
         if let EntryKind::Route { options, .. } = &mut self.kind {
-            *options = RouteOptions { body_limit, timeout: timeout_ms.map(Duration::from_millis), body };
+            options.body_limit = body_limit;
+            options.timeout = timeout_ms.map(Duration::from_millis);
+            options.body = body;
+        }
+        self
+    }
+
+    /// A route's `rate_limit` from its attribute: `count` requests per `per_secs` seconds,
+    /// per client.
+    pub fn rate_limit(mut self, count: u32, per_secs: u64) -> Entry {
+        if let EntryKind::Route { options, .. } = &mut self.kind {
+            options.rate_limit = Some(RateLimit { count, per: Duration::from_secs(per_secs) });
         }
         self
     }

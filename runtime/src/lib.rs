@@ -215,6 +215,7 @@ mod admit;
 mod app;
 mod body;
 mod bridge;
+mod channels;
 mod cli;
 mod command;
 mod config;
@@ -232,16 +233,18 @@ pub mod hooks;
 mod incoming;
 mod multipart;
 mod panics;
-mod pool;
 mod proxy;
+mod ratelimit;
 mod request;
 mod response;
 mod routing;
+mod sched;
 mod serve;
 mod serving;
 mod session;
 mod shutdown;
 pub mod sse;
+mod store;
 mod sync;
 mod templates;
 mod testing;
@@ -251,6 +254,7 @@ mod websocket;
 pub use app::{App, Blueprint, BuildError};
 pub use body::{Body, BoxError, Chunk};
 pub use bridge::block_on;
+pub use channels::{BlockingSubscription, Channels, Lagged, Subscription};
 pub use config::ConfigError;
 pub use context::{spawn, spawn_blocking};
 pub use cookies::ResponseExt;
@@ -262,8 +266,9 @@ pub use multipart::{FormLimits, Multipart, UploadedFile, secure_filename};
 pub use request::Request;
 pub use response::{Html, IntoResponse, Json, Redirect, Response, redirect};
 pub use serve::{AppService, Backend, Server, ServerHandle};
-pub use session::{Session, SessionConfig, flash, flash_category, get_flashed_messages};
+pub use session::{Session, SessionConfig, SessionStore, flash, flash_category, get_flashed_messages};
 pub use sse::{Event, Sse};
+pub use store::StoreError;
 pub use templates::{Template, render_template};
 pub use testing::{
     CliResult, CliRunner, TestBodyStream, TestClient, TestRequest, TestResponse, TestWebSocket,
@@ -324,14 +329,14 @@ pub mod runtime {
 /// so that an app's own `Message` type never meets it: import it where a socket is used.
 pub mod prelude {
     pub use crate::{
-        App, Backend, BlockingWebSocket, Blueprint, Body, BodyReader, BodyStream, Bytes, CliRunner, Cookie,
-        Event, Form, FromRequest, HeaderMap, HeaderValue, Html, HttpError, IntoResponse, Json, Method,
-        Multipart, Query, Redirect, Request, Response, ResponseExt, SameSite, SendFile, Server, ServerHandle,
-        Session, Sse, State, StatusCode, Template, TestClient, UploadedFile, WebSocket, abort, after_request,
-        after_serving, before_request, before_serving, command, context, delete, echo, errorhandler, flash,
-        flash_category, get, get_flashed_messages, handlers, patch, post, put, redirect, render_template,
-        route, secure_filename, send_file, send_from_directory, teardown_request, template_filter,
-        template_global, url_for, websocket,
+        App, Backend, BlockingWebSocket, Blueprint, Body, BodyReader, BodyStream, Bytes, Channels, CliRunner,
+        Cookie, Event, Form, FromRequest, HeaderMap, HeaderValue, Html, HttpError, IntoResponse, Json,
+        Method, Multipart, Query, Redirect, Request, Response, ResponseExt, SameSite, SendFile, Server,
+        ServerHandle, Session, Sse, State, StatusCode, Template, TestClient, UploadedFile, WebSocket, abort,
+        after_request, after_serving, before_request, before_serving, command, context, delete, echo,
+        errorhandler, flash, flash_category, get, get_flashed_messages, handlers, patch, post, put, redirect,
+        render_template, route, secure_filename, send_file, send_from_directory, teardown_request,
+        template_filter, template_global, url_for, websocket,
     };
 }
 

@@ -2,8 +2,7 @@
 //! locks (user code runs outside them), so the data behind a poisoned lock is consistent
 //! and serving goes on.
 
-use std::sync::{Condvar, Mutex, MutexGuard, WaitTimeoutResult};
-use std::time::Duration;
+use std::sync::{Condvar, Mutex, MutexGuard};
 
 /// Locks `mutex`, even if a thread panicked while holding it.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -18,16 +17,6 @@ pub(crate) fn into_inner<T>(mutex: Mutex<T>) -> T {
 /// Waits on `condvar`, even if a thread panicked while holding the lock.
 pub(crate) fn wait<'a, T>(condvar: &Condvar, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
     condvar.wait(guard).unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// Waits on `condvar` for at most `timeout`, even if a thread panicked while holding the
-/// lock.
-pub(crate) fn wait_timeout<'a, T>(
-    condvar: &Condvar,
-    guard: MutexGuard<'a, T>,
-    timeout: Duration,
-) -> (MutexGuard<'a, T>, WaitTimeoutResult) {
-    condvar.wait_timeout(guard, timeout).unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The value of `mutex`, borrowed mutably, even if a thread panicked while holding it.

@@ -1,9 +1,11 @@
 //! Shared test apps and the [`Transport`] abstraction that lets one behaviour suite run
 //! in-process through the test client and over real sockets on each backend.
 
+pub mod channel_cases;
 pub mod flask_port;
 pub mod lifecycle;
 pub mod raw;
+pub mod session_cases;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -14,12 +14,13 @@ use tower_service::Service;
 use super::core::AppCore;
 use super::layers::{LayerFn, Stack, layer_fn};
 use crate::body::{Body, BoxError};
+use crate::channels::Channels;
 use crate::command::CommandSpec;
 use crate::config::ConfigError;
 use crate::context::Features;
 use crate::handler::{Callable, Entry, Handlers, View};
 use crate::multipart::FormLimits;
-use crate::session::{SessionConfig, Sessions};
+use crate::session::{SessionConfig, SessionStore, Sessions, Store as SessionsStore};
 use crate::templates::Templates;
 
 /// A web application: routes, hooks, error handlers, blueprints and state.
@@ -45,7 +46,14 @@ pub struct App {
     secret_key: Option<Vec<u8>>,
     secret_key_fallbacks: Vec<Vec<u8>>,
     session_config: SessionConfig,
+    session_store: SessionStore,
+    /// The Redis server the app shares state through, and the wait for its answers.
+    #[cfg(feature = "redis")]
+    redis: Option<String>,
+    redis_timeout: Option<std::time::Duration>,
     form_limits: FormLimits,
+    /// The app's channels, shared with the app once built.
+    channels: Channels,
     /// Tower layers, innermost first.
     pub(crate) layers: Vec<LayerFn>,
 }
@@ -243,6 +251,59 @@ impl App {
     /// `SameSite` and lifetime (Flask's `SESSION_COOKIE_*`).
     pub fn session_config(mut self, config: SessionConfig) -> App {
         self.session_config = config;
+        self
+    }
+
+    /// Where the session's values live (Flask-Session's `SESSION_TYPE`): in the signed
+    /// cookie (the default), in this process's memory, or in Redis. See [`SessionStore`].
+    pub fn session_store(mut self, store: SessionStore) -> App {
+        self.session_store = store;
+        self
+    }
+
+    /// The Redis server the app shares state through (feature `redis`): server-side
+    /// sessions ([`SessionStore::Redis`]), channels across instances and rate limits
+    /// counted across instances. Without this call, `ERLEN_REDIS_URL` is used when set.
+    /// Nothing connects until the first use; a broken connection is remade by itself; a
+    /// call that gets no answer within [`App::redis_timeout`] is a 503
+    /// ([`StoreError`](crate::StoreError)), logged once per outage.
+    ///
+    /// ```
+    /// use erlen::prelude::*;
+    /// use erlen::SessionStore;
+    ///
+    /// let app = App::new()
+    ///     .secret_key("a long random secret")
+    ///     .redis("redis://127.0.0.1:6379/0")
+    ///     .session_store(SessionStore::Redis);
+    /// # let _ = app;
+    /// ```
+    #[cfg(feature = "redis")]
+    pub fn redis(mut self, url: impl Into<String>) -> App {
+        self.redis = Some(url.into());
+        self
+    }
+
+    /// The app's [`Channels`], to publish and subscribe outside requests (in a task of
+    /// your own, a command): the same channels its handlers take as an extractor.
+    ///
+    /// ```
+    /// use erlen::prelude::*;
+    ///
+    /// let app = App::new();
+    /// let channels = app.channels();
+    /// let mut news = channels.subscribe_blocking("news").unwrap();
+    /// channels.publish_blocking("news", "erlen 0.1").unwrap();
+    /// assert_eq!(news.next(), Some(Ok(Bytes::from("erlen 0.1"))));
+    /// ```
+    pub fn channels(&self) -> Channels {
+        self.channels.clone()
+    }
+
+    /// How long a call to the shared store (Redis) may wait for its answer before it is
+    /// a 503 (default 2 s).
+    pub fn redis_timeout(mut self, timeout: std::time::Duration) -> App {
+        self.redis_timeout = Some(timeout);
         self
     }
 
@@ -488,7 +549,10 @@ impl App {
         let debug = self.is_debug();
         let mut problems = Vec::new();
         let mut template_entries = Vec::new();
-        let mut core = AppCore::new(Arc::new(self.state));
+        let mut state = self.state;
+        // The channels are state like any other: `Channels` extracts them as `State` would.
+        state.insert(Arc::new(self.channels.clone()));
+        let mut core = AppCore::new(Arc::new(state));
         let static_view: View = Callable::Sync(super::static_files::static_view);
         core.add_static(self.static_folder.resolve("static"), static_view, 0, None, &mut problems);
         core.add_entries(self.entries, 0, None, &mut template_entries, &mut problems);
@@ -506,11 +570,54 @@ impl App {
         }
         let mut features = Features::default();
         features.insert(Templates::new(self.template_folder.resolve("templates"), debug, &template_entries));
+        let timeout = self.redis_timeout.unwrap_or(std::time::Duration::from_secs(2));
+        #[cfg(feature = "redis")]
+        let redis = match self.redis.or_else(crate::env::redis_url) {
+            Some(url) => match crate::store::Redis::open(&url, timeout) {
+                Ok(redis) => Some(Arc::new(redis)),
+                Err(why) => {
+                    problems.push(format!("App::redis: {why}"));
+                    None
+                }
+            },
+            None => None,
+        };
+        let store = match self.session_store {
+            SessionStore::Cookie => SessionsStore::Cookie,
+            SessionStore::Memory => SessionsStore::Server(crate::session::Memory::process()),
+            #[cfg(feature = "redis")]
+            SessionStore::Redis => match &redis {
+                Some(redis) => SessionsStore::Server(Arc::new(crate::session::OnRedis(redis.clone()))),
+                None => {
+                    problems.push(
+                        "SessionStore::Redis keeps sessions in Redis, and the app has no Redis server: \
+                         name one with `App::redis(\"redis://127.0.0.1:6379/0\")` or ERLEN_REDIS_URL"
+                            .to_string(),
+                    );
+                    SessionsStore::Cookie
+                }
+            },
+        };
+        let _ = timeout;
         features.insert(Sessions::new(
             self.secret_key.or_else(crate::env::secret_key),
             self.secret_key_fallbacks,
             self.session_config,
+            store,
         ));
+        #[cfg(feature = "redis")]
+        let limiter = match &redis {
+            Some(redis) => crate::ratelimit::Limiter::on_redis(redis.clone()),
+            None => crate::ratelimit::Limiter::default(),
+        };
+        #[cfg(not(feature = "redis"))]
+        let limiter = crate::ratelimit::Limiter::default();
+        features.insert(limiter);
+        #[cfg(feature = "redis")]
+        if let Some(redis) = redis {
+            self.channels.0.use_redis(redis.clone());
+            features.insert(redis);
+        }
         features.insert(self.form_limits);
         if debug {
             crate::panics::capture_backtraces();

@@ -33,7 +33,7 @@ use crate::request::Request;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is neither a route parameter nor an extractor",
     label = "no route parameter has this argument's name, and its type is not an extractor",
-    note = "name the argument like a `<param>` of the route, or take `&Request`, `State<T>`, `Json<T>`, `Query<T>`, `Form<T>`, `Bytes`, `String`, `Method`, `HeaderMap`, `Session`, `Multipart`, `BodyStream` or `BodyReader`",
+    note = "name the argument like a `<param>` of the route, or take `&Request`, `State<T>`, `Json<T>`, `Query<T>`, `Form<T>`, `Bytes`, `String`, `Method`, `HeaderMap`, `Session`, `Channels`, `Multipart`, `BodyStream` or `BodyReader`",
     note = "for your own type, implement `erlen::FromRequest` for it"
 )]
 pub trait FromRequest: Sized {

@@ -23,22 +23,26 @@ use crate::request::Request;
 /// use std::sync::Mutex;
 /// use erlen::prelude::*;
 ///
-/// struct Notes(Mutex<BTreeMap<u32, String>>);
+/// #[derive(Default)]
+/// struct Notes {
+///     items: Mutex<BTreeMap<u32, String>>,
+/// }
 ///
 /// #[post("/notes")]
 /// fn create(State(notes): State<Notes>, body: String) -> String {
-///     let mut notes = notes.0.lock().unwrap();
-///     let id = notes.len() as u32 + 1;
-///     notes.insert(id, body);
+///     let mut items = notes.items.lock().unwrap();
+///     let id = items.len() as u32 + 1;
+///     items.insert(id, body);
 ///     format!("created {id}")
 /// }
 ///
+/// // `State<T>` derefs to `T` as well.
 /// #[get("/notes")]
 /// fn count(notes: State<Notes>) -> String {
-///     notes.0.0.lock().unwrap().len().to_string()
+///     notes.items.lock().unwrap().len().to_string()
 /// }
 ///
-/// let client = App::new().state(Notes(Mutex::default())).register(handlers![create, count]).test_client();
+/// let client = App::new().state(Notes::default()).register(handlers![create, count]).test_client();
 /// assert_eq!(client.post("/notes").body("milk").send().text(), "created 1");
 /// assert_eq!(client.post("/notes").body("eggs").send().text(), "created 2");
 /// assert_eq!(client.get("/notes").send().text(), "2");

@@ -37,4 +37,3 @@ pub use server::{Server, ServerHandle};
 pub(crate) use server::{refuse_debug_beyond_loopback, shutdown_signal};
 pub use service::AppService;
 pub(crate) use service::Serve;
-pub(crate) use threaded::flush as flush_threaded;

@@ -7,15 +7,11 @@
 //! runtime's reactor and timers drive their I/O, so no thread and no event loop is created
 //! per call (Flask's `AsyncToSync` creates both). A full queue is a 503, never a hang.
 //! When to wake a worker, so that a request crosses threads at as little cost as it can,
-//! is the queue's business (`queue`).
+//! is the scheduler's business (`crate::sched`), which the sync pool shares.
 //!
 //! A request whose client has gone (the connection closed, the HTTP/2 stream was reset,
 //! the request timed out) is skipped if no worker has started it yet, and the view or
 //! hook awaiting on the worker is cancelled at its next `.await`, as on the async backend.
-
-mod queue;
-
-pub(crate) use queue::flush;
 
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -30,7 +26,6 @@ use http::header::RETRY_AFTER;
 use http::{HeaderValue, StatusCode};
 use tokio::sync::oneshot;
 
-use self::queue::{Queue, Refused};
 use crate::admit::Admitted;
 use crate::app::AppCore;
 use crate::bridge;
@@ -39,6 +34,7 @@ use crate::dispatch::dispatch;
 use crate::error::HttpError;
 use crate::exec::Mode;
 use crate::response::Response;
+use crate::sched::{Refused, Sched};
 
 /// A request waiting for a worker, and where its response goes.
 struct Job {
@@ -49,7 +45,7 @@ struct Job {
 /// The sending side, used by connections; dropping it closes the queue, which lets the
 /// workers finish what is queued and exit.
 pub(crate) struct Workers {
-    queue: Arc<Queue<Job>>,
+    queue: Arc<Sched<Job>>,
 }
 
 /// The worker threads, joined at shutdown.
@@ -69,8 +65,7 @@ impl Workers {
         workers: usize,
         queue_size: usize,
     ) -> io::Result<(Workers, Pool)> {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let queue = Queue::new(workers, queue_size, cores);
+        let queue = Sched::fixed(workers, queue_size, crate::sched::cores());
         let (exit, exited) = mpsc::channel();
         let threads = (0..workers)
             .map(|i| {
@@ -84,10 +79,7 @@ impl Workers {
                     let _ = exit.send(());
                 })
             })
-            .chain(std::iter::once({
-                let queue = queue.clone();
-                std::thread::Builder::new().name("erlen-worker-monitor".into()).spawn(move || queue.monitor())
-            }))
+            .chain(std::iter::once(queue.spawn_monitor("erlen-worker-monitor")))
             .collect::<io::Result<Vec<_>>>();
         match threads {
             Ok(threads) => Ok((Workers { queue }, Pool { threads, exited: Mutex::new(exited) })),

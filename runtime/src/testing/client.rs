@@ -154,20 +154,21 @@ impl TestClient {
     /// assert_eq!(client.session_transaction(|session| session.get::<String>("user")).as_deref(), Some("ada"));
     /// ```
     ///
+    /// With a server-side [`SessionStore`](crate::SessionStore) the session is read from
+    /// and written to its store, as a request would.
+    ///
     /// # Panics
     ///
-    /// If the app has no secret key, or the client keeps no cookies.
+    /// If the app has no secret key, the client keeps no cookies, or the session's store
+    /// does not answer.
     pub fn session_transaction<R>(&self, f: impl FnOnce(&Session) -> R) -> R {
-        let no_key = || panic!("the app has no secret key: set one with `App::secret_key` to use sessions");
-        let sessions = self.serve.admission.app.features.get::<Sessions>().unwrap_or_else(no_key);
+        const NO_KEY: &str = "the app has no secret key: set one with `App::secret_key` to use sessions";
+        let sessions =
+            self.serve.admission.app.features.get::<Sessions>().unwrap_or_else(|| panic!("{NO_KEY}"));
         let name = sessions.config.name();
         let header = self.cookie(name).map(|value| Cookie::new(name, value).to_string());
-        let state = sessions.load(header.as_deref().into_iter()).unwrap_or_else(|| {
-            panic!("the app has no secret key: set one with `App::secret_key` to use sessions")
-        });
-        let state = Arc::new(state);
-        let out = f(&Session::new(state.clone()));
-        if let Some(cookie) = sessions.cookie_for(&state) {
+        let (out, cookie) = sessions.transaction(header.as_deref(), f).unwrap_or_else(|| panic!("{NO_KEY}"));
+        if let Some(cookie) = cookie {
             self.store(&cookie);
         }
         out
