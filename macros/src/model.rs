@@ -44,9 +44,8 @@ pub(crate) enum CliShape {
 }
 
 /// The types a `#[command]` takes from the app rather than from the command line, by the
-/// last segment of their path (through `CommandContext` in the runtime). Channels will
-/// join `State` here.
-const COMMAND_CONTEXT: &[&str] = &["State"];
+/// last segment of their path (through `CommandContext` in the runtime).
+const COMMAND_CONTEXT: &[&str] = &["State", "Channels"];
 
 /// A checked handler.
 pub(crate) struct Handler {
@@ -246,7 +245,7 @@ fn classify_command(name: Option<String>, ty: &Type, errors: &mut Errors) -> Arg
     if let Type::Reference(r) = ty {
         let message = if is_named(&r.elem, "Request") {
             "a `#[command]` runs outside any request: it cannot take the request (`&Request`); \
-             take application state as `State<T>` and command-line values as plain arguments"
+             take application state as `State<T>`, the app's channels as `Channels` and command-line values as plain arguments"
                 .to_string()
         } else {
             let owned = if is_named(&r.elem, "str") { "`String`" } else { "an owned value" };

@@ -3,15 +3,15 @@
 //! ([`Invocation`]), and the traits that check its arguments and return value at compile
 //! time. The command line itself (clap, `run`, `routes`) is the `cli` module's.
 //!
-//! A command runs outside any request. It may take application state (`State<T>`, through
-//! [`CommandContext`]); every other argument is read from the command line: `bool` is a
+//! A command runs outside any request. It may take application state (`State<T>`) and
+//! the app's channels (`Channels`), through [`CommandContext`]; every other argument is read from the command line: `bool` is a
 //! switch (`--dry-run`), `Option<T>` an optional `--name <NAME>`, anything else a
 //! positional `<NAME>`, each parsed with `FromStr` ([`CommandValue`]).
 //!
 //! Extension point: what a command takes from the app is [`CommandContext`]. The macro
-//! sends it every argument whose type it knows by name as the app's (`State` today;
-//! `Channels` when channels come): implement the trait for the new type, and add its name
-//! to `COMMAND_CONTEXT` in `macros/src/model.rs`.
+//! sends it every argument whose type it knows by name as the app's (`State`, `Channels`):
+//! implement the trait for the new type (next to the type: `channels` implements it for
+//! `Channels`), and add its name to `COMMAND_CONTEXT` in `macros/src/model.rs`.
 
 use std::cell::RefCell;
 use std::fmt::{self, Display};
@@ -99,6 +99,11 @@ impl Invocation {
         self.matches.try_get_one::<String>(name).ok().flatten().map(String::as_str)
     }
 
+    /// The app's state of type `T`, as `App::state` (or erlen itself) stored it.
+    pub(crate) fn state<T: Send + Sync + 'static>(&self) -> Option<&Arc<T>> {
+        self.state.get::<Arc<T>>()
+    }
+
     /// Whether the switch `--name` was given.
     pub fn switch(&self, name: &str) -> bool {
         self.matches.try_get_one::<bool>(name).ok().flatten().copied().unwrap_or(false)
@@ -114,7 +119,7 @@ pub type CommandResult = Result<Option<String>, String>;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be an argument of a `#[command]`: it is read from the command line with `FromStr`",
     label = "not a command-line value",
-    note = "take `String`, `PathBuf`, a number or a type that implements `FromStr`; `bool` is a switch (`--name`), `Option<T>` an optional `--name <VALUE>`; application state is `State<T>`"
+    note = "take `String`, `PathBuf`, a number or a type that implements `FromStr`; `bool` is a switch (`--name`), `Option<T>` an optional `--name <VALUE>`; application state is `State<T>`, the app's channels `Channels`"
 )]
 pub trait CommandValue: Sized {
     /// Parses the text given on the command line.
@@ -152,11 +157,11 @@ where
 }
 
 /// What a command takes from the app rather than from the command line: application
-/// state, `State<T>` (or `Option<State<T>>`).
+/// state, `State<T>` (or `Option<State<T>>`), and the app's `Channels`.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be taken by a `#[command]` from the app",
-    label = "commands take `State<T>` from the app",
-    note = "a command runs outside any request: take application state added with `App::state(value)` as `State<T>`, and command-line values as plain arguments"
+    label = "commands take `State<T>` and `Channels` from the app",
+    note = "a command runs outside any request: take application state added with `App::state(value)` as `State<T>`, the app's channels as `Channels`, and command-line values as plain arguments"
 )]
 pub trait CommandContext: Sized {
     /// The value, from the app.
@@ -165,7 +170,7 @@ pub trait CommandContext: Sized {
 
 impl<T: Send + Sync + 'static> CommandContext for State<T> {
     fn from_app(inv: &Invocation) -> Result<Self, String> {
-        inv.state.get::<Arc<T>>().cloned().map(State).ok_or_else(|| {
+        inv.state::<T>().cloned().map(State).ok_or_else(|| {
             format!(
                 "the command `{}` takes `State<{}>`, and the app has no such state: add it with `App::new().state(value)`",
                 inv.command,
@@ -177,7 +182,7 @@ impl<T: Send + Sync + 'static> CommandContext for State<T> {
 
 impl<T: Send + Sync + 'static> CommandContext for Option<State<T>> {
     fn from_app(inv: &Invocation) -> Result<Self, String> {
-        Ok(inv.state.get::<Arc<T>>().cloned().map(State))
+        Ok(inv.state::<T>().cloned().map(State))
     }
 }
 

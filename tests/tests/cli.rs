@@ -1,11 +1,13 @@
 //! The app's command line, in-process through `app.test_cli_runner()`: commands with
 //! state and arguments (positional, optional, switches), sync and async, their output and
-//! exit status; failures, panics and usage errors; `routes` as `flask routes` prints it;
-//! and `--help`.
+//! exit status; commands that publish on the app's channels; failures, panics and usage
+//! errors; `routes` as `flask routes` prints it; and `--help`. Then the same as a process:
+//! the app's binary is its command line.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use erlen::StoreError;
 use erlen::prelude::*;
 
 /// The app's counter.
@@ -218,4 +220,89 @@ fn command_names_are_unique_and_commands_are_the_apps() {
         .try_test_cli_runner()
         .unwrap_err();
     assert!(on_bp.to_string().contains("register it on the app"), "{on_bp}");
+}
+
+/// Tell the subscribers of `news`.
+#[command]
+fn announce(channels: Channels, text: String) -> Result<(), StoreError> {
+    channels.publish_blocking("news", text)
+}
+
+/// Tell the subscribers of `news`, twice.
+#[command]
+async fn announce_twice(channels: Channels, text: String) -> Result<(), StoreError> {
+    channels.publish("news", text.clone()).await?;
+    channels.publish("news", text).await
+}
+
+#[test]
+fn a_command_publishes_on_the_apps_channels() {
+    let app = App::new().without_static_folder().register(handlers![announce, announce_twice]);
+    let channels = app.channels();
+    let mut news = channels.subscribe_blocking("news").unwrap();
+    let runner = app.test_cli_runner();
+    let result = runner.invoke(["announce", "erlen 0.1"]);
+    assert!(result.success(), "{}", result.output());
+    assert_eq!(news.next(), Some(Ok(Bytes::from("erlen 0.1"))));
+    let result = runner.invoke(["announce-twice", "again"]);
+    assert!(result.success(), "{}", result.output());
+    assert_eq!(news.next(), Some(Ok(Bytes::from("again"))));
+    assert_eq!(news.next(), Some(Ok(Bytes::from("again"))));
+}
+
+/// Counts the `before_serving` hook's runs.
+static STARTED: AtomicUsize = AtomicUsize::new(0);
+
+#[before_serving]
+fn start() {
+    STARTED.fetch_add(1, Ordering::SeqCst);
+}
+
+#[test]
+fn commands_do_not_run_the_before_serving_hooks() {
+    let runner = app().register(handlers![start]).test_cli_runner();
+    assert!(runner.invoke(["add", "1"]).success());
+    assert!(runner.invoke(["routes"]).success());
+    assert_eq!(STARTED.load(Ordering::SeqCst), 0, "commands run without serving");
+}
+
+/// The fixture's binary (`tests/src/bin/cli_fixture.rs`), run with `args`.
+fn fixture(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_cli_fixture"))
+        .args(args)
+        .env_remove("ERLEN_DEBUG")
+        .output()
+        .expect("the fixture runs")
+}
+
+#[test]
+fn the_binary_is_its_command_line() {
+    let hello = fixture(&["hello", "--name", "Ada"]);
+    assert_eq!(hello.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&hello.stdout), "Hello, Ada!\n");
+    assert!(
+        !String::from_utf8_lossy(&hello.stdout).contains("before_serving"),
+        "commands do not run the before_serving hooks"
+    );
+
+    let failed = fixture(&["fail"]);
+    assert_eq!(failed.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&failed.stderr), "Error: the fixture fails on purpose\n");
+
+    let mistake = fixture(&["hello", "--nme", "Ada"]);
+    assert_eq!(mistake.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&mistake.stderr).contains("--name"), "clap suggests the right flag");
+
+    let help = fixture(&["--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&help.stdout);
+    for line in ["run", "routes", "hello", "Says hello.", "fail"] {
+        assert!(help.contains(line), "`{line}` in:\n{help}");
+    }
+
+    let routes = fixture(&["routes"]);
+    assert_eq!(routes.status.code(), Some(0));
+    let routes = String::from_utf8_lossy(&routes.stdout);
+    assert!(routes.starts_with("Endpoint"), "{routes}");
+    assert!(routes.contains("index"), "{routes}");
 }

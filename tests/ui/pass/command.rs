@@ -15,6 +15,12 @@ async fn seed(count: usize, prefix: Option<String>, dry_run: bool, _db: Option<S
     format!("{count} {prefix:?} {dry_run}")
 }
 
+/// Tell the subscribers.
+#[command]
+fn announce(channels: Channels, text: String) -> Result<(), erlen::StoreError> {
+    channels.publish_blocking("news", text)
+}
+
 #[command]
 fn nothing() {}
 
@@ -22,8 +28,9 @@ fn nothing() {}
 fn unit() -> () {}
 
 fn main() {
-    let runner = App::new().state(Db).register(handlers![init_db, seed, nothing, unit]).test_cli_runner();
+    let runner = App::new().state(Db).register(handlers![init_db, seed, announce, nothing, unit]).test_cli_runner();
     assert!(runner.invoke(["init-db"]).success());
     assert_eq!(runner.invoke(["seed-rows", "3", "--dry-run"]).output(), "3 None true\n");
+    assert!(runner.invoke(["announce", "hello"]).success());
     let _ = init_db(State(std::sync::Arc::new(Db)));
 }
