@@ -306,3 +306,26 @@ fn the_binary_is_its_command_line() {
     assert!(routes.starts_with("Endpoint"), "{routes}");
     assert!(routes.contains("index"), "{routes}");
 }
+
+#[test]
+fn static_files_are_routes_too() {
+    let dir = std::env::temp_dir().join(format!("erlen-cli-static-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let app = App::new()
+        .static_folder(&dir)
+        .register(handlers![index])
+        .register_blueprint(Blueprint::new("admin").url_prefix("/admin").static_folder(&dir));
+    let result = app.test_cli_runner().invoke(["routes"]);
+    let _ = std::fs::remove_dir(&dir);
+    assert!(result.success(), "{}", result.output());
+    assert_eq!(
+        result.output(),
+        concat!(
+            "Endpoint      Methods  Rule\n",
+            "------------  -------  -----------------------------\n",
+            "admin.static  GET      /admin/static/<path:filename>\n",
+            "index         GET      /\n",
+            "static        GET      /static/<path:filename>\n",
+        )
+    );
+}

@@ -218,3 +218,42 @@ fn the_command_line_refuses_it_too_unless_any_host_is_set() {
     let _ = allowed.wait();
     assert!(banner.contains("Running on http://0.0.0.0:"), "{banner}");
 }
+
+/// The fixture serving on a free loopback port with `env`, and its address.
+fn fixture_serving(args: &[&str], env: &[(&str, &str)]) -> (std::process::Child, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cli_fixture"));
+    command.args(args).env_remove("ERLEN_DEBUG").stdout(Stdio::null()).stderr(Stdio::piped());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().unwrap();
+    let mut banner = String::new();
+    BufReader::new(child.stderr.take().unwrap()).read_line(&mut banner).unwrap();
+    let addr = banner.split("http://").nth(1).and_then(|a| a.split_whitespace().next());
+    let Some(addr) = addr.map(str::to_string) else {
+        let _ = child.kill();
+        panic!("no address in the banner: {banner}");
+    };
+    (child, addr)
+}
+
+#[test]
+fn erlen_debug_turns_it_on_for_the_command_line_and_app_run() {
+    let cases: [(&[&str], &[(&str, &str)], bool); 4] = [
+        (&["run", "--no-reload", "--port", "0"], &[("ERLEN_DEBUG", "1")], true),
+        (&["run", "--port", "0"], &[], false),
+        (&[], &[("ERLEN_DEBUG", "1"), ("FIXTURE_APP_RUN", "1"), ("ERLEN_ADDR", "127.0.0.1:0")], true),
+        (&[], &[("FIXTURE_APP_RUN", "1"), ("ERLEN_ADDR", "127.0.0.1:0")], false),
+    ];
+    for (args, env, debug) in cases {
+        let (mut child, addr) = fixture_serving(args, env);
+        let page = erlen::block_on(async {
+            let resp = reqwest::get(format!("http://{addr}/panic")).await;
+            resp.unwrap().text().await.unwrap()
+        });
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(page.contains("<h2>Backtrace</h2>"), debug, "{args:?} {env:?}: {page}");
+        assert_eq!(page.contains("panic: the fixture&#39;s &lt;panic&gt;"), debug, "{page}");
+    }
+}

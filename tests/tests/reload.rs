@@ -1,5 +1,5 @@
-//! `run --debug` for real: a small crate that depends on erlen is written to a temporary
-//! folder and started with `cargo run -- run --debug`; a client polls it every 50 ms while
+//! `run --debug` for real, on both backends: a small crate that depends on erlen is
+//! written to a temporary folder and started with `cargo run -- run --debug`; a client polls it every 50 ms while
 //! its source is edited (the new text is served, and no request fails: the reloader holds
 //! the socket and swaps the process), then broken (the build fails, the old process keeps
 //! serving, and its debug page says the build failed).
@@ -121,7 +121,15 @@ struct Seen {
 #[test]
 #[ignore = "builds a crate with cargo (minutes on 2 cores the first time); run with: cargo test --workspace -- --include-ignored"]
 fn an_edit_is_served_without_a_failed_request_and_a_broken_build_keeps_the_old_one() {
-    let dir = std::env::temp_dir().join(format!("erlen-reload-probe-{}", std::process::id()));
+    // The second backend's first build finds the first one's in the shared target folder.
+    for backend in ["async", "threaded"] {
+        reload_probe(backend);
+    }
+}
+
+/// The probe crate served on `backend`: an edit, then a broken edit.
+fn reload_probe(backend: &str) {
+    let dir = std::env::temp_dir().join(format!("erlen-reload-probe-{backend}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("src")).unwrap();
     let runtime = workspace().join("runtime");
@@ -142,7 +150,7 @@ fn an_edit_is_served_without_a_failed_request_and_a_broken_build_keeps_the_old_o
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let mut child = Command::new(cargo);
     child
-        .args(["run", "--quiet", "--", "run", "--debug", "--port", "0"])
+        .args(["run", "--quiet", "--", "run", "--debug", "--port", "0", "--backend", backend])
         .current_dir(&dir)
         .env("CARGO_TARGET_DIR", target_dir())
         .env_remove("CARGO_MANIFEST_DIR")
@@ -174,6 +182,7 @@ fn an_edit_is_served_without_a_failed_request_and_a_broken_build_keeps_the_old_o
             if status.is_success() { Ok(text) } else { Err(format!("{status}: {text}")) }
         })
     };
+    console.wait_for(&format!("({backend} backend"), 0, Duration::from_secs(60));
     assert_eq!(get("/").unwrap(), "version one");
     let first_pid = get("/pid").unwrap();
 
@@ -235,8 +244,12 @@ fn an_edit_is_served_without_a_failed_request_and_a_broken_build_keeps_the_old_o
     assert!(page.contains("The last rebuild failed"), "{page}");
     assert!(page.contains("error"), "the compiler's output is on the page: {page}");
 
-    eprintln!("reload: {} requests answered, {} failed; {swapped}", seen.ok.len(), seen.failed.len());
-    assert!(seen.failed.is_empty(), "no request failed: {:?}", seen.failed);
+    eprintln!(
+        "reload ({backend} backend): {} requests answered, {} failed; {swapped}",
+        seen.ok.len(),
+        seen.failed.len()
+    );
+    assert!(seen.failed.is_empty(), "{backend}: no request failed: {:?}", seen.failed);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
