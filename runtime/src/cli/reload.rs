@@ -232,8 +232,14 @@ impl<'o> Supervisor<'o> {
 
     /// Rebuilds and swaps, after `changed`.
     fn reload(&mut self, changed: &[PathBuf]) {
-        let names: Vec<String> = changed.iter().take(3).map(|p| self.relative(p)).collect();
-        let more = if changed.len() > 3 { format!(" and {} more", changed.len() - 3) } else { String::new() };
+        // The files that are still there: an editor's or sed's temporary file, written and
+        // renamed away within the save, is no news (a deleted source file still is).
+        let mut shown: Vec<&PathBuf> = changed.iter().filter(|p| p.exists()).collect();
+        if shown.is_empty() {
+            shown = changed.iter().collect();
+        }
+        let names: Vec<String> = shown.iter().take(3).map(|p| self.relative(p)).collect();
+        let more = if shown.len() > 3 { format!(" and {} more", shown.len() - 3) } else { String::new() };
         if self.current.is_some() && changed.iter().all(|p| self.watched.is_read_live(p)) {
             self.say(&format!(
                 "Changed: {}{more} (templates and static files are read as they change: nothing to rebuild)",
