@@ -268,11 +268,7 @@ fn commands_do_not_run_the_before_serving_hooks() {
 
 /// The fixture's binary (`tests/src/bin/cli_fixture.rs`), run with `args`.
 fn fixture(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_cli_fixture"))
-        .args(args)
-        .env_remove("ERLEN_DEBUG")
-        .output()
-        .expect("the fixture runs")
+    fixture_command(args, &[]).output().expect("the fixture runs")
 }
 
 #[test]
@@ -328,4 +324,59 @@ fn static_files_are_routes_too() {
             "static        GET      /static/<path:filename>\n",
         )
     );
+}
+
+/// The fixture run with `args` and `env`, and none of the `ERLEN_*` variables of this
+/// process.
+fn fixture_command(args: &[&str], env: &[(&str, &str)]) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_cli_fixture"));
+    command.args(args);
+    for name in ["ERLEN_ADDR", "ERLEN_BACKEND", "ERLEN_WORKERS", "ERLEN_DEBUG"] {
+        command.env_remove(name);
+    }
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command
+}
+
+/// The first line the fixture serving with `args` and `env` writes to stderr: its banner.
+fn fixture_banner(args: &[&str], env: &[(&str, &str)]) -> String {
+    use std::io::BufRead;
+    let mut child = fixture_command(args, env)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the fixture runs");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stderr.take().unwrap()).read_line(&mut line).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    line
+}
+
+#[test]
+fn run_takes_its_flags_over_the_erlen_variables() {
+    // No command is `run`, on ERLEN_ADDR.
+    let banner = fixture_banner(&[], &[("ERLEN_ADDR", "127.0.0.1:0")]);
+    assert!(banner.contains("Running on http://127.0.0.1:") && banner.contains("(async backend"), "{banner}");
+    // The variables apply where no flag is given.
+    let banner =
+        fixture_banner(&["run", "--port", "0"], &[("ERLEN_BACKEND", "threaded"), ("ERLEN_WORKERS", "3")]);
+    assert!(banner.contains("Running on http://127.0.0.1:"), "{banner}");
+    assert!(banner.contains("(threaded backend, 3 workers"), "{banner}");
+    // The flags win.
+    let banner = fixture_banner(
+        &["run", "--host", "127.0.0.1", "--port", "0", "--backend", "threaded", "--workers", "2"],
+        &[("ERLEN_ADDR", "0.0.0.0:1"), ("ERLEN_BACKEND", "async")],
+    );
+    assert!(banner.contains("Running on http://127.0.0.1:"), "{banner}");
+    assert!(banner.contains("(threaded backend, 2 workers"), "{banner}");
+    // A contradiction is a usage error.
+    let mistake = fixture_command(&["run", "--port", "0", "--backend", "async", "--workers", "2"], &[])
+        .output()
+        .unwrap();
+    let error = String::from_utf8_lossy(&mistake.stderr);
+    assert_eq!(mistake.status.code(), Some(2), "{error}");
+    assert!(error.contains("add `--backend threaded`"), "{error}");
 }

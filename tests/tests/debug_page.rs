@@ -239,7 +239,9 @@ fn fixture_serving(args: &[&str], env: &[(&str, &str)]) -> (std::process::Child,
 
 #[test]
 fn erlen_debug_turns_it_on_for_the_command_line_and_app_run() {
-    let cases: [(&[&str], &[(&str, &str)], bool); 4] = [
+    /// The fixture's arguments, its environment, and whether its page is the debug page.
+    type Case = (&'static [&'static str], &'static [(&'static str, &'static str)], bool);
+    let cases: [Case; 4] = [
         (&["run", "--no-reload", "--port", "0"], &[("ERLEN_DEBUG", "1")], true),
         (&["run", "--port", "0"], &[], false),
         (&[], &[("ERLEN_DEBUG", "1"), ("FIXTURE_APP_RUN", "1"), ("ERLEN_ADDR", "127.0.0.1:0")], true),
