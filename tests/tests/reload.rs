@@ -1,8 +1,9 @@
 //! `run --debug` for real, on both backends: a small crate that depends on erlen is
-//! written to a temporary folder and started with `cargo run -- run --debug`; a client polls it every 50 ms while
-//! its source is edited (the new text is served, and no request fails: the reloader holds
-//! the socket and swaps the process), then broken (the build fails, the old process keeps
-//! serving, and its debug page says the build failed).
+//! written to a temporary folder and started with `cargo run -- run --debug`; a client
+//! polls it every 50 ms while its source is edited (the new text is served, and no request
+//! fails: the reloader holds the socket and swaps the process), then a template (served
+//! by the same process, with no rebuild), then the source is broken (the build fails, the
+//! old process keeps serving, and its debug page says the build failed).
 //!
 //! It builds erlen for the new crate in the workspace's target folder, which takes
 //! minutes on two cores the first time: it is ignored by `cargo test` and run by
@@ -34,8 +35,13 @@ fn explode() -> &'static str {
     panic!("on purpose")
 }
 
+#[get("/page")]
+fn page() -> Template {
+    render_template("page.html", context! {})
+}
+
 fn main() -> std::process::ExitCode {
-    App::new().register(handlers![index, pid, explode]).cli()
+    App::new().register(handlers![index, pid, explode, page]).cli()
 }
 "#;
 
@@ -146,6 +152,8 @@ fn reload_probe(backend: &str) {
     // look-up.
     std::fs::copy(workspace().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
     std::fs::write(dir.join("src/main.rs"), MAIN).unwrap();
+    std::fs::create_dir_all(dir.join("templates")).unwrap();
+    std::fs::write(dir.join("templates/page.html"), "page one").unwrap();
 
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let mut child = Command::new(cargo);
@@ -224,6 +232,18 @@ fn reload_probe(backend: &str) {
     }
     let second_pid = get("/pid").unwrap();
     assert_ne!(first_pid, second_pid, "a new process serves");
+
+    // A template's edit: no rebuild, the serving process reads it again.
+    assert_eq!(get("/page").unwrap(), "page one");
+    let mark = console.text().len();
+    std::fs::write(dir.join("templates/page.html"), "page two").unwrap();
+    console.wait_for("nothing to rebuild", mark, Duration::from_secs(30));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while get("/page").unwrap() != "page two" {
+        assert!(Instant::now() < deadline, "the edited template is served");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(get("/pid").unwrap(), second_pid, "the same process serves it");
 
     // A broken edit: the build fails, and the old process keeps serving.
     let mark = console.text().len();
