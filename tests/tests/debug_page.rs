@@ -178,6 +178,11 @@ fn the_page_is_served_over_sockets_on_both_backends() {
             resp.text().await.unwrap()
         });
         assert!(form.contains("Basic ••••••") && !form.contains("dXNlcjpwYXNz"), "{backend:?}: {form}");
+        let template = erlen::block_on(async {
+            let resp = reqwest::get(format!("{base}/template")).await.unwrap();
+            resp.text().await.unwrap()
+        });
+        assert!(template.contains("Template <code>broken.html</code>, line 4"), "{backend:?}: {template}");
         server.shutdown();
     }
 }
