@@ -33,9 +33,14 @@ struct Credentials {
 }
 
 #[get("/login")]
-fn login_form(session: Session) -> Html<String> {
+fn login_form(session: Session) -> Result<Html<String>, HttpError> {
     let errors: Vec<String> = get_flashed_messages(&session).into_iter().map(|(_, m)| m).collect();
-    Html(format!("<p>{}</p><form method=post>...</form>", erlen::escape_html(&errors.join(" "))))
+    // The form carries the CSRF token the app checks on every POST.
+    let token = erlen::csrf::csrf_token()?;
+    Ok(Html(format!(
+        "<p>{}</p><form method=post><input type=hidden name=csrf_token value=\"{token}\">...</form>",
+        erlen::escape_html(&errors.join(" "))
+    )))
 }
 
 #[post("/login")]
@@ -63,7 +68,10 @@ fn logout(session: Session) -> Redirect {
 }
 
 /// The app: the secret key signs the session cookie (read it from the environment in
-/// production: `ERLEN_SECRET_KEY`).
+/// production: `ERLEN_SECRET_KEY`) and the CSRF tokens its forms carry.
 pub fn app() -> App {
-    App::new().secret_key("dev").register(handlers![load_user, login_form, login, dashboard, logout])
+    App::new()
+        .secret_key("dev")
+        .csrf_protect()
+        .register(handlers![load_user, login_form, login, dashboard, logout])
 }

@@ -7,7 +7,7 @@ use erlen_pattern::{METHODS, Pattern};
 use proc_macro2::{Span, TokenStream};
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
-use syn::{LitInt, LitStr, Token, bracketed};
+use syn::{LitBool, LitInt, LitStr, Token, bracketed};
 
 use crate::errors::Errors;
 use crate::kind::{ErrorTarget, Kind, Rate, Rule, Setting};
@@ -107,6 +107,24 @@ struct RawRoute {
     body_limit: Option<(Span, Setting)>,
     timeout: Option<(Span, Setting)>,
     rate_limit: Option<Rate>,
+    csrf: Option<LitBool>,
+}
+
+/// A route attribute's `key = value` arguments after its pattern, each with an example of
+/// its value: the one list the parser accepts and its "unknown argument" message names.
+const ARGUMENTS: [(&str, &str); 5] = [
+    ("methods", "methods = [\"GET\", \"POST\"]"),
+    ("body_limit", "body_limit = \"10 MiB\""),
+    ("timeout", "timeout = \"30 s\""),
+    ("rate_limit", "rate_limit = \"5/minute\""),
+    ("csrf", "csrf = false"),
+];
+
+/// "`a`, `b` or `c`": the arguments' examples, for the message of an unknown one.
+fn expected_arguments() -> String {
+    let examples: Vec<String> = ARGUMENTS.iter().map(|(_, example)| format!("`{example}`")).collect();
+    let (last, rest) = examples.split_last().expect("ARGUMENTS is not empty");
+    format!("{} or {last}", rest.join(", "))
 }
 
 impl Parse for RawRoute {
@@ -120,26 +138,27 @@ impl Parse for RawRoute {
                 "expected the URL pattern as a string literal, as in `\"/users/<int:id>\"`",
             )
         })?;
-        let mut raw = RawRoute { lit, methods: None, body_limit: None, timeout: None, rate_limit: None };
+        let mut raw =
+            RawRoute { lit, methods: None, body_limit: None, timeout: None, rate_limit: None, csrf: None };
         while !input.is_empty() {
             input.parse::<Token![,]>()?;
             if input.is_empty() {
                 break;
             }
             let key: syn::Ident = input.parse()?;
-            let (example, taken) = match key.to_string().as_str() {
-                "methods" => ("methods = [\"GET\", \"POST\"]", raw.methods.is_some()),
-                "body_limit" => ("body_limit = \"10 MiB\"", raw.body_limit.is_some()),
-                "timeout" => ("timeout = \"30 s\"", raw.timeout.is_some()),
-                "rate_limit" => ("rate_limit = \"5/minute\"", raw.rate_limit.is_some()),
-                _ => {
-                    return Err(syn::Error::new(
-                        key.span(),
-                        format!(
-                            "unknown argument `{key}`: expected `methods = [\"GET\", \"POST\"]`, `body_limit = \"10 MiB\"`, `timeout = \"30 s\"` or `rate_limit = \"5/minute\"`"
-                        ),
-                    ));
-                }
+            let name = key.to_string();
+            let Some(&(_, example)) = ARGUMENTS.iter().find(|(known, _)| *known == name) else {
+                return Err(syn::Error::new(
+                    key.span(),
+                    format!("unknown argument `{key}`: expected {}", expected_arguments()),
+                ));
+            };
+            let taken = match name.as_str() {
+                "methods" => raw.methods.is_some(),
+                "body_limit" => raw.body_limit.is_some(),
+                "timeout" => raw.timeout.is_some(),
+                "rate_limit" => raw.rate_limit.is_some(),
+                _ => raw.csrf.is_some(),
             };
             if taken {
                 return Err(syn::Error::new(key.span(), format!("`{key}` is given twice: give it once")));
@@ -156,6 +175,7 @@ impl Parse for RawRoute {
                     raw.methods = Some((key.span(), list.into_iter().collect()));
                 }
                 "body_limit" => raw.body_limit = Some((key.span(), setting(input, units::parse_size, true)?)),
+                "csrf" => raw.csrf = Some(csrf(input)?),
                 "rate_limit" => {
                     let lit: LitStr = input
                         .parse()
@@ -188,6 +208,17 @@ fn setting(
     })?;
     let value = parse(&lit.value()).map_err(|message| syn::Error::new(lit.span(), message))?;
     Ok(Setting { value, span: lit.span() })
+}
+
+/// The value of `csrf`: `false` exempts the route from CSRF protection (`true`, the
+/// default, says so explicitly).
+fn csrf(input: ParseStream) -> syn::Result<LitBool> {
+    input.parse::<LitBool>().map_err(|e| {
+        syn::Error::new(
+            e.span(),
+            "`csrf` takes `false` to exempt this route from CSRF protection (or `true`, the default), as in `csrf = false`",
+        )
+    })
 }
 
 /// The rule of a route, shortcut or WebSocket attribute.
@@ -240,7 +271,7 @@ fn rule(attr: Attr, tokens: TokenStream, errors: &mut Errors) -> Option<Rule> {
         (_, None) => vec!["GET"],
         (_, Some((span, list))) => methods(span, list, errors),
     };
-    Some(Rule { pattern: pattern?, lit: raw.lit, methods, body_limit, timeout, rate_limit })
+    Some(Rule { pattern: pattern?, lit: raw.lit, methods, body_limit, timeout, rate_limit, csrf: raw.csrf })
 }
 
 /// `methods = [...]` of a `#[route]`: each a known method, in any case, once.
@@ -310,14 +341,14 @@ fn pattern_error(lit: &LitStr, error: &erlen_pattern::PatternError) -> syn::Erro
     }
 }
 
-/// A route's `body_limit`, `timeout` and `rate_limit` belong to its one view: with stacked
-/// attributes, each may be set on one of them only.
+/// A route's `body_limit`, `timeout`, `rate_limit` and `csrf` belong to its one view: with
+/// stacked attributes, each may be set on one of them only.
 pub(crate) fn check_limits(rules: &[Rule], errors: &mut Errors) {
-    let body_limits = rules.iter().filter_map(|r| r.body_limit.as_ref()).map(|s| ("body_limit", s));
+    let body_limits = rules.iter().filter_map(|r| r.body_limit.as_ref()).map(|s| ("body_limit", s.span));
     let timeouts = rules.iter().filter_map(|r| r.timeout.as_ref()).map(|s| ("timeout", s.span));
     let rates = rules.iter().filter_map(|r| r.rate_limit.as_ref()).map(|r| ("rate_limit", r.span));
-    let body_limits = body_limits.map(|(key, s)| (key, s.span));
-    for (key, span) in body_limits.skip(1).chain(timeouts.skip(1)).chain(rates.skip(1)) {
+    let csrf = rules.iter().filter_map(|r| r.csrf.as_ref()).map(|b| ("csrf", b.span));
+    for (key, span) in body_limits.skip(1).chain(timeouts.skip(1)).chain(rates.skip(1)).chain(csrf.skip(1)) {
         errors.push(syn::Error::new(
             span,
             format!("`{key}` is set on another route attribute of this function: set it once, it applies to every URL of the view"),

@@ -10,7 +10,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Ident, LitStr, ReturnType};
 
-use crate::kind::{ErrorTarget, Kind, Rule, limits, rate_limit};
+use crate::kind::{ErrorTarget, Kind, Rule, csrf_exempt, limits, rate_limit};
 use crate::model::{Arg, Handler};
 use crate::url_for::Target;
 
@@ -83,11 +83,11 @@ fn entries(handler: &Handler) -> TokenStream {
         Kind::Route(rules) => {
             (quote!(IntoResponse::into_outcome), quote!(#p::Response), route(handler, rules, &callable))
         }
-        Kind::WebSocket(rule) => (
-            quote!(WebSocketOutcome::into_outcome),
-            quote!(#p::Response),
-            route_entry(&name_str, std::slice::from_ref(rule), &callable),
-        ),
+        Kind::WebSocket(rule) => {
+            let entry = route_entry(&name_str, std::slice::from_ref(rule), &callable);
+            let doc = crate::apidoc::describe(handler);
+            (quote!(WebSocketOutcome::into_outcome), quote!(#p::Response), quote!(#entry #doc))
+        }
         Kind::Before => (
             quote!(BeforeOutcome::into_before),
             quote!(::std::option::Option<#p::Response>),
@@ -226,6 +226,8 @@ fn route(handler: &Handler, rules: &[Rule], callable: &TokenStream) -> TokenStre
     let p = quote!(::erlen::__private);
     let name = &handler.func.sig.ident;
     let entry = route_entry(&name.to_string(), rules, callable);
+    let doc = crate::apidoc::describe(handler);
+    let entry = quote!(#entry #doc);
     let (body_limit, timeout) = limits(rules);
     let uses: Vec<_> = handler
         .args
@@ -256,14 +258,16 @@ fn route(handler: &Handler, rules: &[Rule], callable: &TokenStream) -> TokenStre
     quote!(#entry.options(#body_limit, #timeout, #body))
 }
 
-/// `Entry::route` for the (pattern, methods) of each rule, tied to the generated struct.
+/// `Entry::route` for the (pattern, methods) of each rule, tied to the generated struct,
+/// and exempt from CSRF protection when an attribute says `csrf = false`.
 fn route_entry(name: &str, rules: &[Rule], callable: &TokenStream) -> TokenStream {
+    let exempt = if csrf_exempt(rules) { quote!(.csrf_exempt()) } else { quote!() };
     let rules = rules.iter().map(|r| {
         let lit = &r.lit;
         let methods = &r.methods;
         quote!((#lit, &[#(#methods),*]))
     });
-    quote!(::erlen::__private::Entry::route(#name, &[#(#rules),*], #callable).of::<Self>())
+    quote!(::erlen::__private::Entry::route(#name, &[#(#rules),*], #callable).of::<Self>()#exempt)
 }
 
 /// A `#[template_filter]` or `#[template_global]`: its registration in the template

@@ -70,6 +70,8 @@ pub(crate) struct Rule {
     pub timeout: Option<Setting>,
     /// `rate_limit = "5/minute"`.
     pub rate_limit: Option<Rate>,
+    /// `csrf = false`: the route is exempt from the app's CSRF protection.
+    pub csrf: Option<syn::LitBool>,
 }
 
 /// A checked `rate_limit = "5/minute"`: so many requests per period, per client.
@@ -95,6 +97,11 @@ pub(crate) enum ErrorTarget {
 /// The route's `rate_limit`, from whichever of its attributes sets it.
 pub(crate) fn rate_limit(rules: &[Rule]) -> Option<(u64, u64)> {
     rules.iter().find_map(|r| r.rate_limit.as_ref()).map(|r| (r.count, r.per))
+}
+
+/// Whether one of the route's attributes says `csrf = false`.
+pub(crate) fn csrf_exempt(rules: &[Rule]) -> bool {
+    rules.iter().any(|r| r.csrf.as_ref().is_some_and(|b| !b.value))
 }
 
 /// The route's `body_limit` and `timeout`, from whichever of its attributes sets them.

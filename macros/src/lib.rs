@@ -8,6 +8,7 @@
 //! is emitted even then, so that one mistake does not cascade into others. Set
 //! `ERLEN_MACRO_DEBUG=1` while building to print each expansion.
 
+mod apidoc;
 mod args;
 mod attribute;
 mod blocking;

@@ -19,10 +19,16 @@ pub(crate) fn is_named(ty: &Type, name: &str) -> bool {
 
 /// `Option<T>`: the `T`.
 pub(crate) fn option_inner(ty: &Type) -> Option<&Type> {
-    let seg = last_segment(ty).filter(|s| s.ident == "Option")?;
+    generic_inner(ty, "Option")
+}
+
+/// `Name<T>` (or `path::Name<T>`): the `T`; for `Result<T, E>`, the `T`.
+pub(crate) fn generic_inner<'t>(ty: &'t Type, name: &str) -> Option<&'t Type> {
+    let seg = last_segment(ty).filter(|s| s.ident == name)?;
     let PathArguments::AngleBracketed(args) = &seg.arguments else { return None };
+    let one = args.args.len() == 1 || name == "Result";
     match args.args.first() {
-        Some(GenericArgument::Type(inner)) if args.args.len() == 1 => Some(inner),
+        Some(GenericArgument::Type(inner)) if one => Some(inner),
         _ => None,
     }
 }

@@ -31,8 +31,8 @@ pub(crate) fn reload_status_file() -> Option<std::path::PathBuf> {
 }
 
 /// `ERLEN_REDIS_URL`: the Redis server the app shares state through, unless the app names
-/// one with [`App::redis`](crate::App::redis).
-#[cfg(feature = "redis")]
+/// one with [`App::redis`](crate::App::redis) (or, without the `redis` feature, a mistake
+/// the app refuses to start with).
 pub(crate) fn redis_url() -> Option<String> {
     std::env::var("ERLEN_REDIS_URL").ok().filter(|u| !u.trim().is_empty())
 }

@@ -42,6 +42,9 @@ struct Inner {
     kind: Kind,
     /// Where a panic was raised or an error converted, in debug mode (see `panics`).
     backtrace: Option<Backtrace>,
+    /// The default page's content type and body, when the error brings its own (a
+    /// validation error's JSON).
+    page: Option<(HeaderValue, bytes::Bytes)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +84,7 @@ impl HttpError {
             headers: HeaderMap::new(),
             kind,
             backtrace,
+            page: None,
         }))
     }
 
@@ -121,6 +125,19 @@ impl HttpError {
     pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> HttpError {
         self.0.headers.append(name, value);
         self
+    }
+
+    /// The body (and its content type) the error answers with when no error handler takes
+    /// it, in place of the default HTML page.
+    #[cfg_attr(not(feature = "validate"), allow(dead_code))]
+    pub(crate) fn with_page(mut self, content_type: HeaderValue, body: bytes::Bytes) -> HttpError {
+        self.0.page = Some((content_type, body));
+        self
+    }
+
+    /// The error's own default page, if it brings one.
+    pub(crate) fn page(&self) -> Option<&(HeaderValue, bytes::Bytes)> {
+        self.0.page.as_ref()
     }
 
     pub(crate) fn from_panic(payload: &(dyn std::any::Any + Send)) -> HttpError {

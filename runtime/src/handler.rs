@@ -4,6 +4,7 @@
 use std::any::TypeId;
 use std::time::Duration;
 
+use crate::apidoc::Describe;
 use crate::body::BoxFuture;
 use crate::command::{CommandResult, CommandSpec, Invocation};
 use crate::error::HttpError;
@@ -80,8 +81,8 @@ pub(crate) struct RateLimit {
     pub(crate) per: Duration,
 }
 
-/// What a route's attribute says beyond its rules: `body_limit` and `timeout`, and what
-/// its view does with the body.
+/// What a route's attribute says beyond its rules (`body_limit`, `timeout`, `rate_limit`,
+/// `csrf`), what its view does with the body, and what it says about itself.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct RouteOptions {
     /// Bytes; replaces the server's body limit for this route.
@@ -91,6 +92,10 @@ pub(crate) struct RouteOptions {
     /// So many requests per period per client (`rate_limit = "5/minute"`).
     pub(crate) rate_limit: Option<RateLimit>,
     pub(crate) body: BodyUse,
+    /// `csrf = false`: the app's CSRF protection does not check this route.
+    pub(crate) csrf_exempt: bool,
+    /// What the view says about itself, for an OpenAPI document.
+    pub(crate) doc: Option<Describe>,
 }
 
 #[derive(Debug)]
@@ -124,6 +129,23 @@ impl Entry {
             options.body_limit = body_limit;
             options.timeout = timeout_ms.map(Duration::from_millis);
             options.body = body;
+        }
+        self
+    }
+
+    /// What the view says about itself (its doc comment, what it takes and returns), for
+    /// an OpenAPI document.
+    pub fn doc(mut self, describe: Describe) -> Entry {
+        if let EntryKind::Route { options, .. } = &mut self.kind {
+            options.doc = Some(describe);
+        }
+        self
+    }
+
+    /// Exempts the route from the app's CSRF protection (`csrf = false` in its attribute).
+    pub fn csrf_exempt(mut self) -> Entry {
+        if let EntryKind::Route { options, .. } = &mut self.kind {
+            options.csrf_exempt = true;
         }
         self
     }

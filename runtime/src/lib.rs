@@ -212,6 +212,7 @@
 extern crate self as erlen;
 
 mod admit;
+mod apidoc;
 mod app;
 mod body;
 mod bridge;
@@ -221,6 +222,7 @@ mod command;
 mod config;
 mod context;
 mod cookies;
+pub mod csrf;
 mod debug_page;
 mod dispatch;
 mod env;
@@ -232,6 +234,8 @@ mod handler;
 pub mod hooks;
 mod incoming;
 mod multipart;
+#[cfg(feature = "openapi")]
+mod openapi;
 mod panics;
 mod proxy;
 mod ratelimit;
@@ -249,6 +253,8 @@ mod sync;
 mod templates;
 mod testing;
 mod urls;
+#[cfg(feature = "validate")]
+mod validate;
 mod websocket;
 
 pub use app::{App, Blueprint, BuildError};
@@ -275,6 +281,11 @@ pub use testing::{
     TestWebSocketRequest,
 };
 pub use websocket::{BlockingWebSocket, CloseFrame, Message, WebSocket, WebSocketError};
+
+/// Validation with `garde` (feature `validate`): [`Valid`] around `Json<T>`, `Form<T>` and
+/// `Query<T>`, and the [`ValidationErrors`] an invalid value ends in.
+#[cfg(feature = "validate")]
+pub use validate::{FieldError, Loc, Valid, Validated, ValidationErrors};
 
 /// The `cookie` crate: [`Cookie`], its builder and `SameSite`.
 pub use cookie;
@@ -338,6 +349,8 @@ pub mod prelude {
         render_template, route, secure_filename, send_file, send_from_directory, teardown_request,
         template_filter, template_global, url_for, websocket,
     };
+    #[cfg(feature = "validate")]
+    pub use crate::{Valid, ValidationErrors};
 }
 
 /// What the macros' generated code calls. Not public API: it may change in any release.
@@ -350,6 +363,11 @@ pub mod __private {
         ArgSpec, CommandContext, CommandPrint, CommandResult, CommandReturn, CommandSpec, CommandValue,
         Invocation, echo,
     };
+
+    /// What the macros record of a route's view, for an OpenAPI document.
+    pub mod api {
+        pub use crate::apidoc::{Describe, Operation, Probe, Schema, ViaJsonSchema, ViaOpen};
+    }
     pub use crate::extract::{BodyUse, Prepare};
     pub use crate::handler::{
         After, Before, Callable, Command as CommandFn, Entry, ErrorHandler, Handlers, Item, Serving,

@@ -167,17 +167,27 @@ impl FromRequest for Multipart {
     const BODY: BodyUse = BodyUse::Prepared(Prepare(prepare));
 
     fn from_request(req: &Request) -> Result<Self, HttpError> {
-        req.take_prepared::<Result<Multipart, HttpError>>().unwrap_or_else(|| {
+        let form = req.take_prepared::<Result<Multipart, HttpError>>().unwrap_or_else(|| {
             Err(HttpError::internal(
                 "the multipart form was not parsed before the view: take `Multipart` as an argument of the view itself",
             ))
-        })
+        })?;
+        if let Some(FieldCheck(check)) = req.extensions().get::<FieldCheck>() {
+            check(&form)?;
+        }
+        Ok(form)
     }
 
     fn from_request_optional(req: &Request) -> Result<Option<Self>, HttpError> {
         if req.media_type_is("multipart/form-data") { Self::from_request(req).map(Some) } else { Ok(None) }
     }
 }
+
+/// A check that a step before the view left for a multipart form's text fields, which it
+/// could not read (CSRF protection, whose token is a field): the [`Multipart`] extractor
+/// runs it on the parsed form, and its error is the view's.
+#[derive(Clone, Copy)]
+pub(crate) struct FieldCheck(pub(crate) fn(&Multipart) -> Result<(), HttpError>);
 
 /// A file of a multipart form: its field name, the filename and content type the client
 /// gave, and its content, in memory or in a temporary file that is deleted when this is

@@ -219,15 +219,19 @@ impl HttpError {
     pub(crate) fn default_response(&self) -> Response {
         let reason = self.status().canonical_reason().unwrap_or("Error");
         let status = self.status();
-        let description = match self.public_message() {
-            Some(m) => escape_html(m),
-            None => default_description(status).to_string(),
+        let mut resp = match self.page() {
+            Some((content_type, body)) => with_type(body.clone(), content_type.clone()),
+            None => {
+                let description = match self.public_message() {
+                    Some(m) => escape_html(m),
+                    None => default_description(status).to_string(),
+                };
+                html_response(format!(
+                    "<!doctype html>\n<html lang=en>\n<title>{code} {reason}</title>\n<h1>{reason}</h1>\n<p>{description}</p>\n",
+                    code = status.as_u16()
+                ))
+            }
         };
-        let body = format!(
-            "<!doctype html>\n<html lang=en>\n<title>{code} {reason}</title>\n<h1>{reason}</h1>\n<p>{description}</p>\n",
-            code = status.as_u16()
-        );
-        let mut resp = html_response(body);
         *resp.status_mut() = status;
         for (name, value) in self.headers() {
             resp.headers_mut().append(name, value.clone());

@@ -4,6 +4,7 @@
 pub mod channel_cases;
 pub mod flask_port;
 pub mod lifecycle;
+pub mod outside;
 pub mod raw;
 pub mod session_cases;
 

@@ -92,6 +92,18 @@ impl Browser {
         Browser { http: Http::start(app, backend), jar: Mutex::new(Vec::new()) }
     }
 
+    /// The value of the cookie `name` in its jar.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.jar.lock().unwrap().iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    }
+
+    /// Puts a cookie in its jar, as another browser's (a second instance, a thief).
+    pub fn set_cookie(&self, name: &str, value: &str) {
+        let mut jar = self.jar.lock().unwrap();
+        jar.retain(|(k, _)| k != name);
+        jar.push((name.to_string(), value.to_string()));
+    }
+
     pub fn send(&self, method: http::Method, path: &str) -> (u16, http::HeaderMap, String) {
         let cookie =
             self.jar.lock().unwrap().iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");

@@ -74,7 +74,8 @@ pub fn check_password_hash(hash: &str, password: &str) -> bool {
 }
 
 /// Registers a new user; a taken name, or an empty field, is flashed on the form again.
-#[route("/register", methods = ["GET", "POST"])]
+/// Twenty requests a minute from one address.
+#[route("/register", methods = ["GET", "POST"], rate_limit = "20/minute")]
 pub fn register(req: &Request, session: Session) -> Result<Response, HttpError> {
     if req.method() == Method::POST {
         let Credentials { username, password } = form(req)?;
@@ -99,8 +100,9 @@ pub fn register(req: &Request, session: Session) -> Result<Response, HttpError> 
     Ok(render(req, "auth/register.html", context! {}).into_response())
 }
 
-/// Logs a user in: the session remembers the user's id.
-#[route("/login", methods = ["GET", "POST"])]
+/// Logs a user in: the session remembers the user's id, under a new session id. Twenty
+/// requests a minute from one address, against password guessing.
+#[route("/login", methods = ["GET", "POST"], rate_limit = "20/minute")]
 pub fn login(req: &Request, session: Session) -> Result<Response, HttpError> {
     if req.method() == Method::POST {
         let Credentials { username, password } = form(req)?;
@@ -115,6 +117,9 @@ pub fn login(req: &Request, session: Session) -> Result<Response, HttpError> {
             Some((_, hash)) if !check_password_hash(&hash, &password) => "Incorrect password.",
             Some((id, _)) => {
                 session.clear();
+                // A new session id at login, against session fixation (a no-op for the
+                // cookie store, whose cookie is new anyway).
+                session.regenerate();
                 session.insert("user_id", id);
                 return Ok(redirect(url_for!(index)).into_response());
             }

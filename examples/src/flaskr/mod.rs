@@ -66,6 +66,9 @@ pub fn create_app(config: Config) -> App {
         .template_folder(site_dir().join("templates"))
         .static_folder(site_dir().join("static"))
         .state(config)
+        // Every POST carries the token its page's form was given (Flask-WTF's
+        // CSRFProtect; the templates write `{{ csrf_token() }}` in a hidden field).
+        .csrf_protect()
         // The app's hooks run in this order: the request gets its database slot, then
         // its user (flaskr's `before_app_request`, which runs for every request).
         .register(handlers![db::open_db_slot, auth::load_logged_in_user, db::close_db, hello])

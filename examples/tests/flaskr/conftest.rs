@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use erlen::TestResponse;
 use erlen::prelude::*;
+use erlen::{TestRequest, TestResponse};
 use erlen_examples::flaskr::{Config, create_app, db};
 use rusqlite::Connection;
 
@@ -55,6 +55,13 @@ impl Drop for Fixture {
     }
 }
 
+/// A POST with the CSRF token a page of the app would have given the client's session
+/// (flaskr on erlen protects its forms, as with Flask-WTF's `CSRFProtect`; its pages'
+/// forms carry the token in a hidden field, which a test client does not read).
+pub fn csrf_post(client: &TestClient, path: &str) -> TestRequest {
+    client.post(path).header("X-CSRFToken", &client.csrf_token())
+}
+
 /// Logs the client in and out, as conftest's `AuthActions`.
 pub struct AuthActions<'a> {
     client: &'a TestClient,
@@ -71,7 +78,7 @@ impl<'a> AuthActions<'a> {
     }
 
     pub fn login_as(&self, username: &str, password: &str) -> TestResponse {
-        self.client.post("/auth/login").form(&[("username", username), ("password", password)]).send()
+        csrf_post(self.client, "/auth/login").form(&[("username", username), ("password", password)]).send()
     }
 
     pub fn logout(&self) -> TestResponse {

@@ -1,6 +1,6 @@
 //! flaskr over real sockets, on both backends: register, log in, write a post and see it
 //! on the index, as a browser without JavaScript would (the session cookie is carried by
-//! hand).
+//! hand, and each form sends the CSRF token its page gave).
 
 use erlen::{Backend, Server};
 
@@ -30,17 +30,41 @@ fn form(request: reqwest::RequestBuilder, fields: &[(&str, &str)]) -> reqwest::R
     request.header("content-type", "application/x-www-form-urlencoded").body(body.join("&"))
 }
 
+/// The CSRF token a page's form carries.
+fn token_in(page: &Reply) -> String {
+    let needle = r#"name="csrf_token" value=""#;
+    let start = page.text.find(needle).expect("the form carries a CSRF token") + needle.len();
+    page.text[start..].split('"').next().unwrap().to_string()
+}
+
+/// A form page, with the session cookie when there is one: its token, and the cookie as
+/// it is after the page (the token's value goes into the session).
+fn open_form(client: &reqwest::Client, url: String, cookie: Option<&str>) -> (String, String) {
+    let mut request = client.get(url);
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    let page = send(request);
+    assert_eq!(page.status, 200);
+    let cookie = page.cookie.clone().or(cookie.map(str::to_owned)).expect("the session cookie");
+    (token_in(&page), cookie)
+}
+
 fn walk_through(backend: Backend) {
     let fixture = Fixture::new();
     let server = Server::bind("127.0.0.1:0").backend(backend).spawn(fixture.app()).unwrap();
     let base = format!("http://{}", server.addr());
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
 
-    let page = send(client.get(format!("{base}/auth/register")));
-    assert_eq!(page.status, 200, "{backend:?}");
-    let registered = send(form(
-        client.post(format!("{base}/auth/register")),
+    let (token, cookie) = open_form(&client, format!("{base}/auth/register"), None);
+    let refused = send(form(
+        client.post(format!("{base}/auth/register")).header("cookie", &cookie),
         &[("username", "ada"), ("password", "lovelace")],
+    ));
+    assert_eq!(refused.status, 400, "{backend:?}: a form without its token");
+    let registered = send(form(
+        client.post(format!("{base}/auth/register")).header("cookie", &cookie),
+        &[("username", "ada"), ("password", "lovelace"), ("csrf_token", &token)],
     ));
     assert_eq!(
         (registered.status, registered.location.as_deref()),
@@ -48,16 +72,18 @@ fn walk_through(backend: Backend) {
         "{backend:?}"
     );
 
+    let (token, cookie) = open_form(&client, format!("{base}/auth/login"), Some(&cookie));
     let logged_in = send(form(
-        client.post(format!("{base}/auth/login")),
-        &[("username", "ada"), ("password", "lovelace")],
+        client.post(format!("{base}/auth/login")).header("cookie", &cookie),
+        &[("username", "ada"), ("password", "lovelace"), ("csrf_token", &token)],
     ));
     assert_eq!((logged_in.status, logged_in.location.as_deref()), (302, Some("/")), "{backend:?}");
     let cookie = logged_in.cookie.expect("the login sets the session cookie");
 
+    let (token, cookie) = open_form(&client, format!("{base}/create"), Some(&cookie));
     let created = send(form(
         client.post(format!("{base}/create")).header("cookie", &cookie),
-        &[("title", "Over a socket"), ("body", "served by erlen")],
+        &[("title", "Over a socket"), ("body", "served by erlen"), ("csrf_token", &token)],
     ));
     assert_eq!((created.status, created.location.as_deref()), (302, Some("/")), "{backend:?}");
 

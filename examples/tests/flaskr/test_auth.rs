@@ -2,7 +2,7 @@
 
 use rusqlite::OptionalExtension;
 
-use super::conftest::{AuthActions, Fixture};
+use super::conftest::{AuthActions, Fixture, csrf_post};
 
 /// `test_register`.
 #[test]
@@ -15,7 +15,7 @@ fn register() {
     // A successful registration redirects to the login page. (Werkzeug 2.1 and later
     // send the relative `Location` erlen sends; flaskr's older tests compared it with
     // `http://localhost/auth/login`.)
-    let response = client.post("/auth/register").form(&[("username", "a"), ("password", "a")]).send();
+    let response = csrf_post(&client, "/auth/register").form(&[("username", "a"), ("password", "a")]).send();
     assert_eq!(response.header("location"), Some("/auth/login"));
 
     // The user was inserted into the database.
@@ -30,11 +30,9 @@ fn register() {
 /// `test_register_validate_input`, one case: posts the form and looks for `message`.
 fn register_validate_input(username: &str, password: &str, message: &str) {
     let fixture = Fixture::new();
-    let response = fixture
-        .client()
-        .post("/auth/register")
-        .form(&[("username", username), ("password", password)])
-        .send();
+    let client = fixture.client();
+    let response =
+        csrf_post(&client, "/auth/register").form(&[("username", username), ("password", password)]).send();
     assert!(response.text().contains(message), "{message:?} not in {}", response.text());
 }
 
@@ -114,10 +112,10 @@ fn logout() {
 fn a_form_without_a_needed_field_is_400() {
     let fixture = Fixture::new();
     let client = fixture.client();
-    assert_eq!(client.post("/auth/register").form(&[("username", "a")]).send().status(), 400);
-    assert_eq!(client.post("/auth/login").send().status(), 400, "no form at all");
+    assert_eq!(csrf_post(&client, "/auth/register").form(&[("username", "a")]).send().status(), 400);
+    assert_eq!(csrf_post(&client, "/auth/login").send().status(), 400, "no form at all");
     AuthActions::new(&client).login();
-    assert_eq!(client.post("/create").form(&[("title", "t")]).send().status(), 400);
+    assert_eq!(csrf_post(&client, "/create").form(&[("title", "t")]).send().status(), 400);
 }
 
 /// A new user can log in with the password they registered with, and only with it.
@@ -125,13 +123,75 @@ fn a_form_without_a_needed_field_is_400() {
 fn a_registered_user_logs_in() {
     let fixture = Fixture::new();
     let client = fixture.client();
-    client.post("/auth/register").form(&[("username", "ada"), ("password", "lovelace")]).send();
+    csrf_post(&client, "/auth/register").form(&[("username", "ada"), ("password", "lovelace")]).send();
     let auth = AuthActions::new(&client);
     assert!(auth.login_as("ada", "babbage").text().contains("Incorrect password."));
-    let page = client
-        .post("/auth/login")
+    let page = csrf_post(&client, "/auth/login")
         .form(&[("username", "ada"), ("password", "lovelace")])
         .follow_redirects()
         .send();
     assert!(page.text().contains("<li><span>ada</span>"), "{}", page.text());
+}
+
+/// Password guessing is slowed down: twenty requests a minute from one address to the login
+/// page, then a 429 that says when to come back; register has its own count.
+#[test]
+fn login_is_rate_limited() {
+    let fixture = Fixture::new();
+    // Counted per minute: start again, with a new app, if the minute turns in the middle.
+    for _ in 0..2 {
+        let client = fixture.client();
+        let auth = AuthActions::new(&client);
+        let minute = now_secs() / 60;
+        let statuses: Vec<u16> = (0..21).map(|_| auth.login_as("test", "guess").status().as_u16()).collect();
+        if now_secs() / 60 != minute {
+            continue;
+        }
+        assert!(statuses[..20].iter().all(|s| *s == 200), "{statuses:?}");
+        assert_eq!(statuses[20], 429);
+        let refused = auth.login_as("test", "test");
+        assert_eq!(refused.status(), 429, "the right password too, until the minute ends");
+        assert!(refused.header("retry-after").is_some());
+        assert_eq!(client.get("/auth/register").send().status(), 200, "register has its own count");
+        return;
+    }
+    panic!("the minute turned twice");
+}
+
+/// Logging in gives the browser a new session id (as a server-side store shows), so a
+/// session planted before the login is not the logged-in one.
+#[test]
+fn login_regenerates_the_session() {
+    let fixture = Fixture::new();
+    let client = fixture.app().session_store(erlen::SessionStore::Memory).test_client();
+    client.session_transaction(|s| s.insert("planted", true));
+    let before = client.cookie("session");
+    AuthActions::new(&client).login();
+    assert_ne!(client.cookie("session"), before, "a new id");
+    assert!(client.session_transaction(|s| s.contains("user_id")));
+    assert!(!client.session_transaction(|s| s.contains("planted")), "login clears what was there");
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// flaskr on erlen protects its forms against CSRF: a POST without the token its page
+/// gave is refused before the view, and the page's token is accepted.
+#[test]
+fn a_post_without_the_forms_token_is_refused() {
+    let fixture = Fixture::new();
+    let client = fixture.client();
+    let refused = client.post("/auth/login").form(&[("username", "test"), ("password", "test")]).send();
+    assert_eq!(refused.status(), 400);
+    assert!(refused.text().contains("The CSRF token is missing."), "{}", refused.text());
+    let page = client.get("/auth/login").send().text();
+    let needle = r#"name="csrf_token" value=""#;
+    let start = page.find(needle).expect("the login form carries the token") + needle.len();
+    let token = page[start..].split('"').next().unwrap();
+    let login = client
+        .post("/auth/login")
+        .form(&[("username", "test"), ("password", "test"), ("csrf_token", token)])
+        .send();
+    assert_eq!(login.header("location"), Some("/"));
 }

@@ -2,7 +2,7 @@
 
 use rusqlite::OptionalExtension;
 
-use super::conftest::{AuthActions, Fixture};
+use super::conftest::{AuthActions, Fixture, csrf_post};
 
 /// `test_index`.
 #[test]
@@ -24,7 +24,8 @@ fn index() {
 /// `test_login_required`, one case: a POST without a user redirects to the login page.
 fn login_required(path: &str) {
     let fixture = Fixture::new();
-    let response = fixture.client().post(path).send();
+    let client = fixture.client();
+    let response = csrf_post(&client, path).send();
     assert_eq!(response.header("location"), Some("/auth/login"), "{path}");
 }
 
@@ -56,8 +57,8 @@ fn author_required() {
     let client = fixture.client();
     AuthActions::new(&client).login();
     // The current user can't modify another user's post...
-    assert_eq!(client.post("/1/update").send().status(), 403);
-    assert_eq!(client.post("/1/delete").send().status(), 403);
+    assert_eq!(csrf_post(&client, "/1/update").send().status(), 403);
+    assert_eq!(csrf_post(&client, "/1/delete").send().status(), 403);
     // ...and doesn't see the edit link.
     assert!(!client.get("/").send().text().contains(r#"href="/1/update""#));
 }
@@ -67,7 +68,7 @@ fn exists_required(path: &str) {
     let fixture = Fixture::new();
     let client = fixture.client();
     AuthActions::new(&client).login();
-    assert_eq!(client.post(path).send().status(), 404, "{path}");
+    assert_eq!(csrf_post(&client, path).send().status(), 404, "{path}");
 }
 
 /// `test_exists_required["/2/update"]`.
@@ -89,7 +90,7 @@ fn create() {
     let client = fixture.client();
     AuthActions::new(&client).login();
     assert_eq!(client.get("/create").send().status(), 200);
-    client.post("/create").form(&[("title", "created"), ("body", "")]).send();
+    csrf_post(&client, "/create").form(&[("title", "created"), ("body", "")]).send();
 
     let count: i64 = fixture.db().query_row("SELECT COUNT(id) FROM post", [], |row| row.get(0)).unwrap();
     assert_eq!(count, 2);
@@ -102,7 +103,7 @@ fn update() {
     let client = fixture.client();
     AuthActions::new(&client).login();
     assert_eq!(client.get("/1/update").send().status(), 200);
-    client.post("/1/update").form(&[("title", "updated"), ("body", "")]).send();
+    csrf_post(&client, "/1/update").form(&[("title", "updated"), ("body", "")]).send();
 
     let title: String =
         fixture.db().query_row("SELECT title FROM post WHERE id = 1", [], |row| row.get(0)).unwrap();
@@ -114,7 +115,7 @@ fn create_update_validate(path: &str) {
     let fixture = Fixture::new();
     let client = fixture.client();
     AuthActions::new(&client).login();
-    let response = client.post(path).form(&[("title", ""), ("body", "")]).send();
+    let response = csrf_post(&client, path).form(&[("title", ""), ("body", "")]).send();
     assert!(response.text().contains("Title is required."), "{path}: {}", response.text());
 }
 
@@ -136,7 +137,7 @@ fn delete() {
     let fixture = Fixture::new();
     let client = fixture.client();
     AuthActions::new(&client).login();
-    let response = client.post("/1/delete").send();
+    let response = csrf_post(&client, "/1/delete").send();
     assert_eq!(response.header("location"), Some("/"));
 
     let post: Option<i64> =

@@ -18,6 +18,8 @@ use crate::channels::Channels;
 use crate::command::CommandSpec;
 use crate::config::ConfigError;
 use crate::context::Features;
+use crate::csrf::{Csrf, CsrfConfig, RouteCheck};
+use crate::extract::BodyUse;
 use crate::handler::{Callable, Entry, Handlers, View};
 use crate::multipart::FormLimits;
 use crate::session::{SessionConfig, SessionStore, Sessions, Store as SessionsStore};
@@ -52,6 +54,13 @@ pub struct App {
     redis: Option<String>,
     redis_timeout: Option<std::time::Duration>,
     form_limits: FormLimits,
+    /// `csrf_protect`: how requests are checked.
+    csrf: Option<CsrfConfig>,
+    /// `openapi`: where the document is served, and its `info`.
+    #[cfg(feature = "openapi")]
+    openapi: Option<String>,
+    #[cfg(feature = "openapi")]
+    openapi_info: crate::openapi::Info,
     /// The app's channels, shared with the app once built.
     channels: Channels,
     /// Tower layers, innermost first.
@@ -81,6 +90,7 @@ pub struct Blueprint {
     url_prefix: String,
     entries: Vec<Entry>,
     static_folder: Option<PathBuf>,
+    csrf_exempt: bool,
 }
 
 impl fmt::Debug for App {
@@ -92,6 +102,7 @@ impl fmt::Debug for App {
             .field("static_folder", &self.static_folder)
             .field("debug", &self.debug)
             .field("secret_key", &self.secret_key.as_ref().map(|_| "<set>"))
+            .field("csrf", &self.csrf)
             .field("layers", &self.layers.len())
             .finish_non_exhaustive()
     }
@@ -100,7 +111,32 @@ impl fmt::Debug for App {
 impl Blueprint {
     /// A blueprint named `name` (used in endpoint names: `name.function`).
     pub fn new(name: impl Into<String>) -> Blueprint {
-        Blueprint { name: name.into(), url_prefix: String::new(), entries: Vec::new(), static_folder: None }
+        Blueprint {
+            name: name.into(),
+            url_prefix: String::new(),
+            entries: Vec::new(),
+            static_folder: None,
+            csrf_exempt: false,
+        }
+    }
+
+    /// Exempts every route of the blueprint from the app's CSRF protection, as Flask-WTF's
+    /// `csrf.exempt(blueprint)`: for an API whose clients authenticate with a token, not a
+    /// cookie. One route is exempted with `csrf = false` in its attribute.
+    ///
+    /// ```
+    /// use erlen::prelude::*;
+    ///
+    /// #[post("/hook")]
+    /// fn hook() -> &'static str { "ok" }
+    ///
+    /// let api = Blueprint::new("api").url_prefix("/api").csrf_exempt().register(handlers![hook]);
+    /// let client = App::new().secret_key("dev").csrf_protect().register_blueprint(api).test_client();
+    /// assert_eq!(client.post("/api/hook").send().text(), "ok");
+    /// ```
+    pub fn csrf_exempt(mut self) -> Blueprint {
+        self.csrf_exempt = true;
+        self
     }
 
     /// Mounts every route of the blueprint under `prefix`, such as `/api`.
@@ -322,6 +358,124 @@ impl App {
     pub fn form_limits(mut self, limits: FormLimits) -> App {
         self.form_limits = limits;
         self
+    }
+
+    /// Protects the app against cross-site request forgery, as Flask-WTF's `CSRFProtect`:
+    /// every POST, PUT, PATCH and DELETE must send a token the app made for the session,
+    /// in a `csrf_token` form field or an `X-CSRFToken` / `X-CSRF-Token` header, and over
+    /// HTTPS a `Referer` of the app's own origin; a WebSocket upgrade must come from a page
+    /// of the app's origin (its `Origin` header). A failure is a 400 that the error
+    /// handlers see, with Flask-WTF's reason as its message and a
+    /// [`CsrfError`](crate::csrf::CsrfError) to handle by type.
+    ///
+    /// Templates write the token with `{{ csrf_token() }}`, in a hidden field:
+    /// `<input type="hidden" name="csrf_token" value="{{ csrf_token() }}">`; views get it
+    /// with [`erlen::csrf::csrf_token()`](crate::csrf::csrf_token), tests with
+    /// [`TestClient::csrf_token`](crate::TestClient::csrf_token). Tokens are kept in the
+    /// session and signed with the secret key, which the app needs; they expire after an
+    /// hour ([`App::csrf_protect_with`] changes it). The check runs before the app's own
+    /// `before_request` hooks; `csrf = false` in a route's attribute, or
+    /// [`Blueprint::csrf_exempt`], exempts routes.
+    ///
+    /// ```
+    /// use erlen::prelude::*;
+    ///
+    /// #[post("/transfer")]
+    /// fn transfer() -> &'static str { "done" }
+    ///
+    /// #[post("/webhook", csrf = false)]
+    /// fn webhook() -> &'static str { "received" }
+    ///
+    /// let client = App::new().secret_key("dev").csrf_protect().register(handlers![transfer, webhook]).test_client();
+    /// let refused = client.post("/transfer").form(&[("amount", "100")]).send();
+    /// assert_eq!(refused.status(), 400);
+    /// assert!(refused.text().contains("The CSRF token is missing."));
+    /// let token = client.csrf_token();
+    /// let sent = client.post("/transfer").form(&[("amount", "100"), ("csrf_token", &token)]).send();
+    /// assert_eq!(sent.text(), "done");
+    /// assert_eq!(client.post("/webhook").send().text(), "received");
+    /// ```
+    pub fn csrf_protect(self) -> App {
+        self.csrf_protect_with(CsrfConfig::default())
+    }
+
+    /// [`App::csrf_protect`] with settings of the app's own: the tokens' time limit, the
+    /// HTTPS referrer check, the field's name.
+    pub fn csrf_protect_with(mut self, config: CsrfConfig) -> App {
+        self.csrf = Some(config);
+        self
+    }
+
+    /// Serves the app's OpenAPI 3.1 document at `path` (such as `/openapi.json`), built
+    /// when the app starts from what the route attributes saw (feature `openapi`); see
+    /// [`App::openapi_document`] for what it holds. The route is the endpoint `openapi`
+    /// and is not in the document itself.
+    ///
+    /// ```
+    /// use erlen::prelude::*;
+    ///
+    /// /// The user `id`.
+    /// #[get("/users/<int:id>")]
+    /// fn user(id: i64) -> Json<serde_json::Value> { Json(serde_json::json!({ "id": id })) }
+    ///
+    /// let client = App::new().openapi("/openapi.json").register(handlers![user]).test_client();
+    /// let doc: serde_json::Value = client.get("/openapi.json").send().json();
+    /// assert_eq!(doc["openapi"], "3.1.0");
+    /// assert_eq!(doc["paths"]["/users/{id}"]["get"]["summary"], "The user `id`.");
+    /// ```
+    #[cfg(feature = "openapi")]
+    pub fn openapi(mut self, path: impl Into<String>) -> App {
+        self.openapi = Some(path.into());
+        self
+    }
+
+    /// The `info` of the OpenAPI document: the API's title and version (by default `API`
+    /// and `0.1.0`).
+    #[cfg(feature = "openapi")]
+    pub fn openapi_info(mut self, title: impl Into<String>, version: impl Into<String>) -> App {
+        self.openapi_info = crate::openapi::Info { title: title.into(), version: version.into() };
+        self
+    }
+
+    /// The app's OpenAPI 3.1 document, as [`App::openapi`] serves it (feature `openapi`):
+    /// every route's path in OpenAPI's form (`/users/{id}`), its methods, its typed path
+    /// parameters (`int` is an integer, `float` a number, `uuid` a string of format
+    /// `uuid`, `path` and `string` strings), the query parameters of a `Query<T>`, the
+    /// request bodies of `Json<T>` (`application/json`), `Form<T>`
+    /// (`application/x-www-form-urlencoded`) and `Multipart`, the 200 response of a
+    /// `Json<T>` return value, a 422 where `Valid` checks the input, the summary (first
+    /// paragraph) and description of the view's doc comment, and its blueprint as a tag.
+    ///
+    /// Schemas come from `schemars::JsonSchema` (schemars 1, JSON Schema 2020-12, which
+    /// OpenAPI 3.1 uses) under `components/schemas`; a type without it is described by an
+    /// open schema that says so, so an app that never asks for the document needs no
+    /// `JsonSchema` anywhere. WebSockets, static files and the document's own route are
+    /// left out; every route the app registers is in.
+    #[cfg(feature = "openapi")]
+    pub fn openapi_document(&self) -> serde_json::Value {
+        use crate::handler::EntryKind;
+        let mut routes = Vec::new();
+        let scopes = std::iter::once((None, "", &self.entries)).chain(
+            self.blueprints.iter().map(|bp| (Some(bp.name.as_str()), bp.url_prefix.as_str(), &bp.entries)),
+        );
+        for (blueprint, prefix, entries) in scopes {
+            for entry in entries {
+                let EntryKind::Route { rules, options, .. } = &entry.kind else { continue };
+                let parsed = rules.iter().filter_map(|(rule, methods)| {
+                    let pattern =
+                        erlen_pattern::Pattern::parse(&erlen_pattern::join_prefix(prefix, rule)).ok()?;
+                    Some((pattern, *methods))
+                });
+                routes.push(crate::openapi::RouteDoc {
+                    endpoint: blueprint
+                        .map_or_else(|| entry.name.to_string(), |bp| format!("{bp}.{}", entry.name)),
+                    rules: parsed.collect(),
+                    tag: blueprint,
+                    describe: options.doc,
+                });
+            }
+        }
+        crate::openapi::document(&self.openapi_info, &routes)
     }
 
     /// Debug mode, for development only (Flask's `debug=True`): an unhandled error or panic
@@ -546,6 +700,8 @@ impl App {
     /// names are unique. (To check an app in a test, build its test client with
     /// [`App::try_test_client`].)
     pub(crate) fn build(self) -> Result<Arc<AppCore>, BuildError> {
+        #[cfg(feature = "openapi")]
+        let openapi = self.openapi.clone().map(|path| (path, self.openapi_document()));
         let debug = self.is_debug();
         let mut problems = Vec::new();
         let mut template_entries = Vec::new();
@@ -557,6 +713,7 @@ impl App {
         core.add_static(self.static_folder.resolve("static"), static_view, 0, None, &mut problems);
         core.add_entries(self.entries, 0, None, &mut template_entries, &mut problems);
         let mut names = HashSet::new();
+        let mut exempt_scopes = Vec::new();
         for bp in self.blueprints {
             if !names.insert(bp.name.clone()) {
                 problems
@@ -564,13 +721,54 @@ impl App {
                 continue;
             }
             let scope = core.add_scope();
+            if bp.csrf_exempt {
+                exempt_scopes.push(scope);
+            }
             let blueprint = Some((bp.name.as_str(), bp.url_prefix.as_str()));
             core.add_static(bp.static_folder, static_view, scope, blueprint, &mut problems);
             core.add_entries(bp.entries, scope, blueprint, &mut template_entries, &mut problems);
         }
         let mut features = Features::default();
+        #[cfg(feature = "openapi")]
+        if let Some((path, document)) = openapi {
+            let view: View = Callable::Async(crate::openapi::serve);
+            let rules: &[(&str, &[&str])] = &[(path.as_str(), &["GET"])];
+            core.add_route("openapi", rules, view, Default::default(), None, 0, None, &mut problems);
+            let json = serde_json::to_vec(&document).unwrap_or_default();
+            features.insert(crate::openapi::Document(json.into()));
+        }
+        let secret_key = self.secret_key.or_else(crate::env::secret_key);
+        if let Some(config) = self.csrf {
+            match &secret_key {
+                Some(key) => {
+                    let routes = core.endpoints.iter().map(|e| RouteCheck {
+                        exempt: e.options.csrf_exempt || exempt_scopes.contains(&e.scope),
+                        multipart: matches!(e.options.body, BodyUse::Prepared(_)),
+                    });
+                    features.insert(Csrf::new(key, &self.secret_key_fallbacks, config, routes.collect()));
+                    core.scopes[0].before.insert(0, Csrf::HOOK);
+                    template_entries.push(crate::csrf::register_template);
+                }
+                None => problems.push(
+                    "`csrf_protect` signs its tokens with the secret key, and the app has none: set one with \
+                     `App::secret_key(..)` or the ERLEN_SECRET_KEY environment variable"
+                        .to_string(),
+                ),
+            }
+        }
         features.insert(Templates::new(self.template_folder.resolve("templates"), debug, &template_entries));
         let timeout = self.redis_timeout.unwrap_or(std::time::Duration::from_secs(2));
+        #[cfg(not(feature = "redis"))]
+        if crate::env::redis_url().is_some() {
+            // Set for an instance among many: without Redis its sessions, channels and
+            // rate limits would quietly stay in this process.
+            problems.push(
+                "ERLEN_REDIS_URL is set, but erlen was built without its `redis` feature, so \
+                 sessions, channels and rate limits would stay in this process: turn the feature \
+                 on (`erlen = { ..., features = [\"redis\"] }`) or unset ERLEN_REDIS_URL"
+                    .to_string(),
+            );
+        }
         #[cfg(feature = "redis")]
         let redis = match self.redis.or_else(crate::env::redis_url) {
             Some(url) => match crate::store::Redis::open(&url, timeout) {
@@ -599,12 +797,7 @@ impl App {
             },
         };
         let _ = timeout;
-        features.insert(Sessions::new(
-            self.secret_key.or_else(crate::env::secret_key),
-            self.secret_key_fallbacks,
-            self.session_config,
-            store,
-        ));
+        features.insert(Sessions::new(secret_key, self.secret_key_fallbacks, self.session_config, store));
         #[cfg(feature = "redis")]
         let limiter = match &redis {
             Some(redis) => crate::ratelimit::Limiter::on_redis(redis.clone()),
@@ -665,5 +858,30 @@ impl std::error::Error for BuildError {}
 impl From<BuildError> for std::io::Error {
     fn from(e: BuildError) -> std::io::Error {
         std::io::Error::new(std::io::ErrorKind::InvalidInput, e)
+    }
+}
+
+#[cfg(all(test, not(feature = "redis")))]
+mod without_redis {
+    /// Run in a child process of this test binary, so that setting the variable touches
+    /// no other test.
+    #[test]
+    fn a_redis_url_without_the_feature_is_refused() {
+        if std::env::var_os("ERLEN_TEST_CHILD").is_some() {
+            let built = super::App::new().try_test_client();
+            let Err(problems) = built else { panic!("the app is refused") };
+            let problems = problems.to_string();
+            assert!(problems.contains("built without its `redis` feature"), "{problems}");
+            return;
+        }
+        let exe = std::env::current_exe().expect("the test binary");
+        let child = std::process::Command::new(exe)
+            .args(["--exact", "app::builder::without_redis::a_redis_url_without_the_feature_is_refused"])
+            .env("ERLEN_TEST_CHILD", "1")
+            .env("ERLEN_REDIS_URL", "redis://127.0.0.1:6379/0")
+            .output()
+            .expect("the child runs");
+        let out = String::from_utf8_lossy(&child.stdout);
+        assert!(child.status.success() && out.contains("1 passed"), "the child test failed:\n{out}");
     }
 }

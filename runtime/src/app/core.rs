@@ -206,7 +206,7 @@ impl AppCore {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn add_route(
+    pub(crate) fn add_route(
         &mut self,
         name: &str,
         rules: &[(&str, &[&str])],

@@ -14,7 +14,7 @@ use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::StoreError;
-use crate::store::Redis;
+use crate::store::{Link, Redis};
 
 /// The channels of this process, as the relay feeds them.
 pub(crate) trait Local: Send + Sync {
@@ -66,7 +66,7 @@ impl Relay {
                     self.redis.shown(),
                     self.redis.timeout()
                 ));
-                self.redis.outage().failed(self.redis.shown(), &error);
+                self.redis.outage().failed(Link::PubSub, self.redis.shown(), &error);
                 Err(error)
             }
         }
@@ -95,9 +95,11 @@ async fn run(redis: Arc<Redis>, hub: Weak<dyn Local>, mut asked: mpsc::Unbounded
                     Ok(Err(e)) => e.to_string(),
                     _ => format!("no answer within {:?}", redis.timeout()),
                 };
-                redis
-                    .outage()
-                    .failed(redis.shown(), &StoreError::new(format!("{}: {reason}", redis.shown())));
+                redis.outage().failed(
+                    Link::PubSub,
+                    redis.shown(),
+                    &StoreError::new(format!("{}: {reason}", redis.shown())),
+                );
                 waiting.retain(|Listen(_, done)| !done.is_closed());
                 // Wait before trying again, taking what is asked meanwhile.
                 let until = tokio::time::Instant::now() + backoff;
@@ -128,7 +130,7 @@ async fn run(redis: Arc<Redis>, hub: Weak<dyn Local>, mut asked: mpsc::Unbounded
         if broken {
             continue;
         }
-        redis.outage().succeeded(redis.shown());
+        redis.outage().succeeded(Link::PubSub, redis.shown());
         backoff = Duration::from_millis(100);
         for Listen(_, done) in waiting.drain(..) {
             let _ = done.send(());

@@ -19,7 +19,7 @@ pub use config::{SessionConfig, SessionStore};
 pub(crate) use server::Memory;
 #[cfg(feature = "redis")]
 pub(crate) use server::OnRedis;
-pub(crate) use sessions::{Sessions, Store, current, preload, save};
+pub(crate) use sessions::{Sessions, Store, current, of_request, preload, save};
 pub use state::{Session, flash, flash_category, get_flashed_messages};
 
 #[cfg(test)]

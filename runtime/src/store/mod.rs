@@ -13,6 +13,6 @@ mod redis;
 
 pub use crate::error::StoreError;
 #[cfg(feature = "redis")]
-pub(crate) use outage::Outage;
+pub(crate) use outage::{Link, Outage};
 #[cfg(feature = "redis")]
 pub(crate) use redis::Redis;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::OnceCell;
 
-use super::{Outage, StoreError};
+use super::{Link, Outage, StoreError};
 
 /// A Redis server the app shares state through.
 pub(crate) struct Redis {
@@ -75,12 +75,12 @@ impl Redis {
         };
         match outcome {
             Ok(value) => {
-                self.outage.succeeded(&self.shown);
+                self.outage.succeeded(Link::Commands, &self.shown);
                 Ok(value)
             }
             Err(reason) => {
                 let error = StoreError::new(format!("{}: {reason}", self.shown));
-                self.outage.failed(&self.shown, &error);
+                self.outage.failed(Link::Commands, &self.shown, &error);
                 Err(error)
             }
         }

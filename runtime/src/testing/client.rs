@@ -14,6 +14,7 @@ use super::response::TestResponse;
 use crate::admit::RequestLimits;
 use crate::app::{App, BuildError};
 use crate::body::{Body, BoxFuture};
+use crate::csrf::Csrf;
 use crate::serve::Serve;
 use crate::session::{Session, Sessions};
 use crate::sync::lock;
@@ -172,6 +173,32 @@ impl TestClient {
             self.store(&cookie);
         }
         out
+    }
+
+    /// A CSRF token for the client's session, as a page of the app would give it (the
+    /// session gets the token's value if it has none yet): send it in a `csrf_token` form
+    /// field or an `X-CSRFToken` header to an app that protects itself with
+    /// [`App::csrf_protect`].
+    ///
+    /// ```
+    /// use erlen::prelude::*;
+    ///
+    /// #[post("/save")]
+    /// fn save() -> &'static str { "saved" }
+    ///
+    /// let client = App::new().secret_key("dev").csrf_protect().register(handlers![save]).test_client();
+    /// let token = client.csrf_token();
+    /// assert_eq!(client.post("/save").form(&[("csrf_token", &token)]).send().text(), "saved");
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If the app does not protect against CSRF, or the client keeps no cookies.
+    pub fn csrf_token(&self) -> String {
+        let csrf = self.serve.admission.app.features.get::<Csrf>().unwrap_or_else(|| {
+            panic!("the app makes no CSRF tokens: turn its protection on with `App::csrf_protect()`")
+        });
+        self.session_transaction(|session| csrf.token_for(session))
     }
 
     fn store(&self, cookie: &Cookie<'_>) {

@@ -1,6 +1,7 @@
 //! TLS (`Server::tls`, erlen's `tls` feature) over real sockets on both backends: HTTP/2
-//! and HTTP/1.1 chosen by ALPN, with a self-signed certificate made for the test, and a
-//! clear error for PEM that is not a certificate and a key.
+//! and HTTP/1.1 chosen by ALPN, with a self-signed certificate made for the test, a
+//! clear error for PEM that is not a certificate and a key, and CSRF protection's
+//! referrer rule, which applies over HTTPS only.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -112,4 +113,70 @@ fn tls_with_bad_pem_says_what_to_pass() {
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
     assert!(err.to_string().contains("Server::tls"), "{err}");
     assert!(err.to_string().contains("BEGIN CERTIFICATE"), "{err}");
+}
+
+#[get("/token")]
+fn token() -> Result<String, HttpError> {
+    erlen::csrf::csrf_token()
+}
+
+#[post("/save")]
+fn save() -> &'static str {
+    "saved"
+}
+
+/// One HTTP/1.1 exchange over a new TLS connection: the whole reply.
+async fn exchange(addr: SocketAddr, cert: &rcgen::Certificate, request: String) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tls = tls_connect(addr, cert, b"http/1.1").await;
+    tls.write_all(request.as_bytes()).await.unwrap();
+    let mut reply = Vec::new();
+    tls.read_to_end(&mut reply).await.unwrap();
+    String::from_utf8_lossy(&reply).into_owned()
+}
+
+/// Over HTTPS a token is not enough, as with Flask-WTF's `WTF_CSRF_SSL_STRICT`: the
+/// `Referer` must be of the app's own origin.
+#[test]
+fn over_https_a_csrf_checked_request_needs_a_same_origin_referrer() {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (cert_pem, key_pem) = (certified.cert.pem(), certified.signing_key.serialize_pem());
+    let app = App::new().secret_key("tls secret").csrf_protect().register(handlers![token, save]);
+    let server =
+        Server::bind("127.0.0.1:0").tls(cert_pem, key_pem).spawn(app).expect("the TLS server starts");
+    let addr = server.addr();
+    let host = format!("localhost:{}", addr.port());
+    erlen::block_on(async {
+        tokio::time::timeout(Duration::from_secs(20), async {
+            let reply =
+                exchange(addr, &certified.cert, format!("GET /token HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n\r\n"))
+                    .await;
+            let cookie = reply
+                .lines()
+                .find_map(|l| l.strip_prefix("set-cookie: "))
+                .and_then(|c| c.split(';').next())
+                .expect("the session cookie")
+                .to_string();
+            let token = reply.rsplit("\r\n\r\n").next().unwrap().to_string();
+            let post = |referer: Option<String>| {
+                let referer = referer.map(|r| format!("referer: {r}\r\n")).unwrap_or_default();
+                let request = format!(
+                    "POST /save HTTP/1.1\r\nhost: {host}\r\ncookie: {cookie}\r\nx-csrftoken: {token}\r\n{referer}content-length: 0\r\nconnection: close\r\n\r\n"
+                );
+                exchange(addr, &certified.cert, request)
+            };
+            let missing = post(None).await;
+            assert!(missing.starts_with("HTTP/1.1 400"), "{missing}");
+            assert!(missing.contains("The referrer header is missing."), "{missing}");
+            for foreign in ["https://evil.example/".to_string(), format!("http://{host}/form"), "https://localhost/".to_string()] {
+                let refused = post(Some(foreign.clone())).await;
+                assert!(refused.contains("The referrer does not match the host."), "{foreign}: {refused}");
+            }
+            let ok = post(Some(format!("https://{host}/form"))).await;
+            assert!(ok.starts_with("HTTP/1.1 200") && ok.ends_with("saved"), "{ok}");
+        })
+        .await
+    })
+    .expect("the exchanges finish in time");
+    server.shutdown();
 }

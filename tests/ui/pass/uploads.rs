@@ -1,4 +1,4 @@
-//! Every accepted form of the upload extractors and route limits.
+//! Every accepted form of the upload extractors and route limits, and of `csrf`.
 
 use erlen::prelude::*;
 use futures::StreamExt;
@@ -33,8 +33,23 @@ fn stacked(body: Bytes) -> String {
     body.len().to_string()
 }
 
+#[post("/hook", csrf = false)]
+fn hook() {}
+
+#[route("/c", methods = ["POST"], body_limit = "1 KiB", csrf = true)]
+#[put("/d")]
+fn checked(body: Bytes) -> String {
+    body.len().to_string()
+}
+
+#[websocket("/ws", csrf = false)]
+async fn socket(_ws: WebSocket) {}
+
 fn main() {
-    let client = App::new().state(1u8).register(handlers![stream, read, form, maybe, stacked]).test_client();
+    let client = App::new()
+        .state(1u8)
+        .register(handlers![stream, read, form, maybe, stacked, hook, checked, socket])
+        .test_client();
     assert_eq!(client.post("/stream").body("abc").send().text(), "3");
     assert_eq!(client.post("/read").body("abcd").send().text(), "4");
     assert_eq!(client.post("/maybe").body("x").send().text(), "none");
