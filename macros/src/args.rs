@@ -42,8 +42,9 @@ pub(crate) fn parse(attr: Attr, tokens: TokenStream, errors: &mut Errors) -> Par
                 None
             }
         },
-        Role::TemplateFilter => Some(Kind::Filter(template_name(name, &tokens, errors))),
-        Role::TemplateGlobal => Some(Kind::Global(template_name(name, &tokens, errors))),
+        Role::TemplateFilter => Some(Kind::Filter(template_name(name, "shout", &tokens, errors))),
+        Role::TemplateGlobal => Some(Kind::Global(template_name(name, "shout", &tokens, errors))),
+        Role::Command => Some(Kind::Command(command_name(&tokens, errors))),
         Role::BeforeRequest => bare(Kind::Before, errors),
         Role::AfterRequest => bare(Kind::After, errors),
         Role::TeardownRequest => bare(Kind::Teardown, errors),
@@ -64,7 +65,7 @@ pub(crate) fn parse(attr: Attr, tokens: TokenStream, errors: &mut Errors) -> Par
 }
 
 /// A template function's name, when given: `#[template_filter("shout")]`.
-fn template_name(attr: &str, tokens: &TokenStream, errors: &mut Errors) -> Option<LitStr> {
+fn template_name(attr: &str, example: &str, tokens: &TokenStream, errors: &mut Errors) -> Option<LitStr> {
     if tokens.is_empty() {
         return None;
     }
@@ -73,11 +74,31 @@ fn template_name(attr: &str, tokens: &TokenStream, errors: &mut Errors) -> Optio
         Err(_) => {
             errors.at(
                 tokens,
-                format!("`#[{attr}]` takes an optional name in quotes, as in `#[{attr}(\"shout\")]`"),
+                format!("`#[{attr}]` takes an optional name in quotes, as in `#[{attr}(\"{example}\")]`"),
             );
             None
         }
     }
+}
+
+/// A command's name, when given: `#[command("init-db")]`; checked to be one a shell passes
+/// as one word and erlen's own commands do not take.
+fn command_name(tokens: &TokenStream, errors: &mut Errors) -> Option<LitStr> {
+    let lit = template_name("command", "init-db", tokens, errors)?;
+    let name = lit.value();
+    let valid = !name.is_empty()
+        && !name.starts_with('-')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.'));
+    if !valid {
+        errors.at(
+            &lit,
+            format!(
+                "`{name}` cannot name a command: use letters, digits and `-`, not starting with `-`, as in `#[command(\"init-db\")]`"
+            ),
+        );
+        return None;
+    }
+    Some(lit)
 }
 
 struct RawRoute {

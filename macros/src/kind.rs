@@ -25,12 +25,17 @@ pub(crate) enum Kind {
     Filter(Option<LitStr>),
     /// `#[template_global]`, under the name given or the function's.
     Global(Option<LitStr>),
+    /// `#[command]`, under the name given or the function's.
+    Command(Option<LitStr>),
 }
 
 impl Kind {
     /// A function that runs around a view (or outside any request), not as one.
     pub(crate) fn is_hook(&self) -> bool {
-        !matches!(self, Kind::Route(_) | Kind::WebSocket(_) | Kind::Filter(_) | Kind::Global(_))
+        !matches!(
+            self,
+            Kind::Route(_) | Kind::WebSocket(_) | Kind::Filter(_) | Kind::Global(_) | Kind::Command(_)
+        )
     }
 
     /// A function called while a template renders, with the template's values.
@@ -104,4 +109,13 @@ pub(crate) fn limits(rules: &[Rule]) -> (Option<u64>, Option<u64>) {
     let body_limit = rules.iter().find_map(|r| r.body_limit.as_ref()).map(|s| s.value);
     let timeout = rules.iter().find_map(|r| r.timeout.as_ref()).map(|s| s.value);
     (body_limit, timeout)
+}
+
+/// A command's name on the command line: the one given, else the function's with `-` for
+/// `_` (`init_db` is `init-db`).
+pub(crate) fn command_name(given: Option<&LitStr>, function: &syn::Ident) -> String {
+    match given {
+        Some(lit) => lit.value(),
+        None => function.to_string().trim_matches('_').replace('_', "-"),
+    }
 }

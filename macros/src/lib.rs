@@ -12,6 +12,7 @@ mod apidoc;
 mod args;
 mod attribute;
 mod blocking;
+mod command;
 mod errors;
 mod expand;
 mod kind;
@@ -135,6 +136,33 @@ table::attributes! {
     /// function unless a name is given: `#[template_global("year")]`. Register it with
     /// `handlers![]`.
     template_global => TemplateGlobal;
+
+    /// Makes a function a command of the app's command line ([`App::cli`]), as Flask's
+    /// `@app.cli.command()`: `cargo run -- init-db`. The command is named after the
+    /// function, with `-` for `_` (`init_db` is `init-db`), unless a name is given:
+    /// `#[command("init-db")]`. Its doc comment is its help. Register it with `handlers![]`.
+    ///
+    /// It may be a plain `fn` or an `async fn`, and runs outside any request, with the
+    /// app's state but without its `before_serving` hooks. It takes application state as
+    /// `State<T>`; every other argument is read from the command line, named after the
+    /// parameter: `count: usize` is a positional `<COUNT>`, `name: Option<String>` an
+    /// optional `--name <NAME>`, `dry_run: bool` a switch `--dry-run`, each parsed with
+    /// `FromStr`. It returns `()`, `Result<(), E>` where `E: Display` (an `Err` prints
+    /// `Error: ...` and exits with status 1), or a value that implements `Display`, which
+    /// is printed. `echo!` prints its output.
+    ///
+    /// [`App::cli`]: https://docs.rs/erlen/latest/erlen/struct.App.html#method.cli
+    ///
+    /// ```ignore
+    /// /// Clear the existing data and create new tables.
+    /// #[command]
+    /// fn init_db(State(db): State<Db>) -> Result<(), DbError> {
+    ///     db.reset()?;
+    ///     echo!("Initialized the database.");
+    ///     Ok(())
+    /// }
+    /// ```
+    command => Command;
 }
 
 /// Collects functions marked with erlen's attributes for `App::register` and

@@ -9,7 +9,7 @@ use syn::{FnArg, ItemFn, Pat, Type};
 use crate::errors::Errors;
 use crate::kind::{ErrorTarget, Kind};
 use crate::table::Attr;
-use crate::types::{is_named, option_of_ref, pretty, tokens_eq};
+use crate::types::{is_named, option_inner, option_of_ref, pretty, tokens_eq};
 
 /// How one argument of the user's function is produced.
 pub(crate) enum Arg {
@@ -29,7 +29,23 @@ pub(crate) enum Arg {
     TypedError { ty: Type },
     /// `WebSocket` or `BlockingWebSocket`, in a `#[websocket]` handler.
     Socket { blocking: bool, ty: Type },
+    /// A command-line argument of a `#[command]`, named after its parameter.
+    Cli { name: String, ty: Type, shape: CliShape },
 }
+
+/// How a `#[command]`'s argument is given on the command line.
+pub(crate) enum CliShape {
+    /// `count: usize`: `<COUNT>`.
+    Positional,
+    /// `name: Option<String>`: `--name <NAME>`, of the inner type.
+    Optional(Box<Type>),
+    /// `dry_run: bool`: `--dry-run`.
+    Switch,
+}
+
+/// The types a `#[command]` takes from the app rather than from the command line, by the
+/// last segment of their path (through `CommandContext` in the runtime).
+const COMMAND_CONTEXT: &[&str] = &["State", "Channels"];
 
 /// A checked handler.
 pub(crate) struct Handler {
@@ -146,6 +162,9 @@ fn classify(kind: &Kind, attr: &str, name: Option<String>, ty: &Type, errors: &m
         );
         return Arg::Extract { ty: ty.clone() };
     }
+    if let Kind::Command(_) = kind {
+        return classify_command(name, ty, errors);
+    }
     if kind.is_serving() {
         if let Type::Reference(r) = ty {
             let when = match kind {
@@ -217,4 +236,53 @@ fn classify(kind: &Kind, attr: &str, name: Option<String>, ty: &Type, errors: &m
         _ => {}
     }
     Arg::Extract { ty: ty.clone() }
+}
+
+/// An argument of a `#[command]`: application state, or a command-line value named after
+/// the parameter.
+fn classify_command(name: Option<String>, ty: &Type, errors: &mut Errors) -> Arg {
+    let extract = Arg::Extract { ty: ty.clone() };
+    if let Type::Reference(r) = ty {
+        let message = if is_named(&r.elem, "Request") {
+            "a `#[command]` runs outside any request: it cannot take the request (`&Request`); \
+             take application state as `State<T>`, the app's channels as `Channels` and command-line values as plain arguments"
+                .to_string()
+        } else {
+            let owned = if is_named(&r.elem, "str") { "`String`" } else { "an owned value" };
+            format!(
+                "a `#[command]` reads its arguments from the command line into owned values: take {owned} instead of `{}`",
+                pretty(ty)
+            )
+        };
+        errors.at(ty, message);
+        return extract;
+    }
+    let inner = option_inner(ty);
+    if COMMAND_CONTEXT.iter().any(|n| last_ident_is(ty, n) || inner.is_some_and(|i| last_ident_is(i, n))) {
+        return extract;
+    }
+    let Some(name) = name else {
+        errors.at(
+            ty,
+            "name this argument: a command's arguments are named after their parameters, as `count: usize` is `<COUNT>`",
+        );
+        return extract;
+    };
+    let name = name.trim_matches('_').to_string();
+    let shape = match inner {
+        _ if is_named(ty, "bool") => CliShape::Switch,
+        Some(inner) => CliShape::Optional(Box::new(inner.clone())),
+        None => CliShape::Positional,
+    };
+    Arg::Cli { name, ty: ty.clone(), shape }
+}
+
+/// Whether `ty`'s path ends in `name`, with or without generic arguments (`State<Db>`).
+fn last_ident_is(ty: &Type, name: &str) -> bool {
+    match ty {
+        Type::Path(p) if p.qself.is_none() => p.path.segments.last().is_some_and(|s| s.ident == name),
+        Type::Group(g) => last_ident_is(&g.elem, name),
+        Type::Paren(p) => last_ident_is(&p.elem, name),
+        _ => false,
+    }
 }

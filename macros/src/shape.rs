@@ -20,6 +20,40 @@ pub(crate) fn check(handler: &Handler, errors: &mut Errors) {
     check_body_args(kind, func, attr.name, errors);
     check_route_params(kind, func, args, errors);
     check_kind_args(kind, func, args, errors);
+    if let Kind::Command(given) = kind {
+        check_command(given.as_ref(), func, args, errors);
+    }
+}
+
+/// The command line's own commands, which a `#[command]` cannot be named.
+const BUILTIN_COMMANDS: &[&str] = &["run", "routes", "help"];
+
+/// A command's name is not one of the command line's own, and its arguments' names are
+/// distinct.
+fn check_command(given: Option<&syn::LitStr>, func: &ItemFn, args: &[Arg], errors: &mut Errors) {
+    let name = crate::kind::command_name(given, &func.sig.ident);
+    if BUILTIN_COMMANDS.contains(&name.as_str()) {
+        let message = format!(
+            "`{name}` is a command of erlen's own command line: name this command otherwise, as in `#[command(\"{name}-app\")]`"
+        );
+        match given {
+            Some(lit) => errors.at(lit, message),
+            None => errors.at(&func.sig.ident, message),
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    for arg in args {
+        if let Arg::Cli { name, ty, .. } = arg {
+            if name.is_empty() || !seen.insert(name.replace('_', "-")) {
+                errors.at(
+                    ty,
+                    format!(
+                        "two arguments of this command are named `{name}` on the command line: rename one"
+                    ),
+                );
+            }
+        }
+    }
 }
 
 /// The streamed body matches the function's kind: `BodyStream` is read with `.await`,

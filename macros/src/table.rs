@@ -23,6 +23,8 @@ pub(crate) enum Role {
     ErrorHandler,
     TemplateFilter,
     TemplateGlobal,
+    /// `#[command]` or `#[command("name")]`: a command of the app's command line.
+    Command,
 }
 
 impl Role {

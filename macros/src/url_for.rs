@@ -116,6 +116,9 @@ const RESERVED: &[&str] = &[
     "vec",
     "write",
     "writeln",
+    // erlen's own macros in the prelude, which a glob import brings.
+    "context",
+    "echo",
 ];
 
 /// The name of the helper macro a route attribute leaves for `name`: the function's own

@@ -24,6 +24,7 @@ use crate::admit::Admitted;
 use crate::app::{AppCore, Endpoint, NamedHandler, Scope};
 use crate::body::Body;
 use crate::context::{AppHandle, RequestContext};
+use crate::debug_page::DebugMode;
 use crate::error::{HttpError, abort};
 use crate::exec::{Abandon, Mode, call_async};
 use crate::extract::BodyUse;
@@ -325,12 +326,18 @@ impl<'a> Lifecycle<'a> {
             ErrorHandling::ByType(handler) => (handler, None),
             ErrorHandling::ByCode(handler) => (handler, unhandled),
             ErrorHandling::Default => {
-                if error.is_exception() {
-                    let endpoint = self.ctx.endpoint_name().unwrap_or("-");
-                    let path = held(slot).path();
-                    tracing::error!(error = %error, endpoint, path, "unhandled error in a request");
+                if !error.is_exception() {
+                    return Handled { resp: error.default_response(), unhandled };
                 }
-                return Handled { resp: error.default_response(), unhandled };
+                let endpoint = self.ctx.endpoint_name();
+                let path = held(slot).path();
+                tracing::error!(error = %error, endpoint = endpoint.unwrap_or("-"), path, "unhandled error in a request");
+                // In debug mode, the page that shows the error takes the plain 500's place.
+                let resp = match self.ctx.feature::<DebugMode>() {
+                    Some(debug) => crate::debug_page::page(debug, &error, held(slot), endpoint),
+                    None => error.default_response(),
+                };
+                return Handled { resp, unhandled };
             }
         };
         let handling = error.status().as_u16();

@@ -1,5 +1,6 @@
 //! Errors a request can end in: [`HttpError`] and [`abort`].
 
+use std::backtrace::Backtrace;
 use std::borrow::Cow;
 use std::error::Error as StdError;
 use std::fmt;
@@ -39,6 +40,8 @@ struct Inner {
     source: Option<Box<dyn StdError + Send + Sync + 'static>>,
     headers: HeaderMap,
     kind: Kind,
+    /// Where a panic was raised or an error converted, in debug mode (see `panics`).
+    backtrace: Option<Backtrace>,
     /// The default page's content type and body, when the error brings its own (a
     /// validation error's JSON).
     page: Option<(HeaderValue, bytes::Bytes)>,
@@ -69,12 +72,18 @@ pub fn abort(code: u16) -> HttpError {
 
 impl HttpError {
     fn with_kind(status: StatusCode, kind: Kind) -> HttpError {
+        let backtrace = match kind {
+            Kind::Exception if crate::panics::capturing() => Some(Backtrace::force_capture()),
+            Kind::Panic => crate::panics::take_panic_backtrace(),
+            _ => None,
+        };
         HttpError(Box::new(Inner {
             status,
             message: None,
             source: None,
             headers: HeaderMap::new(),
             kind,
+            backtrace,
             page: None,
         }))
     }
@@ -164,6 +173,13 @@ impl HttpError {
     /// The underlying error as `T`, if it is one.
     pub fn downcast_ref<T: StdError + 'static>(&self) -> Option<&T> {
         self.0.source.as_deref().and_then(|s| s.downcast_ref::<T>())
+    }
+
+    /// Where the error came from, in debug mode: for a panic, the stack where it was
+    /// raised; for another unhandled error, where it was converted into an `HttpError`
+    /// (the `?`). `None` outside debug mode and for HTTP errors such as `abort(404)`.
+    pub fn backtrace(&self) -> Option<&Backtrace> {
+        self.0.backtrace.as_ref()
     }
 
     /// Headers the error's response carries.

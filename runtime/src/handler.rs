@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::apidoc::Describe;
 use crate::body::BoxFuture;
+use crate::command::{CommandResult, CommandSpec, Invocation};
 use crate::error::HttpError;
 use crate::extract::BodyUse;
 use crate::request::Request;
@@ -55,6 +56,12 @@ pub type Serving = Callable<
     for<'r> fn(&'r mut Request) -> BoxFuture<'r, Result<(), HttpError>>,
 >;
 
+/// A `#[command]`: called with the parsed command line and the app's state.
+pub type Command = Callable<
+    fn(&mut Invocation) -> CommandResult,
+    for<'r> fn(&'r mut Invocation) -> BoxFuture<'r, CommandResult>,
+>;
+
 /// Adds a template filter or global to the app's template environment.
 pub(crate) type TemplateRegistration = fn(&mut minijinja::Environment<'static>);
 
@@ -102,6 +109,7 @@ pub(crate) enum EntryKind {
     Template(TemplateRegistration),
     BeforeServing(Serving),
     AfterServing(Serving),
+    Command { spec: CommandSpec, call: Command },
 }
 
 impl Entry {
@@ -187,6 +195,11 @@ impl Entry {
         Entry { name, kind: EntryKind::AfterServing(hook), item: None }
     }
 
+    /// A `#[command]`.
+    pub fn command(spec: CommandSpec, call: Command) -> Entry {
+        Entry { name: spec.function, kind: EntryKind::Command { spec, call }, item: None }
+    }
+
     /// An error handler for a status code.
     pub fn error_code(name: &'static str, code: u16, handler: ErrorHandler) -> Entry {
         Entry { name, kind: EntryKind::ErrorCode { code, handler }, item: None }
@@ -206,7 +219,7 @@ impl Entry {
 /// function, so that `handlers![f]` can collect what `f` registers.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` was not made a handler by an erlen attribute",
-    note = "mark the function with `#[route(...)]`, `#[get(...)]`, `#[post(...)]`, `#[put(...)]`, `#[patch(...)]`, `#[delete(...)]`, `#[websocket(...)]`, `#[before_request]`, `#[after_request]`, `#[teardown_request]`, `#[errorhandler(...)]`, `#[before_serving]`, `#[after_serving]`, `#[template_filter]` or `#[template_global]`"
+    note = "mark the function with `#[route(...)]`, `#[get(...)]`, `#[post(...)]`, `#[put(...)]`, `#[patch(...)]`, `#[delete(...)]`, `#[websocket(...)]`, `#[before_request]`, `#[after_request]`, `#[teardown_request]`, `#[errorhandler(...)]`, `#[before_serving]`, `#[after_serving]`, `#[template_filter]`, `#[template_global]` or `#[command]`"
 )]
 pub trait Item {
     /// The registrations of the annotated function.

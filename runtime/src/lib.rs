@@ -175,6 +175,30 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
+//! ## The command line
+//!
+//! [`App::cli`] makes the app's binary its command line, as Flask's `flask` command:
+//! `run` (the default) serves, with `--host`, `--port`, `--backend` and `--debug`;
+//! `routes` lists the routes; and each `#[command]` function is a command of its own,
+//! tested in-process with [`App::test_cli_runner`]. `run --debug` turns on the debug
+//! page and reloads the app when its code changes, never refusing a connection.
+//!
+//! ```
+//! use erlen::prelude::*;
+//!
+//! /// Count to N.
+//! #[command]
+//! fn count(n: u32) -> String {
+//!     (1..=n).map(|i| i.to_string()).collect::<Vec<_>>().join(" ")
+//! }
+//!
+//! let runner = App::new().register(handlers![count]).test_cli_runner();
+//! let result = runner.invoke(["count", "3"]);
+//! assert!(result.success());
+//! assert_eq!(result.output(), "1 2 3\n");
+//! assert_eq!(runner.invoke(["count", "three"]).exit_code(), 2);
+//! ```
+//!
 //! ## Configuration
 //!
 //! [`App::config_from_env`] reads a serde struct of yours from `PREFIX_*` environment
@@ -193,10 +217,13 @@ mod app;
 mod body;
 mod bridge;
 mod channels;
+mod cli;
+mod command;
 mod config;
 mod context;
 mod cookies;
 pub mod csrf;
+mod debug_page;
 mod dispatch;
 mod env;
 mod error;
@@ -209,6 +236,7 @@ mod incoming;
 mod multipart;
 #[cfg(feature = "openapi")]
 mod openapi;
+mod panics;
 mod proxy;
 mod ratelimit;
 mod request;
@@ -249,7 +277,8 @@ pub use sse::{Event, Sse};
 pub use store::StoreError;
 pub use templates::{Template, render_template};
 pub use testing::{
-    TestBodyStream, TestClient, TestRequest, TestResponse, TestWebSocket, TestWebSocketRequest,
+    CliResult, CliRunner, TestBodyStream, TestClient, TestRequest, TestResponse, TestWebSocket,
+    TestWebSocketRequest,
 };
 pub use websocket::{BlockingWebSocket, CloseFrame, Message, WebSocket, WebSocketError};
 
@@ -268,8 +297,9 @@ pub use minijinja;
 
 pub use bytes::Bytes;
 pub use erlen_macros::{
-    after_request, after_serving, before_request, before_serving, delete, errorhandler, get, handlers, patch,
-    post, put, route, teardown_request, template_filter, template_global, url_for, websocket,
+    after_request, after_serving, before_request, before_serving, command, delete, errorhandler, get,
+    handlers, patch, post, put, route, teardown_request, template_filter, template_global, url_for,
+    websocket,
 };
 pub use http::{self, HeaderMap, HeaderValue, Method, StatusCode};
 
@@ -310,14 +340,14 @@ pub mod runtime {
 /// so that an app's own `Message` type never meets it: import it where a socket is used.
 pub mod prelude {
     pub use crate::{
-        App, Backend, BlockingWebSocket, Blueprint, Body, BodyReader, BodyStream, Bytes, Channels, Cookie,
-        Event, Form, FromRequest, HeaderMap, HeaderValue, Html, HttpError, IntoResponse, Json, Method,
-        Multipart, Query, Redirect, Request, Response, ResponseExt, SameSite, SendFile, Server, ServerHandle,
-        Session, Sse, State, StatusCode, Template, TestClient, UploadedFile, WebSocket, abort, after_request,
-        after_serving, before_request, before_serving, context, delete, errorhandler, flash, flash_category,
-        get, get_flashed_messages, handlers, patch, post, put, redirect, render_template, route,
-        secure_filename, send_file, send_from_directory, teardown_request, template_filter, template_global,
-        url_for, websocket,
+        App, Backend, BlockingWebSocket, Blueprint, Body, BodyReader, BodyStream, Bytes, Channels, CliRunner,
+        Cookie, Event, Form, FromRequest, HeaderMap, HeaderValue, Html, HttpError, IntoResponse, Json,
+        Method, Multipart, Query, Redirect, Request, Response, ResponseExt, SameSite, SendFile, Server,
+        ServerHandle, Session, Sse, State, StatusCode, Template, TestClient, UploadedFile, WebSocket, abort,
+        after_request, after_serving, before_request, before_serving, command, context, delete, echo,
+        errorhandler, flash, flash_category, get, get_flashed_messages, handlers, patch, post, put, redirect,
+        render_template, route, secure_filename, send_file, send_from_directory, teardown_request,
+        template_filter, template_global, url_for, websocket,
     };
     #[cfg(feature = "validate")]
     pub use crate::{Valid, ValidationErrors};
@@ -329,6 +359,10 @@ pub mod __private {
     use std::future::Future;
 
     pub use crate::body::BoxFuture;
+    pub use crate::command::{
+        ArgSpec, CommandContext, CommandPrint, CommandResult, CommandReturn, CommandSpec, CommandValue,
+        Invocation, echo,
+    };
 
     /// What the macros record of a route's view, for an OpenAPI document.
     pub mod api {
@@ -336,7 +370,8 @@ pub mod __private {
     }
     pub use crate::extract::{BodyUse, Prepare};
     pub use crate::handler::{
-        After, Before, Callable, Entry, ErrorHandler, Handlers, Item, Serving, Teardown, View,
+        After, Before, Callable, Command as CommandFn, Entry, ErrorHandler, Handlers, Item, Serving,
+        Teardown, View,
     };
     pub use crate::hooks::{AfterOutcome, BeforeOutcome, ServingOutcome, TeardownOutcome, WebSocketOutcome};
     pub use crate::serving::ServingArg;

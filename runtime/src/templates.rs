@@ -39,6 +39,10 @@ impl Templates {
             env.set_loader(minijinja::path_loader(folder));
         }
         env.set_auto_reload(debug);
+        if debug {
+            // Errors then carry the template's source, for the debug page.
+            env.set_debug(true);
+        }
         env.set_formatter(markupsafe_formatter);
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         env.add_function("url_for", url_for);
@@ -49,6 +53,11 @@ impl Templates {
             register(&mut env);
         }
         Templates { env: Some(env), folder }
+    }
+
+    /// The folder templates are loaded from, if any.
+    pub(crate) fn folder(&self) -> Option<&std::path::Path> {
+        self.folder.as_deref()
     }
 
     fn render(&self, name: &str, context: Value) -> Result<String, HttpError> {
@@ -69,7 +78,7 @@ impl Templates {
                 "{}",
                 if missing { "a template was not found" } else { "a template failed to render" }
             );
-            HttpError::internal(format!("template {name:?}: {e}"))
+            HttpError::internal(format!("template {name:?}: {e}")).with_source(e)
         })
     }
 }

@@ -45,10 +45,34 @@ pub fn create_if_missing(path: &Path) -> std::io::Result<()> {
     if path.exists() {
         return Ok(());
     }
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
+    create_folder(path)?;
     init_db(path).map_err(std::io::Error::other)
+}
+
+/// The folder the database file lives in, created if missing.
+fn create_folder(path: &Path) -> std::io::Result<()> {
+    match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => std::fs::create_dir_all(dir),
+        None => Ok(()),
+    }
+}
+
+/// Clear the existing data and create new tables.
+///
+/// flaskr's `init-db` command (`cargo run --example flaskr -- init-db`).
+#[command("init-db")]
+pub fn init_db_command(State(config): State<Config>) -> Result<(), Box<dyn std::error::Error>> {
+    create_folder(&config.database)?;
+    init_db(&config.database)?;
+    echo!("Initialized the database.");
+    Ok(())
+}
+
+/// Creates the database when the server starts and it does not exist yet, so that a
+/// first `cargo run --example flaskr` serves without `init-db`. (Commands do not run it.)
+#[before_serving]
+pub fn create_database(State(config): State<Config>) -> std::io::Result<()> {
+    create_if_missing(&config.database)
 }
 
 /// The request's connection slot, in the request's extensions (Flask's `g.db`): empty

@@ -9,7 +9,6 @@ pub mod auth;
 pub mod blog;
 pub mod db;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use erlen::minijinja::Value;
@@ -59,7 +58,8 @@ pub fn hello() -> &'static str {
 }
 
 /// The app factory, as flaskr's `create_app`. It touches no file: the database is opened
-/// per request (see [`db`]), and created by [`command`] or the example's `main`.
+/// per request (see [`db`]), and created by the `init-db` command or, when missing, when
+/// a server starts ([`db::create_database`]).
 pub fn create_app(config: Config) -> App {
     App::new()
         .secret_key(&config.secret_key)
@@ -72,6 +72,8 @@ pub fn create_app(config: Config) -> App {
         // The app's hooks run in this order: the request gets its database slot, then
         // its user (flaskr's `before_app_request`, which runs for every request).
         .register(handlers![db::open_db_slot, auth::load_logged_in_user, db::close_db, hello])
+        // The command line's `init-db`, and the database made when a server starts.
+        .register(handlers![db::init_db_command, db::create_database])
         .register_blueprint(auth::blueprint())
         .register_blueprint(blog::blueprint())
 }
@@ -96,25 +98,5 @@ pub fn form<T: DeserializeOwned>(req: &Request) -> Result<T, HttpError> {
             Err(abort(400).with_message("the request has no form, and the view needs its fields"))
         }
         Err(e) => Err(e),
-    }
-}
-
-/// The example's command line, as `flask --app flaskr ...`: `init-db` recreates the
-/// database and says so on `out`. Returns whether a command ran (`false`: serve).
-pub fn command(args: &[String], config: &Config, out: &mut impl Write) -> std::io::Result<bool> {
-    match args {
-        [] => Ok(false),
-        [cmd] if cmd == "init-db" => {
-            if let Some(dir) = config.database.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)?;
-            }
-            db::init_db(&config.database).map_err(std::io::Error::other)?;
-            writeln!(out, "Initialized the database.")?;
-            Ok(true)
-        }
-        _ => Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!("unknown command {args:?}; usage: flaskr [init-db]"),
-        )),
     }
 }

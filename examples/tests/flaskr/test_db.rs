@@ -3,7 +3,6 @@
 use std::sync::Mutex;
 
 use erlen::prelude::*;
-use erlen_examples::flaskr::command;
 use erlen_examples::flaskr::db::{DbWatch, RequestDb, get_db};
 
 use super::conftest::Fixture;
@@ -40,9 +39,10 @@ fn get_close_db() {
     assert!(watch.is_closed(), "the connection is closed when the request ends");
 }
 
-/// `test_init_db_command`: the `init-db` command says "Initialized" and runs `init_db`.
-/// (Python replaces `init_db` with a recorder; here the command runs for real on the
-/// test's database, and the rows of `data.sql` being gone shows that it ran.)
+/// `test_init_db_command`: the `init-db` command, run by the app's test CLI runner
+/// (`runner.invoke(args=["init-db"])`), says "Initialized" and runs `init_db`. (Python
+/// replaces `init_db` with a recorder; here the command runs for real on the test's
+/// database, and the rows of `data.sql` being gone shows that it ran.)
 #[test]
 fn init_db_command() {
     let fixture = Fixture::new();
@@ -50,9 +50,9 @@ fn init_db_command() {
         fixture.db().query_row("SELECT COUNT(id) FROM post", [], |row| row.get(0)).unwrap()
     };
     assert_eq!(posts(&fixture), 1);
-    let mut output = Vec::new();
-    let ran = command(&["init-db".to_string()], &fixture.config, &mut output).unwrap();
-    assert!(ran);
-    assert!(String::from_utf8(output).unwrap().contains("Initialized"));
+    let runner = fixture.app().test_cli_runner();
+    let result = runner.invoke(["init-db"]);
+    assert!(result.success(), "{}", result.output());
+    assert!(result.output().contains("Initialized"));
     assert_eq!(posts(&fixture), 0, "init_db was called: the tables are new and empty");
 }

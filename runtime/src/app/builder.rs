@@ -15,6 +15,7 @@ use super::core::AppCore;
 use super::layers::{LayerFn, Stack, layer_fn};
 use crate::body::{Body, BoxError};
 use crate::channels::Channels;
+use crate::command::CommandSpec;
 use crate::config::ConfigError;
 use crate::context::Features;
 use crate::csrf::{Csrf, CsrfConfig, RouteCheck};
@@ -477,11 +478,46 @@ impl App {
         crate::openapi::document(&self.openapi_info, &routes)
     }
 
-    /// Debug mode: templates reload when their files change. Off by default; `ERLEN_DEBUG=1`
-    /// turns it on when this is not called.
+    /// Debug mode, for development only (Flask's `debug=True`): an unhandled error or panic
+    /// answers with a page that shows the error, its chain, the backtrace and the request
+    /// (with cookies and credentials masked), and for a template error the template's lines
+    /// around the failing one; templates reload when their files change. Off by default;
+    /// `ERLEN_DEBUG=1` turns it on when this is not called, and so does `run --debug` on the
+    /// app's command line ([`App::cli`]), which also reloads the app when its code changes.
+    ///
+    /// A server in debug mode only starts on a loopback address (127.0.0.1, `::1`), since
+    /// the page shows the app's inside to whoever asks: set `ERLEN_DEBUG_ANY_HOST=1` to
+    /// serve it on another address of a network that is yours alone.
+    ///
+    /// ```
+    /// use erlen::prelude::*;
+    ///
+    /// #[get("/")]
+    /// fn index() -> &'static str { panic!("not written yet") }
+    ///
+    /// let client = App::new().debug(true).register(handlers![index]).test_client();
+    /// let page = client.get("/").send();
+    /// assert_eq!(page.status(), 500);
+    /// assert!(page.text().contains("not written yet"));
+    /// ```
     pub fn debug(mut self, on: bool) -> App {
         self.debug = Some(on);
         self
+    }
+
+    /// Whether the app is in debug mode: as [`App::debug`] says, else `ERLEN_DEBUG`.
+    pub(crate) fn is_debug(&self) -> bool {
+        self.debug.unwrap_or_else(crate::env::debug)
+    }
+
+    /// The `#[command]`s registered on the app (and, by mistake, on its blueprints, which
+    /// building the app reports), for the command line to parse before the app is built.
+    pub(crate) fn command_specs(&self) -> impl Iterator<Item = &CommandSpec> {
+        let blueprints = self.blueprints.iter().flat_map(|bp| bp.entries.iter());
+        self.entries.iter().chain(blueprints).filter_map(|entry| match &entry.kind {
+            crate::handler::EntryKind::Command { spec, .. } => Some(spec),
+            _ => None,
+        })
     }
 
     /// Wraps the whole app in a tower layer, such as tower-http's `CorsLayer`,
@@ -666,7 +702,7 @@ impl App {
     pub(crate) fn build(self) -> Result<Arc<AppCore>, BuildError> {
         #[cfg(feature = "openapi")]
         let openapi = self.openapi.clone().map(|path| (path, self.openapi_document()));
-        let debug = self.debug.unwrap_or_else(crate::env::debug);
+        let debug = self.is_debug();
         let mut problems = Vec::new();
         let mut template_entries = Vec::new();
         let mut state = self.state;
@@ -776,6 +812,10 @@ impl App {
             features.insert(redis);
         }
         features.insert(self.form_limits);
+        if debug {
+            crate::panics::capture_backtraces();
+            features.insert(crate::debug_page::DebugMode::from_env());
+        }
         core.features = features;
         if problems.is_empty() { Ok(Arc::new(core)) } else { Err(BuildError { problems }) }
     }

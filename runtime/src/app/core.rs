@@ -10,10 +10,12 @@ use std::sync::Arc;
 use erlen_pattern::{Pattern, join_prefix};
 use http::{Extensions, Method};
 
+use crate::command::CommandSpec;
 use crate::context::Features;
 use crate::error::HttpError;
 use crate::handler::{
-    After, Before, Entry, EntryKind, ErrorHandler, RouteOptions, Teardown, TemplateRegistration, View,
+    After, Before, Command, Entry, EntryKind, ErrorHandler, RouteOptions, Teardown, TemplateRegistration,
+    View,
 };
 use crate::routing::{RouteConflict, Router};
 use crate::serving::ServingHooks;
@@ -83,6 +85,8 @@ pub(crate) struct AppCore {
     pub(crate) features: Features,
     /// The app's `before_serving` and `after_serving` hooks.
     pub(crate) serving: ServingHooks,
+    /// The app's `#[command]`s, in registration order.
+    pub(crate) commands: Vec<(CommandSpec, Command)>,
 }
 
 impl fmt::Debug for AppCore {
@@ -106,6 +110,7 @@ impl AppCore {
             state,
             features: Features::default(),
             serving: ServingHooks::default(),
+            commands: Vec::new(),
         }
     }
 
@@ -179,6 +184,23 @@ impl AppCore {
                 }
                 EntryKind::BeforeServing(h) => self.serving.before.push((entry.name, h)),
                 EntryKind::AfterServing(h) => self.serving.after.push((entry.name, h)),
+                EntryKind::Command { spec, .. } if blueprint.is_some() => problems.push(format!(
+                    "`{}` is a `#[command]` registered on the blueprint `{}`: the command line is the app's, \
+                     so register it on the app: `App::new().register(handlers![{}])`",
+                    spec.function,
+                    blueprint.map_or("", |(bp, _)| bp),
+                    spec.function
+                )),
+                EntryKind::Command { spec, call } => {
+                    if let Some((twin, _)) = self.commands.iter().find(|(c, _)| c.name == spec.name) {
+                        problems.push(format!(
+                            "two commands are named `{}`: `{}` and `{}`; name one otherwise with `#[command(\"other-name\")]`",
+                            spec.name, twin.function, spec.function
+                        ));
+                    } else {
+                        self.commands.push((spec, call));
+                    }
+                }
             }
         }
     }

@@ -21,6 +21,7 @@ use bytes::Bytes;
 use futures::Stream;
 use tokio::sync::broadcast;
 
+use crate::command::{CommandContext, Invocation};
 use crate::error::{HttpError, StoreError};
 use crate::extract::FromRequest;
 use crate::request::Request;
@@ -101,6 +102,16 @@ impl FromRequest for Channels {
         req.state::<Channels>().cloned().ok_or_else(|| {
             HttpError::internal("the app's channels were asked for outside an app erlen built")
         })
+    }
+}
+
+/// A `#[command]` takes the app's channels as a view does: `fn notify(channels: Channels)`.
+impl CommandContext for Channels {
+    fn from_app(inv: &Invocation) -> Result<Self, String> {
+        // `App::build` puts them in the state, and a command runs on a built app.
+        inv.state::<Channels>()
+            .map(|channels| (**channels).clone())
+            .ok_or_else(|| "the app's channels were asked for outside an app erlen built".to_string())
     }
 }
 

@@ -5,7 +5,8 @@
 use std::io::{self, Write};
 
 use super::limits::Backend;
-use super::server::Server;
+use super::listen;
+use super::server::{Server, ServerHandle};
 use super::service::AppService;
 use crate::admit::RequestLimits;
 use crate::app::{App, AppCore, BuildError};
@@ -26,41 +27,73 @@ impl App {
     ///
     /// If the app cannot be built (the error lists every problem, one a line), the
     /// variables are invalid, or the address cannot be bound.
+    ///
+    /// A listening socket passed by the `LISTEN_FDS` protocol (systemd's socket
+    /// activation, systemfd) is served instead of `ERLEN_ADDR`.
     pub fn run(self) -> io::Result<()> {
-        let addr = std::env::var("ERLEN_ADDR").unwrap_or_else(|_| "127.0.0.1:5000".to_string());
-        let backend = backend_from_env(
-            std::env::var("ERLEN_BACKEND").ok().as_deref(),
-            std::env::var("ERLEN_WORKERS").ok().as_deref(),
-        )?;
-        let trust_proxy = trust_proxy_from_env(std::env::var("ERLEN_TRUST_PROXY").ok().as_deref())?;
-        let (app, layers) = self.build_with_layers()?;
-        let routes = route_list(&app);
-        let server = Server::bind(addr.as_str()).backend(backend).trust_proxy(trust_proxy);
-        let handle = server.spawn_core(app, &layers).map_err(|e| {
-            if e.kind() == io::ErrorKind::AddrInUse {
-                io::Error::new(
-                    e.kind(),
-                    format!(
-                        "{addr} is in use by another program: stop it, or set ERLEN_ADDR to another address"
-                    ),
-                )
-            } else {
-                e
-            }
-        })?;
-        let mode = match backend {
-            Backend::Async => "async backend".to_string(),
-            Backend::Threaded { workers } => format!("threaded backend, {workers} workers"),
-        };
-        // Before the banner: a client that waits for it (a test, a script) must find its
-        // first request logged.
-        log_requests_by_default();
-        // Not eprintln!, which panics when stderr is closed.
-        let banner = format!(" * Running on http://{} ({mode}; ctrl-c to quit)\n{routes}", handle.addr());
-        let _ = writeln!(io::stderr(), "{banner}");
-        handle.serve_until_signal();
+        start(self, &RunOptions::from_env()?)?.serve_until_signal();
         Ok(())
     }
+}
+
+/// How [`App::run`] and the command line's `run` serve: from the `ERLEN_*` variables,
+/// which the command line's flags then override.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RunOptions {
+    /// `host:port`.
+    pub(crate) addr: String,
+    pub(crate) backend: Backend,
+    pub(crate) trust_proxy: usize,
+}
+
+impl RunOptions {
+    /// `ERLEN_ADDR` (default 127.0.0.1:5000), `ERLEN_BACKEND`, `ERLEN_WORKERS`,
+    /// `ERLEN_TRUST_PROXY`.
+    pub(crate) fn from_env() -> io::Result<RunOptions> {
+        let var = |name: &str| std::env::var(name).ok();
+        Ok(RunOptions {
+            addr: var("ERLEN_ADDR").unwrap_or_else(|| "127.0.0.1:5000".to_string()),
+            backend: backend_from_env(var("ERLEN_BACKEND").as_deref(), var("ERLEN_WORKERS").as_deref())?,
+            trust_proxy: trust_proxy_from_env(var("ERLEN_TRUST_PROXY").as_deref())?,
+        })
+    }
+}
+
+/// Builds the app and starts serving it as `options` say (on the socket passed by
+/// `LISTEN_FDS`, if any), with the request log, and prints the address and the routes.
+pub(crate) fn start(app: App, options: &RunOptions) -> io::Result<ServerHandle> {
+    let RunOptions { addr, backend, trust_proxy } = options;
+    let (app, layers) = app.build_with_layers()?;
+    let routes = route_list(&app);
+    let inherited = listen::inherited()?;
+    let passed = inherited.is_some();
+    let server = match inherited {
+        Some(socket) => Server::from_listener(socket),
+        None => Server::bind(addr.as_str()),
+    };
+    let server = server.backend(*backend).trust_proxy(*trust_proxy);
+    let handle = server.spawn_core(app, &layers).map_err(|e| {
+        if e.kind() == io::ErrorKind::AddrInUse {
+            io::Error::new(
+                e.kind(),
+                format!("{addr} is in use by another program: stop it, or set ERLEN_ADDR (or --port) to another address"),
+            )
+        } else {
+            e
+        }
+    })?;
+    let mode = match backend {
+        Backend::Async => "async backend".to_string(),
+        Backend::Threaded { workers } => format!("threaded backend, {workers} workers"),
+    };
+    let socket = if passed { ", on the socket passed by LISTEN_FDS" } else { "" };
+    // Before the banner: a client that waits for it (a test, a script) must find its
+    // first request logged.
+    log_requests_by_default();
+    // Not eprintln!, which panics when stderr is closed.
+    let banner = format!(" * Running on http://{} ({mode}{socket}; ctrl-c to quit)\n{routes}", handle.addr());
+    let _ = writeln!(io::stderr(), "{banner}");
+    Ok(handle)
 }
 
 /// The routes, one a line, or a warning that there are none: a view that was never
@@ -112,7 +145,7 @@ fn log_requests_by_default() {
         .try_init();
 }
 
-fn backend_from_env(backend: Option<&str>, workers: Option<&str>) -> io::Result<Backend> {
+pub(crate) fn backend_from_env(backend: Option<&str>, workers: Option<&str>) -> io::Result<Backend> {
     let invalid = |m: String| io::Error::new(io::ErrorKind::InvalidInput, m);
     let workers =
         match workers {

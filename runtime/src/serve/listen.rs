@@ -1,5 +1,6 @@
 //! The listening socket and the defaults sized to the machine: the listen backlog and the
-//! cap on open connections.
+//! cap on open connections; and a socket passed by the `LISTEN_FDS` protocol (systemd's
+//! socket activation, systemfd, erlen's own reloader).
 
 use std::io;
 use std::net::SocketAddr;
@@ -31,7 +32,7 @@ pub(crate) fn default_max_connections() -> usize {
 }
 
 #[cfg(unix)]
-#[allow(unsafe_code)] // The one call into libc; see SAFETY below.
+#[allow(unsafe_code)] // A call into libc; see SAFETY below.
 fn descriptor_limit() -> usize {
     let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: getrlimit only writes the struct it is given, which lives on this stack.
@@ -48,6 +49,65 @@ fn descriptor_limit() -> usize {
     // Windows has no per-process descriptor limit of this kind; sockets are bounded by
     // memory.
     1 << 16
+}
+
+/// The listening socket this process was passed by the `LISTEN_FDS` protocol, if any:
+/// `LISTEN_PID` is this process's id, `LISTEN_FDS` counts the sockets, and the first is
+/// descriptor 3 (`SD_LISTEN_FDS_START`). Taken once; later calls find nothing. With more
+/// than one socket, the first is served and the others are left alone.
+///
+/// # Errors
+///
+/// When the variables say there is a socket and descriptor 3 is not one.
+#[cfg(unix)]
+pub(crate) fn inherited() -> io::Result<Option<std::net::TcpListener>> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static TAKEN: AtomicBool = AtomicBool::new(false);
+
+    let for_us = std::env::var("LISTEN_PID").ok().and_then(|p| p.trim().parse::<u32>().ok())
+        == Some(std::process::id());
+    let count = std::env::var("LISTEN_FDS").ok().and_then(|n| n.trim().parse::<u32>().ok()).unwrap_or(0);
+    if !for_us || count == 0 || TAKEN.swap(true, Ordering::SeqCst) {
+        return Ok(None);
+    }
+    if count > 1 {
+        tracing::warn!(count, "LISTEN_FDS passes {count} sockets; erlen serves the first (descriptor 3)");
+    }
+    let listener = take_descriptor_3()?;
+    // A copy with close-on-exec set (F_DUPFD_CLOEXEC), so that programs the app starts do
+    // not inherit the socket; the original descriptor 3 closes when `listener` drops.
+    let owned = listener.try_clone()?;
+    owned.local_addr().map_err(|e| {
+        io::Error::new(e.kind(), format!("LISTEN_FDS: descriptor 3 is not a bound socket ({e})"))
+    })?;
+    Ok(Some(owned))
+}
+
+#[cfg(not(unix))]
+pub(crate) fn inherited() -> io::Result<Option<std::net::TcpListener>> {
+    Ok(None)
+}
+
+/// Descriptor 3 as a listener, once checked to be an open socket.
+#[cfg(unix)]
+#[allow(unsafe_code)] // See SAFETY below.
+fn take_descriptor_3() -> io::Result<std::net::TcpListener> {
+    use std::os::fd::FromRawFd;
+    const FD: libc::c_int = 3;
+    // SAFETY: fstat only writes the struct it is given, which lives on this stack.
+    let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+    let is_socket =
+        unsafe { libc::fstat(FD, &mut stat) } == 0 && (stat.st_mode & libc::S_IFMT) == libc::S_IFSOCK;
+    if !is_socket {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "LISTEN_FDS and LISTEN_PID say this process was passed a socket, but descriptor 3 is not one: \
+             pass the listening socket as descriptor 3, or unset LISTEN_FDS",
+        ));
+    }
+    // SAFETY: descriptor 3 is open and a socket (checked above), and the LISTEN_FDS
+    // protocol hands it to this process to own; `TAKEN` makes sure it is taken once.
+    Ok(unsafe { std::net::TcpListener::from_raw_fd(FD) })
 }
 
 #[cfg(test)]

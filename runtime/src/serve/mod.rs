@@ -1,5 +1,8 @@
 //! Serving over sockets: [`Server`], its [`Backend`]s and the [`ServerHandle`].
 //!
+//! `app` is how an app is run from `main` (`App::run`, and the command line's `run`), on
+//! an address or on a socket passed by `LISTEN_FDS` (`listen`).
+//!
 //! Both backends share the HTTP layer (`conn`): hyper on the shared runtime, HTTP/1.1
 //! with keep-alive and HTTP/2 (h2c, prior knowledge) on one port (`protocol`), with limits
 //! that protect the server, on a socket bound by `listen`; `lifetime` closes idle
@@ -27,7 +30,10 @@ mod service;
 mod threaded;
 mod tls;
 
+pub(crate) use app::{RunOptions, backend_from_env, start};
 pub use limits::Backend;
+pub(crate) use listen::{DEFAULT_BACKLOG, bind as bind_listener, inherited as inherited_listener};
 pub use server::{Server, ServerHandle};
+pub(crate) use server::{refuse_debug_beyond_loopback, shutdown_signal};
 pub use service::AppService;
 pub(crate) use service::Serve;

@@ -44,6 +44,8 @@ use crate::shutdown::Shutdown;
 #[must_use = "a Server does nothing until it is started: `.spawn(app)` or `.run(app)`"]
 pub struct Server {
     addr: io::Result<SocketAddr>,
+    /// A socket bound already ([`Server::from_listener`]), served instead of binding `addr`.
+    listener: Option<std::net::TcpListener>,
     backend: Backend,
     limits: Limits,
     trust_proxy: usize,
@@ -62,12 +64,30 @@ impl Server {
         });
         Server {
             addr,
+            listener: None,
             backend: Backend::Async,
             limits: Limits::default(),
             trust_proxy: 0,
             #[cfg(feature = "tls")]
             tls: None,
         }
+    }
+
+    /// A server on a socket that is bound already: one passed by systemd's socket
+    /// activation (or any `LISTEN_FDS` launcher), or bound by a test. [`App::run`] and
+    /// [`App::cli`] take a socket passed by `LISTEN_FDS` by themselves.
+    ///
+    /// ```
+    /// use erlen::prelude::*;
+    ///
+    /// let socket = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let server = Server::from_listener(socket).spawn(App::new())?;
+    /// # let _ = server.addr();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn from_listener(listener: std::net::TcpListener) -> Server {
+        let addr = listener.local_addr();
+        Server { listener: Some(listener), ..Server::bind(addr.unwrap_or(([127, 0, 0, 1], 0).into())) }
     }
 
     /// Trusts `hops` proxies in front of the server (a load balancer, nginx), as Werkzeug's
@@ -260,9 +280,16 @@ impl Server {
         let tls = None;
         let listener = {
             let _entered = bridge::handle().enter();
-            listen::bind(self.addr?, self.limits.backlog)?
+            match self.listener {
+                Some(listener) => {
+                    listener.set_nonblocking(true)?;
+                    tokio::net::TcpListener::from_std(listener)?
+                }
+                None => listen::bind(self.addr?, self.limits.backlog)?,
+            }
         };
         let addr = listener.local_addr()?;
+        refuse_debug_beyond_loopback(app.features.get::<crate::debug_page::DebugMode>().is_some(), addr)?;
         let (stop_tx, stop_rx) = watch::channel(false);
         // The app as its requests' context sees it: with this server's shutdown signal.
         let handle: Arc<dyn AppHandle> =
@@ -296,7 +323,24 @@ impl Server {
     }
 }
 
-async fn shutdown_signal() {
+/// Debug mode's page shows the app's inside: it is served on loopback only, unless
+/// `ERLEN_DEBUG_ANY_HOST=1` says the network is the developer's alone.
+pub(crate) fn refuse_debug_beyond_loopback(debug: bool, addr: SocketAddr) -> io::Result<()> {
+    if !debug || addr.ip().is_loopback() || crate::env::debug_any_host() {
+        return Ok(());
+    }
+    Err(io::Error::new(
+        io::ErrorKind::PermissionDenied,
+        format!(
+            "debug mode is refused on {addr}, which is not a loopback address: its error page shows the app's code, \
+             backtraces and requests to whoever asks. Serve on 127.0.0.1 (`--host 127.0.0.1`), turn debug mode off, \
+             or set ERLEN_DEBUG_ANY_HOST=1 if this network is yours alone"
+        ),
+    ))
+}
+
+/// Resolves at ctrl-c or SIGTERM.
+pub(crate) async fn shutdown_signal() {
     #[cfg(unix)]
     {
         let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
