@@ -87,6 +87,7 @@ async fn run(redis: Arc<Redis>, hub: Weak<dyn Local>, mut asked: mpsc::Unbounded
                 None => return,
             }
         }
+        let began = redis.outage().begin();
         let connected = tokio::time::timeout(redis.timeout(), redis.client().get_async_pubsub()).await;
         let pubsub = match connected {
             Ok(Ok(pubsub)) => pubsub,
@@ -130,7 +131,7 @@ async fn run(redis: Arc<Redis>, hub: Weak<dyn Local>, mut asked: mpsc::Unbounded
         if broken {
             continue;
         }
-        redis.outage().succeeded(Link::PubSub, redis.shown());
+        redis.outage().succeeded(Link::PubSub, redis.shown(), began);
         backoff = Duration::from_millis(100);
         for Listen(_, done) in waiting.drain(..) {
             let _ = done.send(());

@@ -65,6 +65,7 @@ impl Redis {
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
+        let began = self.outage.begin();
         let attempt = async {
             let manager = self.manager().await.map_err(|e| e.to_string())?;
             call(manager).await.map_err(|e| e.to_string())
@@ -75,7 +76,7 @@ impl Redis {
         };
         match outcome {
             Ok(value) => {
-                self.outage.succeeded(Link::Commands, &self.shown);
+                self.outage.succeeded(Link::Commands, &self.shown, began);
                 Ok(value)
             }
             Err(reason) => {

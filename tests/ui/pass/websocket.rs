@@ -2,7 +2,7 @@
 //! extractors, returning `()` or `Result`, reached with `url_for!`.
 
 use erlen::prelude::*;
-use erlen::{Message, WebSocketError};
+use erlen::WebSocketError;
 
 #[derive(Clone)]
 struct Config;
