@@ -167,7 +167,7 @@ where
 ///
 /// #[errorhandler(ValidationErrors)]
 /// fn invalid(err: &ValidationErrors) -> (StatusCode, Html<String>) {
-///     let items: Vec<String> = err.fields().iter().map(|(field, msg)| format!("<li>{field}: {msg}")).collect();
+///     let items: Vec<String> = err.errors().iter().map(|e| format!("<li>{}: {}", e.field(), e.msg())).collect();
 ///     (StatusCode::UNPROCESSABLE_ENTITY, Html(items.concat()))
 /// }
 ///
@@ -244,10 +244,11 @@ impl ValidationErrors {
         &self.errors
     }
 
-    /// The (field, message) pairs, the field as [`FieldError::field`] writes it: what a
-    /// form shows next to its inputs.
-    pub fn fields(&self) -> Vec<(String, String)> {
-        self.errors.iter().map(|e| (e.field(), e.msg.clone())).collect()
+    /// The (loc, msg) pairs, as the 422's body lists them: `(["body", "title"], "...")`.
+    /// For a form, [`ValidationErrors::messages`] and [`ValidationErrors::by_field`] name
+    /// each field as its input is named (`title`, `author.name`, `tags[1]`).
+    pub fn fields(&self) -> Vec<(&[Loc], &str)> {
+        self.errors.iter().map(|e| (e.loc.as_slice(), e.msg.as_str())).collect()
     }
 
     /// The messages of the field `field` (`title`, `author.name`), for a template:

@@ -243,8 +243,13 @@ mod validation {
 
     #[errorhandler(422)]
     fn by_code(err: &HttpError) -> (u16, String) {
-        let fields = err.downcast_ref::<ValidationErrors>().map(|e| e.fields()).unwrap_or_default();
-        (422, format!("{} | {fields:?}", err.message().unwrap_or_default()))
+        let fields: Vec<String> = err
+            .downcast_ref::<ValidationErrors>()
+            .map(|e| {
+                e.fields().iter().map(|(loc, msg)| format!("{}: {msg}", serde_json::json!(loc))).collect()
+            })
+            .unwrap_or_default();
+        (422, format!("{} | {}", err.message().unwrap_or_default(), fields.join(", ")))
     }
 
     #[test]
@@ -253,7 +258,7 @@ mod validation {
         let resp = client.post("/signup").form(&[("name", "al"), ("age", "40")]).send();
         assert_eq!(
             resp.text(),
-            r#"validation failed: body.name: length is lower than 3 | [("name", "length is lower than 3")]"#
+            r#"validation failed: body.name: length is lower than 3 | ["body","name"]: length is lower than 3"#
         );
     }
 
