@@ -56,7 +56,11 @@ pub(crate) fn dispatch<'a>(
         req.scheme,
         req.host_value().cloned(),
         req.headers.get_all(COOKIE).iter().cloned().collect(),
-        if req.media_type_is("application/x-www-form-urlencoded") { req.body.clone() } else { Bytes::new() },
+        if !req.body.is_empty() && req.media_type_is("application/x-www-form-urlencoded") {
+            req.body.clone()
+        } else {
+            Bytes::new()
+        },
     ));
     let lifecycle = Lifecycle { mode, gone, ctx, scopes: Scopes { app: &app.scopes[0], blueprint } };
     lifecycle.run(req, routed)

@@ -212,7 +212,8 @@ impl Request {
     /// The body's media type: the `Content-Type` without its parameters
     /// (`application/json` of `application/json; charset=utf-8`), as sent.
     pub(crate) fn media_type(&self) -> Option<&str> {
-        self.header("content-type").map(media_type_of)
+        // The header's constant name: a `&str` would be parsed into a name on every call.
+        self.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(media_type_of)
     }
 
     /// Whether the body's media type is `expected`, in any case (media types are
