@@ -69,13 +69,7 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: 
         };
         match accepted {
             Ok((stream, remote, slot)) => {
-                let conn = Connection {
-                    shared: shared.clone(),
-                    remote,
-                    activity: Activity::new(),
-                    stop: stop.clone(),
-                    slot: Arc::new(slot),
-                };
+                let conn = Connection::new(&shared, remote, &stop, slot);
                 connections.spawn(conn.serve(stream, http.clone()));
             }
             // The client gave up before the connection was accepted: nothing to report.
@@ -107,13 +101,7 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: 
                 Err(_) => continue,
             },
         };
-        let conn = Connection {
-            shared: shared.clone(),
-            remote,
-            activity: Activity::new(),
-            stop: stop.clone(),
-            slot: Arc::new(slot),
-        };
+        let conn = Connection::new(&shared, remote, &stop, slot);
         connections.spawn(conn.serve(stream, http.clone()));
     }
     let limit = shared.limits.shutdown_timeout;
@@ -200,6 +188,22 @@ impl AsRef<Activity> for Connection {
 }
 
 impl Connection {
+    /// An accepted connection, holding `slot` among the server's connections.
+    fn new(
+        shared: &Arc<Shared>,
+        remote: SocketAddr,
+        stop: &watch::Receiver<bool>,
+        slot: OwnedSemaphorePermit,
+    ) -> Connection {
+        Connection {
+            shared: shared.clone(),
+            remote,
+            activity: Activity::new(),
+            stop: stop.clone(),
+            slot: Arc::new(slot),
+        }
+    }
+
     /// Serves the connection until it closes, is idle too long, or the server drains it.
     async fn serve(self, stream: TcpStream, http: Arc<Http>) {
         let _ = stream.set_nodelay(true);
