@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use erlen::prelude::*;
 use erlen::{Lagged, Message};
 use futures::StreamExt;
-use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 /// How long a message may take to arrive before a case fails (not hangs). Generous: the
 /// machines these tests run on are shared and slow.
@@ -87,7 +86,7 @@ pub fn app_with(configure: &dyn Fn(App) -> App) -> App {
 
 /// What a listener of the suite's app heard, over a real socket.
 enum Listener {
-    Socket(tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>),
+    Socket(crate::WsClient),
     Events(reqwest::Response, String),
 }
 
@@ -115,13 +114,7 @@ impl Listener {
 
     async fn next_now(&mut self) -> String {
         match self {
-            Listener::Socket(ws) => loop {
-                match ws.next().await {
-                    Some(Ok(WsMessage::Text(text))) => return text.to_string(),
-                    Some(Ok(_)) => continue,
-                    other => panic!("the WebSocket ended: {other:?}"),
-                }
-            },
+            Listener::Socket(ws) => crate::next_text_now(ws).await,
             Listener::Events(body, seen) => loop {
                 if let Some(end) = seen.find("\n\n") {
                     let event: String = seen.drain(..end + 2).collect();

@@ -214,3 +214,35 @@ pub fn logs() -> &'static Mutex<Vec<u8>> {
         Mutex::new(Vec::new())
     })
 }
+
+/// A WebSocket client over a real socket, as `tokio_tungstenite::connect_async` opens it.
+pub type WsClient =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next text message of `ws`, skipping pings and binary ones; fails when the socket
+/// ends first.
+pub async fn next_text_now(ws: &mut WsClient) -> String {
+    use futures::StreamExt;
+    loop {
+        match ws.next().await {
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text))) => return text.to_string(),
+            Some(Ok(_)) => continue,
+            other => panic!("the WebSocket ended: {other:?}"),
+        }
+    }
+}
+
+/// [`next_text_now`], failing (not hanging) after 20 s.
+pub async fn next_text(ws: &mut WsClient) -> String {
+    let patience = std::time::Duration::from_secs(20);
+    tokio::time::timeout(patience, next_text_now(ws)).await.expect("a message within 20 s")
+}
+
+/// Seconds since the Unix epoch: a test of a rate limit repeats itself when the limit's
+/// window turned while it ran.
+pub fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is past 1970")
+        .as_secs()
+}

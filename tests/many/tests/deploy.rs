@@ -26,7 +26,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use erlen_tests::outside::{Nginx, Process, RedisServer, TempDir, free_port, wait_until_healthy};
-use futures::{SinkExt, StreamExt};
+use erlen_tests::{WsClient, next_text, now_secs};
+use futures::SinkExt;
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -131,10 +132,8 @@ fn session_cookie(resp: &reqwest::Response) -> String {
     set.split(';').next().unwrap().to_string()
 }
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 /// Opens chat sockets through nginx until one lands on `instance`.
-async fn chat_on(deployment: &Deployment, name: &str, instance: &str) -> Socket {
+async fn chat_on(deployment: &Deployment, name: &str, instance: &str) -> WsClient {
     let url = deployment.url(&format!("/chat/{name}")).replacen("http", "ws", 1);
     for _ in 0..20 {
         let (mut ws, _) =
@@ -146,19 +145,6 @@ async fn chat_on(deployment: &Deployment, name: &str, instance: &str) -> Socket 
         let _ = ws.close(None).await;
     }
     panic!("nginx never sent {name}'s chat to instance {instance}");
-}
-
-async fn next_text(ws: &mut Socket) -> String {
-    let next = async {
-        loop {
-            match ws.next().await {
-                Some(Ok(Message::Text(text))) => return text.to_string(),
-                Some(Ok(_)) => continue,
-                other => panic!("the socket ended: {other:?}"),
-            }
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(20), next).await.expect("a message within 20 s")
 }
 
 /// An event stream through nginx that landed on `instance`: the response and what is
@@ -316,10 +302,6 @@ fn two_instances_behind_nginx_share_sessions_messages_and_limits() {
         assert_eq!(next_event(&mut on_a, &mut seen_a).await.1, "for all");
         assert_eq!(next_event(&mut on_b, &mut seen_b).await.1, "for all");
     });
-}
-
-fn now_secs() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
 }
 
 /// What the load saw.

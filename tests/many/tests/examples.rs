@@ -7,26 +7,12 @@
 use std::time::Duration;
 
 use erlen::prelude::*;
+use erlen_tests::next_text;
 use erlen_tests::outside::{RedisServer, TempDir};
-use futures::{SinkExt, StreamExt};
+use futures::SinkExt;
 use tokio_tungstenite::tungstenite::Message;
 
 const PATIENCE: Duration = Duration::from_secs(20);
-
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn next_text(ws: &mut Socket) -> String {
-    let next = async {
-        loop {
-            match ws.next().await {
-                Some(Ok(Message::Text(text))) => return text.to_string(),
-                Some(Ok(_)) => continue,
-                other => panic!("the socket ended: {other:?}"),
-            }
-        }
-    };
-    tokio::time::timeout(PATIENCE, next).await.expect("a message in time")
-}
 
 fn two_instances(app: impl Fn() -> App) -> [erlen::ServerHandle; 2] {
     [Backend::Async, Backend::Threaded { workers: 4 }]

@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 
 use erlen::prelude::*;
 use erlen::{Lagged, SessionStore};
-use erlen_tests::logs;
 use erlen_tests::outside::RedisServer;
 use erlen_tests::{channel_cases, session_cases};
+use erlen_tests::{logs, now_secs};
 
 /// The app of a case, with its sessions in the Redis `url`.
 fn on_redis(url: String) -> impl Fn(App) -> App + Send + Sync {
@@ -160,10 +160,6 @@ fn a_rate_limit_counts_across_instances() {
         return;
     }
     panic!("the hour turned twice during the test");
-}
-
-fn now_secs() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
 }
 
 /// One Redis subscription per channel per process, however many subscribe in it; a
