@@ -1,11 +1,13 @@
 //! The one shared tokio runtime, and the blocking bridge from sync code onto it.
 //!
 //! Flask 2.0 runs each async view through asgiref's `AsyncToSync`, which starts a thread
-//! and an event loop for every call. erlen starts one multi-thread runtime, lazily, for the
-//! whole process: the async backend serves on it, the test client dispatches on it, and
+//! and an event loop for every call. erlen starts one runtime, lazily, for the whole
+//! process (multi-thread; current-thread on a thread of its own with `ERLEN_THREADS=1`):
+//! the async backend serves on it, the test client dispatches on it, and
 //! sync code reaches it through [`block_on`], which parks the calling thread until the
 //! future completes. Nothing is created per request or per call.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::pin::{Pin, pin};
 use std::sync::{Arc, OnceLock};
@@ -14,33 +16,59 @@ use std::thread::{self, Thread};
 
 use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
 
-static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+static RUNTIME: OnceLock<&'static Runtime> = OnceLock::new();
+
+thread_local! {
+    /// Whether this thread is the one that drives a one-thread runtime (`ERLEN_THREADS=1`).
+    static DRIVES_RUNTIME: Cell<bool> = const { Cell::new(false) };
+}
 
 /// The shared runtime's handle, starting the runtime on first use.
 ///
 /// Its worker threads default to the number of cores (`ERLEN_THREADS` overrides); sync
-/// handlers do not use its blocking pool but erlen's sync pool. It is never shut down:
-/// it lives as long as the process, so that a `reqwest::Client` or any other resource
-/// bound to it stays valid in every handler, test and server.
+/// handlers do not use its blocking pool but erlen's sync pool. With `ERLEN_THREADS=1` it
+/// is tokio's current-thread runtime, driven by one thread of its own (`erlen-rt`): the
+/// tasks, the sockets and the timers all live on that thread, with none of the
+/// multi-thread scheduler's hand-offs. It is never shut down: it lives as long as the
+/// process, so that a `reqwest::Client` or any other resource bound to it stays valid in
+/// every handler, test and server.
 pub fn handle() -> &'static Handle {
-    RUNTIME
-        .get_or_init(|| {
-            let mut builder = tokio::runtime::Builder::new_multi_thread();
-            builder.enable_all().thread_name("erlen-rt").on_thread_park(|| {
-                // Hand over, with one wake-up each, the work this thread queued for the
-                // sync pool and for threaded servers' workers.
-                crate::sched::flush();
-            });
-            if let Some(n) = crate::env::positive("ERLEN_THREADS") {
-                builder.worker_threads(n);
-            }
-            match builder.build() {
-                Ok(rt) => rt,
-                // Without a runtime nothing can be served; this is the OS refusing threads.
-                Err(e) => panic!("erlen could not start its tokio runtime: {e}"),
-            }
-        })
-        .handle()
+    RUNTIME.get_or_init(start).handle()
+}
+
+fn start() -> &'static Runtime {
+    let threads = crate::env::positive("ERLEN_THREADS");
+    let one_thread = threads == Some(1);
+    let mut builder = if one_thread {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    builder.enable_all().thread_name("erlen-rt").on_thread_park(|| {
+        // Hand over, with one wake-up each, the work this thread queued for the sync pool
+        // and for threaded servers' workers.
+        crate::sched::flush();
+    });
+    if let (false, Some(n)) = (one_thread, threads) {
+        builder.worker_threads(n);
+    }
+    // Without a runtime nothing can be served; this is the OS refusing threads.
+    let runtime: &'static Runtime = match builder.build() {
+        Ok(rt) => Box::leak(Box::new(rt)),
+        Err(e) => panic!("erlen could not start its tokio runtime: {e}"),
+    };
+    if one_thread {
+        // A current-thread runtime runs its tasks and drives its I/O only inside
+        // `Runtime::block_on`: this thread stays there for the life of the process.
+        let driver = thread::Builder::new().name("erlen-rt".into()).spawn(move || {
+            DRIVES_RUNTIME.with(|d| d.set(true));
+            runtime.block_on(std::future::pending::<()>());
+        });
+        if let Err(e) = driver {
+            panic!("erlen could not start its tokio runtime's thread: {e}");
+        }
+    }
+    runtime
 }
 
 /// Runs `future` to completion from sync code and returns its output: the Flask 1.x
@@ -69,6 +97,12 @@ pub fn handle() -> &'static Handle {
 /// assert_eq!(client.get("/v1").send().text(), "slept");
 /// ```
 pub fn block_on<F: Future>(future: F) -> F::Output {
+    assert!(
+        !DRIVES_RUNTIME.with(Cell::get),
+        "erlen::block_on was called from async code on the runtime's only thread (ERLEN_THREADS=1), \
+         which would wait for itself forever: `.await` the future instead, or run this code in a sync \
+         handler (erlen runs those on its sync pool)"
+    );
     let on_multi_thread =
         Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread);
     if on_multi_thread { tokio::task::block_in_place(|| park_on(future)) } else { park_on(future) }
