@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use bytes::{Buf, Bytes};
 use futures::StreamExt;
+use futures::future::Either;
 use http::header::{CONNECTION, CONTENT_LENGTH, HOST, RETRY_AFTER};
 use http::{HeaderValue, StatusCode, Version};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -125,50 +126,63 @@ impl Admission {
 
     /// Reads the body if it is still to be read, and runs the lifecycle on `engine` within
     /// the route's timeout.
-    pub(crate) async fn serve<B, E>(&self, admit: Admit<B>, engine: &E) -> Response
+    ///
+    /// A plain fn, not an `async fn`: the request is taken apart before the future is
+    /// made, so that what it holds has one place in the future (it sits inside every
+    /// request's), not a second one for the `Admit` it came in.
+    pub(crate) fn serve<'a, B, E>(
+        &'a self,
+        admit: Admit<B>,
+        engine: &'a E,
+    ) -> impl Future<Output = Response> + Send + 'a
     where
         B: http_body::Body + Send + 'static,
         B::Data: Send,
         B::Error: Into<BoxError>,
         E: Engine,
     {
-        let limited = match &admit {
-            Admit::Ready { admitted, .. } | Admit::Unread { admitted, .. } => match admitted.rate_limit {
-                Some(limit) => self.rate_limited(admitted, limit).await,
-                None => None,
-            },
-            Admit::Refused(_) => None,
+        let (mut admitted, unread, timeout, cancel) = match admit {
+            Admit::Ready { admitted, timeout, cancel } => (admitted, None, timeout, cancel),
+            Admit::Unread { admitted, body, limit, timeout } => {
+                (admitted, Some((body, limit)), timeout, None)
+            }
+            Admit::Refused(e) => return Either::Left(std::future::ready(e.default_response())),
         };
-        if let Some(refused) = limited {
-            return refused.default_response();
-        }
-        let (admitted, timeout, cancel) = match admit {
-            Admit::Ready { admitted, timeout, cancel } => (admitted, timeout, cancel),
-            Admit::Unread { mut admitted, body, limit, timeout } => {
+        Either::Right(async move {
+            if let Some(limit) = admitted.rate_limit {
+                // Boxed: a store's round trip would make every request's future larger.
+                let checking = Box::pin(self.rate_limited(&admitted, limit));
+                if let Some(refused) = checking.await {
+                    return refused.default_response();
+                }
+            }
+            if let Some((body, limit)) = unread {
                 let version = admitted.request.version;
                 // Boxed: reading takes a timer and a collector, which would make the
                 // future of every request as large, bodiless or not.
-                match Box::pin(self.read_body(body, limit, version)).await {
+                let reading = Box::pin(self.read_body(body, limit, version));
+                match reading.await {
                     Ok(body) => admitted.request.body = body,
                     Err(e) => return e.default_response(),
                 }
-                (admitted, timeout, None)
             }
-            Admit::Refused(e) => return e.default_response(),
-        };
-        let served = engine.run(self, admitted);
-        match timeout {
-            None => served.await,
-            Some(limit) => Box::pin(tokio::time::timeout(limit, served)).await.unwrap_or_else(|_| {
-                // A view still reading a streamed body stops at its next read.
-                if let Some(cancel) = cancel {
-                    cancel.cancel();
+            let served = engine.run(self, admitted);
+            match timeout {
+                None => served.await,
+                Some(limit) => {
+                    let timed = Box::pin(tokio::time::timeout(limit, served));
+                    timed.await.unwrap_or_else(|_| {
+                        // A view still reading a streamed body stops at its next read.
+                        if let Some(cancel) = cancel {
+                            cancel.cancel();
+                        }
+                        HttpError::new(StatusCode::SERVICE_UNAVAILABLE)
+                            .with_message("the request took too long")
+                            .default_response()
+                    })
                 }
-                HttpError::new(StatusCode::SERVICE_UNAVAILABLE)
-                    .with_message("the request took too long")
-                    .default_response()
-            }),
-        }
+            }
+        })
     }
 
     /// Checks the request's framing, applies what trusted proxies forwarded, routes it,

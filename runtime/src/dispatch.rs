@@ -102,12 +102,17 @@ macro_rules! invoke {
             Callable::Sync(f) => {
                 let f = *f;
                 let req = taken($slot);
-                let (req, out) =
-                    $mode.call_sync(req, $ctx.clone(), move |req| f(req $(, $arg)*), $abandon).await;
+                // Bound before it is awaited: as a temporary, the closure (and the
+                // arguments it holds) would also keep a place in the caller's future.
+                let call = $mode.call_sync(req, $ctx.clone(), move |req| f(req $(, $arg)*), $abandon);
+                let (req, out) = call.await;
                 *$slot = Some(req);
                 out
             }
-            Callable::Async(f) => call_async($ctx.clone(), f(held($slot) $(, $arg)*)).await,
+            Callable::Async(f) => {
+                let call = call_async($ctx.clone(), f(held($slot) $(, $arg)*));
+                call.await
+            }
         }
     };
 }
@@ -232,7 +237,8 @@ impl<'a> Lifecycle<'a> {
         let routed = if let Some(e) = unread {
             Routed::Answer(Box::new(Err(e.into())))
         } else if self.scopes.any(|s| !s.before.is_empty()) {
-            let answered = Box::pin(self.before(slot)).await;
+            let before = Box::pin(self.before(slot));
+            let answered = before.await;
             answered.map_or(routed, |answer| Routed::Answer(Box::new(answer)))
         } else {
             routed
@@ -245,38 +251,57 @@ impl<'a> Lifecycle<'a> {
         if let Ok(resp) = &mut outcome {
             crate::files::make_conditional(held(slot), resp);
         }
-        // 4 to 6, unless there is no error and no hook to run.
-        let resp = match outcome {
-            Ok(mut resp) if !self.scopes.any(|s| !s.after.is_empty() || !s.teardown.is_empty()) => {
-                self.save_session(&mut resp).await;
-                resp
+        // 4 to 6, unless there is no error and no hook to run. The response is saved
+        // into where it is: moved into a local, it would take a second place in this
+        // future.
+        let hooks = self.scopes.any(|s| !s.after.is_empty() || !s.teardown.is_empty());
+        let resp = if !hooks && outcome.is_ok() {
+            if let Ok(resp) = &mut outcome {
+                self.save_session(resp).await;
             }
-            outcome => Box::pin(self.finish(slot, outcome)).await,
+            outcome.unwrap_or_default()
+        } else {
+            let finish = Box::pin(self.finish(slot, outcome));
+            finish.await
         };
         kept.done = true;
         if head { without_body(resp) } else { resp }
     }
 
     /// Steps 4 to 6: error handling, the after hooks, the session, the teardown hooks.
-    async fn finish(&self, slot: &mut Option<Req>, outcome: Outcome) -> Response {
-        // 4. Error handling. The response stays in `handled` from here on: the later
-        // steps change it in place rather than pass it around.
-        let mut handled = match outcome {
-            Ok(resp) => Handled { resp, unhandled: None },
-            Err(error) => self.handle_error(slot, error).await,
+    ///
+    /// The outcome is taken apart before the future is made (a plain fn, not an `async
+    /// fn`), so that the response has one place in the future, not two.
+    fn finish<'s>(
+        &'s self,
+        slot: &'s mut Option<Req>,
+        outcome: Outcome,
+    ) -> impl Future<Output = Response> + 's {
+        // The response stays in `handled` from here on: the later steps change it in
+        // place rather than pass it around.
+        let (mut handled, error) = match outcome {
+            Ok(resp) => (Handled { resp, unhandled: None }, None),
+            Err(error) => (Handled { resp: Response::default(), unhandled: None }, Some(error)),
         };
-        // 5. after_request, then the session is saved, as Flask's process_response.
-        if self.scopes.any(|s| !s.after.is_empty()) {
-            self.after(slot, &mut handled).await;
+        async move {
+            // 4. Error handling.
+            if let Some(error) = error {
+                handled = self.handle_error(slot, error).await;
+            }
+            // 5. after_request, then the session is saved, as Flask's process_response.
+            if self.scopes.any(|s| !s.after.is_empty()) {
+                self.after(slot, &mut handled).await;
+            }
+            self.save_session(&mut handled.resp).await;
+            // 6. teardown_request; for a request abandoned meanwhile, with the error that
+            // says so.
+            if self.scopes.any(|s| !s.teardown.is_empty()) {
+                let unhandled =
+                    handled.unhandled.take().or_else(|| (self.gone)().then(|| Arc::new(abandoned())));
+                teardown(self.mode, &self.ctx, slot, self.teardown_hooks(), unhandled).await;
+            }
+            handled.resp
         }
-        self.save_session(&mut handled.resp).await;
-        // 6. teardown_request; for a request abandoned meanwhile, with the error that
-        // says so.
-        if self.scopes.any(|s| !s.teardown.is_empty()) {
-            let unhandled = handled.unhandled.take().or_else(|| (self.gone)().then(|| Arc::new(abandoned())));
-            teardown(self.mode, &self.ctx, slot, self.teardown_hooks(), unhandled).await;
-        }
-        handled.resp
     }
 
     /// The teardown hooks, in the order they run: the blueprint's, then the app's, each
@@ -371,7 +396,8 @@ impl<'a> Lifecycle<'a> {
                     Ok(resp) => handled.resp = resp,
                     Err(e) => {
                         tracing::error!(error = %e, "an after_request hook failed; the remaining ones are skipped");
-                        let on_error = Box::pin(self.handle_error(slot, e)).await;
+                        let handling = Box::pin(self.handle_error(slot, e));
+                        let on_error = handling.await;
                         handled.resp = on_error.resp;
                         handled.unhandled = handled.unhandled.take().or(on_error.unhandled);
                         return;

@@ -41,34 +41,67 @@ impl Mode {
     /// Runs sync user code `f` with the request, inside the request context `ctx`,
     /// returning the request with the result. Should the future be dropped while the call
     /// runs on the pool, the request goes to `abandon`'s continuation when it returns.
-    pub(crate) async fn call_sync<R: Send + 'static>(
+    ///
+    /// A plain fn returning the future, not an `async fn`: the arguments go into the call
+    /// before the future is made, so they take no room in it (a view's or hook's future
+    /// sits in every request's).
+    pub(crate) fn call_sync<'a, R: Send + 'static>(
         &self,
-        mut req: Box<Request>,
+        req: Box<Request>,
         ctx: Arc<RequestContext>,
         f: impl FnOnce(&mut Request) -> Result<R, HttpError> + Send + 'static,
-        abandon: Option<&dyn Abandon>,
-    ) -> (Box<Request>, Result<R, HttpError>) {
-        let call = move || {
-            let out = crate::context::enter_sync(ctx, || catch_unwind(AssertUnwindSafe(|| f(&mut req))))
-                .unwrap_or_else(|panic| Err(HttpError::from_panic(&*panic)));
-            (req, out)
+        abandon: Option<&'a dyn Abandon>,
+    ) -> impl Future<Output = Out<R>> + Send + 'a {
+        let call = in_context(req, ctx, f);
+        let how = match self {
+            Mode::Inline => How::Inline(call),
+            Mode::Offload { limit } => How::Offload(limit.clone(), offload(call, abandon)),
         };
-        match self {
-            Mode::Inline => call(),
-            Mode::Offload { limit } => {
-                // The semaphore is never closed, so a permit always comes.
-                let _permit = match limit {
-                    Some(sem) => sem.clone().acquire_owned().await.ok(),
-                    None => None,
-                };
-                let offloaded = Arc::new(Offloaded {
-                    slot: Mutex::new(Slot { stage: Stage::Queued(call), then: None }),
-                    waker: AtomicWaker::new(),
-                });
-                Waiting { offloaded, queued: false, done: false, abandon }.await
+        async move {
+            match how {
+                How::Inline(call) => call(),
+                How::Offload(limit, waiting) => {
+                    // The semaphore is never closed, so a permit always comes.
+                    let _permit = match limit {
+                        Some(sem) => sem.acquire_owned().await.ok(),
+                        None => None,
+                    };
+                    waiting.await
+                }
             }
         }
     }
+}
+
+/// Where a sync call runs: here, or on the pool once a permit (if any) is had.
+enum How<'a, F, R> {
+    Inline(F),
+    Offload(Option<Arc<Semaphore>>, Waiting<'a, F, R>),
+}
+
+/// The sync call as it runs on its thread: inside the request context, a panic caught.
+fn in_context<R>(
+    mut req: Box<Request>,
+    ctx: Arc<RequestContext>,
+    f: impl FnOnce(&mut Request) -> Result<R, HttpError>,
+) -> impl FnOnce() -> Out<R> {
+    move || {
+        let out = crate::context::enter_sync(ctx, || catch_unwind(AssertUnwindSafe(|| f(&mut req))))
+            .unwrap_or_else(|panic| Err(HttpError::from_panic(&*panic)));
+        (req, out)
+    }
+}
+
+/// The future that queues `call` on the sync pool when first polled and waits for it.
+fn offload<F: FnOnce() -> Out<R> + Send + 'static, R: Send + 'static>(
+    call: F,
+    abandon: Option<&dyn Abandon>,
+) -> Waiting<'_, F, R> {
+    let offloaded = Arc::new(Offloaded {
+        slot: Mutex::new(Slot { stage: Stage::Queued(call), then: None }),
+        waker: AtomicWaker::new(),
+    });
+    Waiting { offloaded, queued: false, done: false, abandon }
 }
 
 /// The future of a call on the pool: queues it on its first poll, then waits for its

@@ -212,7 +212,8 @@ impl Connection {
         } else {
             // Boxed: the handshake and a TLS connection's state take several KiB, and
             // inline they would make the task of every plaintext connection as large.
-            Box::pin(self.serve_tls(stream, http)).await;
+            let tls = Box::pin(self.serve_tls(stream, http));
+            tls.await;
         }
     }
 
