@@ -12,7 +12,8 @@
 #    psycopg (scripts/tfb/flask/requirements.txt; kept in scripts/tfb/target/venv). When
 #    pip cannot install them, Flask is left out and the table says why.
 # 3. Starts every server pinned to core 0, next to the database: erlen async (1 runtime
-#    thread), erlen threaded (1 runtime thread, TFB_POOL_SIZE workers, its /sync views),
+#    thread), erlen threaded (1 runtime thread, TFB_POOL_SIZE workers, its /sync views;
+#    and again with its /bridge views, sync views on the async pool),
 #    axum (1 tokio worker), actix-web (1 worker), each with a pool of TFB_POOL_SIZE
 #    tokio-postgres/postgres connections; Flask under gunicorn, FLASK_WORKERS sync workers
 #    with a psycopg connection each.
@@ -39,7 +40,7 @@ CONNS=${CONNS:-64}
 QUERIES=${QUERIES:-20}
 POOL=${TFB_POOL_SIZE:-16}
 FLASK_WORKERS=${FLASK_WORKERS:-3}
-SERVERS=${SERVERS:-"erlen-async erlen-threaded axum actix flask"}
+SERVERS=${SERVERS:-"erlen-async erlen-threaded erlen-bridge axum actix flask"}
 TESTS=${TESTS:-"json plaintext db queries fortunes updates"}
 SERVER_CORE=0
 LOAD_CORE=1
@@ -114,7 +115,8 @@ export DATABASE_URL="postgres://benchmarkdbuser:benchmarkdbpass@127.0.0.1:$PG_PO
 echo "PostgreSQL on port $PG_PORT, data in $TMP" >&2
 
 declare -A PORT PREFIX PID LABEL
-LABEL=([erlen-async]="erlen async" [erlen-threaded]="erlen threaded, sync views" [axum]="axum 0.8"
+LABEL=([erlen-async]="erlen async" [erlen-threaded]="erlen threaded, sync views"
+  [erlen-bridge]="erlen threaded, sync views on the async pool" [axum]="axum 0.8"
   [actix]="actix-web 4" [flask]="Flask 3, gunicorn")
 start() { # name port prefix command...
   local name=$1 port=$2 prefix=$3
@@ -136,6 +138,7 @@ for name in $SERVERS; do
   case $name in
     erlen-async) start "$name" $port "" "$TFB" async "127.0.0.1:$port" ;;
     erlen-threaded) start "$name" $port /sync "$TFB" threaded "127.0.0.1:$port" ;;
+    erlen-bridge) start "$name" $port /bridge "$TFB" threaded "127.0.0.1:$port" ;;
     axum) start "$name" $port "" "$PEERS/axum" "127.0.0.1:$port" ;;
     actix) start "$name" $port "" "$PEERS/actix" "127.0.0.1:$port" ;;
     flask)
@@ -208,6 +211,7 @@ for name in "${timed[@]}"; do header="$header | ${LABEL[$name]}"; rule="$rule | 
 has erlen-async && has axum && header="$header | erlen async / axum" && rule="$rule | ---:"
 has erlen-async && has actix && header="$header | erlen async / actix-web" && rule="$rule | ---:"
 has erlen-async && has erlen-threaded && header="$header | threaded / async" && rule="$rule | ---:"
+has erlen-async && has erlen-bridge && header="$header | on the async pool / async" && rule="$rule | ---:"
 echo "$header |"
 echo "$rule |"
 for test in $TESTS; do
@@ -218,6 +222,7 @@ for test in $TESTS; do
   has erlen-async && has axum && row="$row | $(ratio erlen-async/$test axum/$test)"
   has erlen-async && has actix && row="$row | $(ratio erlen-async/$test actix/$test)"
   has erlen-async && has erlen-threaded && row="$row | $(ratio erlen-threaded/$test erlen-async/$test)"
+  has erlen-async && has erlen-bridge && row="$row | $(ratio erlen-bridge/$test erlen-async/$test)"
   echo "$row |"
 done
 echo

@@ -1,11 +1,13 @@
 //! TechEmpower's Framework Benchmarks on erlen: the six tests (JSON, one row, N rows,
 //! fortunes, updates, plaintext), following their rules, on PostgreSQL.
 //!
-//! The same tests are served twice: by `async fn` views at `/json`, `/db`,
+//! The same tests are served three times: by `async fn` views at `/json`, `/db`,
 //! `/queries?queries=N`, `/fortunes`, `/updates?queries=N` and `/plaintext`, on
-//! tokio-postgres with a deadpool pool, for the async backend; and by plain `fn` views at
+//! tokio-postgres with a deadpool pool, for the async backend; by plain `fn` views at
 //! `/sync/...`, on the blocking `postgres` crate with an r2d2 pool, for the threaded
-//! backend, as a Flask app with psycopg would be written. Every response carries the
+//! backend, as a Flask app with psycopg would be written; and by plain `fn` views at
+//! `/bridge/...` that wait on the async pool through [`erlen::block_on`], so that a sync
+//! view's queries are pipelined too (a blocking driver sends one query per round trip). Every response carries the
 //! `Server` header (an `after_request` hook) and the `Date` header (the server's).
 //!
 //! The rules followed, from TechEmpower's requirements and verifier: each row is read by

@@ -2,7 +2,7 @@
 //!
 //! ```sh
 //! techempower async [ADDR]        # async views on the async backend (127.0.0.1:8080)
-//! techempower threaded [ADDR]     # the same; serve /sync/... for the sync views
+//! techempower threaded [ADDR]     # the same; serve /sync/... (or /bridge/...) for the sync views
 //! techempower verify ADDR [PREFIX]   # check a running server (PREFIX: "" or /sync)
 //! ```
 //!

@@ -1,5 +1,5 @@
-//! The views: each test as an `async fn` on the async pool, and as a plain `fn` on the
-//! blocking pool under `/sync`.
+//! The views: each test as an `async fn` on the async pool, as a plain `fn` on the
+//! blocking pool under `/sync`, and as a plain `fn` on the async pool under `/bridge`.
 
 use erlen::http::header::SERVER;
 use erlen::prelude::*;
@@ -92,6 +92,39 @@ fn sync_updates(req: &Request, State(db): State<SyncDb>) -> Result<Json<Vec<Worl
     Ok(Json(db.update(query_count(req.query("queries")))?))
 }
 
+#[get("/bridge/plaintext")]
+fn bridge_plaintext() -> &'static str {
+    HELLO
+}
+
+#[get("/bridge/json")]
+fn bridge_json() -> Json<Message> {
+    Json(Message { message: HELLO })
+}
+
+// The sync views once more, on the async pool: plain `fn`s that wait for its queries
+// through `erlen::block_on`, which are pipelined as the async views' are.
+
+#[get("/bridge/db")]
+fn bridge_db(State(db): State<Db>) -> Result<Json<World>, HttpError> {
+    Ok(Json(erlen::block_on(db.world())?))
+}
+
+#[get("/bridge/queries")]
+fn bridge_queries(req: &Request, State(db): State<Db>) -> Result<Json<Vec<World>>, HttpError> {
+    Ok(Json(erlen::block_on(db.worlds(query_count(req.query("queries"))))?))
+}
+
+#[get("/bridge/fortunes")]
+fn bridge_fortunes(State(db): State<Db>) -> Result<Template, HttpError> {
+    Ok(fortunes_page(erlen::block_on(db.fortunes())?))
+}
+
+#[get("/bridge/updates")]
+fn bridge_updates(req: &Request, State(db): State<Db>) -> Result<Json<Vec<World>>, HttpError> {
+    Ok(Json(erlen::block_on(db.update(query_count(req.query("queries"))))?))
+}
+
 pub(crate) fn register(app: App) -> App {
     app.register(handlers![
         server_header,
@@ -108,5 +141,11 @@ pub(crate) fn register(app: App) -> App {
         sync_queries,
         sync_fortunes,
         sync_updates,
+        bridge_plaintext,
+        bridge_json,
+        bridge_db,
+        bridge_queries,
+        bridge_fortunes,
+        bridge_updates,
     ])
 }

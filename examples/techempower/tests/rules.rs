@@ -229,5 +229,6 @@ fn the_six_tests_follow_techempowers_rules_on_both_backends() {
     let threaded = Backend::Threaded { workers: 4 };
     let server = Server::bind("127.0.0.1:0").backend(threaded).spawn(app(&url, 4).unwrap()).unwrap();
     check(&server.addr().to_string(), "/sync", &mut reader);
+    check(&server.addr().to_string(), "/bridge", &mut reader);
     server.shutdown();
 }
