@@ -30,6 +30,8 @@
 #   ROUNDS=5 DURATION=10 CONNS=256 scripts/tfb.sh
 #   SERVERS="erlen-async axum" TESTS="db fortunes" scripts/tfb.sh
 #   TFB_RAW=file scripts/tfb.sh                     # keep every measurement
+#   SERVERS="axum axum-sqlx" TESTS="db queries fortunes updates" scripts/tfb.sh
+#                                                   # tokio-postgres against sqlx
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -59,6 +61,8 @@ fi
 echo "building erlen's example and the peers (release)" >&2
 cargo build --release -p erlen-techempower >&2
 (cd scripts/tfb && cargo build --release >&2)
+# The axum peer on sqlx (the driver choice, measured), only when asked for.
+if [[ " $SERVERS " == *" axum-sqlx "* ]]; then (cd scripts/tfb && cargo build --release --features sqlx >&2); fi
 TFB=$ROOT/target/release/erlen-techempower
 PEERS=$ROOT/scripts/tfb/target/release
 
@@ -117,7 +121,7 @@ echo "PostgreSQL on port $PG_PORT, data in $TMP" >&2
 declare -A PORT PREFIX PID LABEL
 LABEL=([erlen-async]="erlen async" [erlen-threaded]="erlen threaded, sync views"
   [erlen-bridge]="erlen threaded, sync views on the async pool" [axum]="axum 0.8"
-  [actix]="actix-web 4" [flask]="Flask 3, gunicorn")
+  [axum-sqlx]="axum 0.8 on sqlx" [actix]="actix-web 4" [flask]="Flask 3, gunicorn")
 start() { # name port prefix command...
   local name=$1 port=$2 prefix=$3
   shift 3
@@ -140,12 +144,13 @@ for name in $SERVERS; do
     erlen-threaded) start "$name" $port /sync "$TFB" threaded "127.0.0.1:$port" ;;
     erlen-bridge) start "$name" $port /bridge "$TFB" threaded "127.0.0.1:$port" ;;
     axum) start "$name" $port "" "$PEERS/axum" "127.0.0.1:$port" ;;
+    axum-sqlx) start "$name" $port "" "$PEERS/axum-sqlx" "127.0.0.1:$port" ;;
     actix) start "$name" $port "" "$PEERS/actix" "127.0.0.1:$port" ;;
     flask)
       start "$name" $port "" "$VENV/bin/gunicorn" \
         --chdir scripts/tfb/flask -w "$FLASK_WORKERS" -b "127.0.0.1:$port" --log-level warning app:app
       ;;
-    *) echo "unknown server $name (expected erlen-async erlen-threaded axum actix flask)" >&2; exit 2 ;;
+    *) echo "unknown server $name (expected erlen-async erlen-threaded erlen-bridge axum axum-sqlx actix flask)" >&2; exit 2 ;;
   esac
   if "$TFB" verify "127.0.0.1:$port" "${PREFIX[$name]}" >"$TMP/verify-$name.log" 2>&1; then
     echo "$name: the six tests follow TechEmpower's rules" >&2

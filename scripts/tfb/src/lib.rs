@@ -14,9 +14,9 @@ pub const HELLO: &str = "Hello, World!";
 pub const DEFAULT_DATABASE_URL: &str =
     "postgres://benchmarkdbuser:benchmarkdbpass@127.0.0.1:5432/hello_world";
 
-const SELECT_WORLD: &str = "SELECT id, randomnumber FROM world WHERE id = $1";
-const SELECT_FORTUNES: &str = "SELECT id, message FROM fortune";
-const UPDATE_WORLDS: &str = "UPDATE world SET randomnumber = new.randomnumber \
+pub const SELECT_WORLD: &str = "SELECT id, randomnumber FROM world WHERE id = $1";
+pub const SELECT_FORTUNES: &str = "SELECT id, message FROM fortune";
+pub const UPDATE_WORLDS: &str = "UPDATE world SET randomnumber = new.randomnumber \
      FROM UNNEST($1::int[], $2::int[]) AS new(id, randomnumber) WHERE world.id = new.id";
 const TEMPLATE: &str = include_str!("../../../examples/techempower/templates/fortunes.html");
 
@@ -40,7 +40,7 @@ pub struct Fortune {
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
-fn random_id() -> i32 {
+pub fn random_id() -> i32 {
     fastrand::i32(1..=10_000)
 }
 
@@ -115,7 +115,7 @@ async fn read_worlds(client: &Object, n: usize) -> Result<Vec<World>, Error> {
 }
 
 /// Ids ascending, each once, with the number it was given last.
-fn update_arrays(worlds: &[World]) -> (Vec<i32>, Vec<i32>) {
+pub fn update_arrays(worlds: &[World]) -> (Vec<i32>, Vec<i32>) {
     let mut sorted: Vec<(usize, World)> = worlds.iter().copied().enumerate().collect();
     sorted.sort_unstable_by_key(|&(at, world)| (world.id, at));
     let (mut ids, mut numbers): (Vec<i32>, Vec<i32>) = (Vec::new(), Vec::new());

@@ -1,0 +1,114 @@
+//! The axum peer on sqlx 0.8 instead of tokio-postgres + deadpool: the driver choice of
+//! erlen's example, measured on one framework. sqlx caches each connection's prepared
+//! statements; it runs one query at a time on a connection, so the rows of one request
+//! are read one after another (tokio-postgres pipelines them).
+//!
+//! ```sh
+//! cargo build --release --features sqlx
+//! DATABASE_URL=... TFB_POOL_SIZE=16 TFB_THREADS=1 axum-sqlx 127.0.0.1:18301
+//! ```
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router, middleware};
+use serde::Deserialize;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use tfb_peers::{
+    Fortune, HELLO, Message, SELECT_FORTUNES, SELECT_WORLD, UPDATE_WORLDS, World, fortunes_page, query_count,
+    random_id, settings, update_arrays,
+};
+
+struct Failed(tfb_peers::Error);
+
+impl IntoResponse for Failed {
+    fn into_response(self) -> Response {
+        (StatusCode::INTERNAL_SERVER_ERROR, self.0.to_string()).into_response()
+    }
+}
+
+impl<E: Into<tfb_peers::Error>> From<E> for Failed {
+    fn from(e: E) -> Failed {
+        Failed(e.into())
+    }
+}
+
+#[derive(Deserialize)]
+struct Params {
+    queries: Option<String>,
+}
+
+async fn read_world<'c, E: sqlx::PgExecutor<'c>>(executor: E) -> Result<World, sqlx::Error> {
+    let (id, random_number): (i32, i32) =
+        sqlx::query_as(SELECT_WORLD).bind(random_id()).fetch_one(executor).await?;
+    Ok(World { id, random_number })
+}
+
+async fn read_worlds(pool: &PgPool, n: usize) -> Result<Vec<World>, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    let mut worlds = Vec::with_capacity(n);
+    for _ in 0..n {
+        worlds.push(read_world(&mut *conn).await?);
+    }
+    Ok(worlds)
+}
+
+async fn plaintext() -> &'static str {
+    HELLO
+}
+
+async fn json() -> Json<Message> {
+    Json(Message { message: HELLO })
+}
+
+async fn db(State(pool): State<PgPool>) -> Result<Json<World>, Failed> {
+    Ok(Json(read_world(&pool).await?))
+}
+
+async fn queries(State(pool): State<PgPool>, Query(p): Query<Params>) -> Result<Json<Vec<World>>, Failed> {
+    Ok(Json(read_worlds(&pool, query_count(p.queries.as_deref())).await?))
+}
+
+async fn fortunes(State(pool): State<PgPool>) -> Result<Html<String>, Failed> {
+    let rows: Vec<(i32, String)> = sqlx::query_as(SELECT_FORTUNES).fetch_all(&pool).await?;
+    let fortunes = rows.into_iter().map(|(id, message)| Fortune { id, message }).collect();
+    Ok(Html(fortunes_page(fortunes)?))
+}
+
+async fn updates(State(pool): State<PgPool>, Query(p): Query<Params>) -> Result<Json<Vec<World>>, Failed> {
+    let mut worlds = read_worlds(&pool, query_count(p.queries.as_deref())).await?;
+    for world in &mut worlds {
+        world.random_number = random_id();
+    }
+    let (ids, numbers) = update_arrays(&worlds);
+    sqlx::query(UPDATE_WORLDS).bind(&ids).bind(&numbers).execute(&pool).await?;
+    Ok(Json(worlds))
+}
+
+async fn server_header(mut resp: Response) -> Response {
+    resp.headers_mut().insert(header::SERVER, HeaderValue::from_static("axum"));
+    resp
+}
+
+fn main() -> Result<(), tfb_peers::Error> {
+    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8080".to_string());
+    let (url, pool_size, threads) = settings();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()?;
+    runtime.block_on(async {
+        let pool = PgPoolOptions::new().max_connections(u32::try_from(pool_size)?).connect_lazy(&url)?;
+        let app = Router::new()
+            .route("/plaintext", get(plaintext))
+            .route("/json", get(json))
+            .route("/db", get(db))
+            .route("/queries", get(queries))
+            .route("/fortunes", get(fortunes))
+            .route("/updates", get(updates))
+            .layer(middleware::map_response(server_header))
+            .with_state(pool);
+        let listener = tokio::net::TcpListener::bind(&addr).await?;
+        eprintln!("axum on sqlx listening on http://{addr}, database {url}");
+        axum::serve(listener, app).await?;
+        Ok(())
+    })
+}
