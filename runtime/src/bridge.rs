@@ -96,6 +96,20 @@ fn start() -> &'static Runtime {
 /// let client = App::new().register(handlers![v1]).test_client();
 /// assert_eq!(client.get("/v1").send().text(), "slept");
 /// ```
+///
+/// The future is polled here, on the calling thread, which is unparked each time it is
+/// woken. Work that is woken many times before it is done (a batch of pipelined queries,
+/// whose rows arrive one by one) costs less spawned on the runtime, with only its result
+/// waited for here: the thread then wakes once. The work must be `Send + 'static` for
+/// that, and does not run inside the request's context.
+///
+/// ```
+/// let total = erlen::block_on(erlen::runtime::handle().spawn(async {
+///     let parts = futures::future::join_all((1..=4).map(|n| async move { n * 10 })).await;
+///     parts.into_iter().sum::<i32>()
+/// }));
+/// assert_eq!(total.ok(), Some(100));
+/// ```
 pub fn block_on<F: Future>(future: F) -> F::Output {
     assert!(
         !DRIVES_RUNTIME.with(Cell::get),
