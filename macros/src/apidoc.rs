@@ -42,25 +42,8 @@ pub(crate) fn describe(handler: &Handler) -> TokenStream {
 
 /// The doc comment's first paragraph, on one line, and the rest.
 fn doc_comment(attrs: &[syn::Attribute]) -> Option<(String, String)> {
-    let lines: Vec<String> = attrs
-        .iter()
-        .filter(|a| a.path().is_ident("doc"))
-        .filter_map(|a| match &a.meta {
-            syn::Meta::NameValue(nv) => match &nv.value {
-                syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) => Some(s.value()),
-                _ => None,
-            },
-            _ => None,
-        })
-        // `///` alone is `#[doc = ""]`, a blank line: `"".lines()` has none, so split on '\n'.
-        .flat_map(|text| {
-            text.split('\n')
-                .map(|l| l.strip_prefix(' ').unwrap_or(l).trim_end().to_string())
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    let text = lines.join("\n");
-    let text = text.trim();
+    let text = crate::docs::doc_text(attrs);
+    let text = text.as_str();
     if text.is_empty() {
         return None;
     }

@@ -18,7 +18,7 @@ pub(crate) fn entries(handler: &Handler, given: Option<&LitStr>) -> TokenStream 
     let is_async = func.sig.asyncness.is_some();
     let cli_name = crate::kind::command_name(given, name);
     let function = name.to_string();
-    let help = doc_comment(func);
+    let help = crate::docs::doc_text(&func.attrs);
 
     let mut prelude = Vec::new();
     let mut call_args = Vec::new();
@@ -106,22 +106,4 @@ fn is_printed(ty: &Type) -> bool {
         Type::Group(g) => is_printed(&g.elem),
         _ => true,
     }
-}
-
-/// The function's doc comment, its lines joined, for the command's help.
-fn doc_comment(func: &syn::ItemFn) -> String {
-    let lines: Vec<String> = func
-        .attrs
-        .iter()
-        .filter(|a| a.path().is_ident("doc"))
-        .filter_map(|a| match &a.meta {
-            syn::Meta::NameValue(nv) => match &nv.value {
-                syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) => Some(s.value()),
-                _ => None,
-            },
-            _ => None,
-        })
-        .map(|line| line.strip_prefix(' ').unwrap_or(&line).trim_end().to_string())
-        .collect();
-    lines.join("\n").trim().to_string()
 }

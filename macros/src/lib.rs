@@ -13,6 +13,7 @@ mod args;
 mod attribute;
 mod blocking;
 mod command;
+mod docs;
 mod errors;
 mod expand;
 mod kind;
