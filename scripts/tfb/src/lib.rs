@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use futures::future::try_join_all;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio_postgres::NoTls;
 
 pub const HELLO: &str = "Hello, World!";
@@ -19,6 +19,12 @@ pub const SELECT_FORTUNES: &str = "SELECT id, message FROM fortune";
 pub const UPDATE_WORLDS: &str = "UPDATE world SET randomnumber = new.randomnumber \
      FROM UNNEST($1::int[], $2::int[]) AS new(id, randomnumber) WHERE world.id = new.id";
 const TEMPLATE: &str = include_str!("../../../examples/techempower/templates/fortunes.html");
+
+/// The `queries` parameter of `/queries` and `/updates`, as written.
+#[derive(Deserialize)]
+pub struct Params {
+    pub queries: Option<String>,
+}
 
 #[derive(Serialize)]
 pub struct Message {
@@ -166,4 +172,42 @@ pub fn fortunes_page(mut fortunes: Vec<Fortune>) -> Result<String, Error> {
     Ok(env.get_template("fortunes.html")?.render(
         minijinja::context! { fortunes => minijinja::Value::from(minijinja::value::Serde(&fortunes)) },
     )?)
+}
+
+/// What the axum peers (on tokio-postgres and on sqlx) share besides the database: the
+/// error response, the two tests without a database and the `Server` header.
+pub mod axum_parts {
+    use axum::Json;
+    use axum::http::{HeaderValue, StatusCode, header};
+    use axum::response::{IntoResponse, Response};
+
+    use crate::{HELLO, Message};
+
+    /// A failure as a 500 with its text.
+    pub struct Failed(crate::Error);
+
+    impl IntoResponse for Failed {
+        fn into_response(self) -> Response {
+            (StatusCode::INTERNAL_SERVER_ERROR, self.0.to_string()).into_response()
+        }
+    }
+
+    impl<E: Into<crate::Error>> From<E> for Failed {
+        fn from(e: E) -> Failed {
+            Failed(e.into())
+        }
+    }
+
+    pub async fn plaintext() -> &'static str {
+        HELLO
+    }
+
+    pub async fn json() -> Json<Message> {
+        Json(Message { message: HELLO })
+    }
+
+    pub async fn server_header(mut resp: Response) -> Response {
+        resp.headers_mut().insert(header::SERVER, HeaderValue::from_static("axum"));
+        resp
+    }
 }

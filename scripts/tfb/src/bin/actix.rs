@@ -7,8 +7,7 @@
 use actix_web::http::StatusCode;
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{App, HttpResponse, HttpServer, ResponseError, web};
-use serde::Deserialize;
-use tfb_peers::{Db, HELLO, Message, fortunes_page, memory_fortunes, query_count, settings};
+use tfb_peers::{Db, HELLO, Message, Params, fortunes_page, memory_fortunes, query_count, settings};
 
 #[derive(Debug)]
 struct Failed(tfb_peers::Error);
@@ -29,11 +28,6 @@ impl<E: Into<tfb_peers::Error>> From<E> for Failed {
     fn from(e: E) -> Failed {
         Failed(e.into())
     }
-}
-
-#[derive(Deserialize)]
-struct Params {
-    queries: Option<String>,
 }
 
 async fn plaintext() -> HttpResponse {

@@ -9,35 +9,15 @@
 //! ```
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Html;
 use axum::routing::get;
 use axum::{Json, Router, middleware};
-use serde::Deserialize;
 use sqlx::postgres::{PgPool, PgPoolOptions};
+use tfb_peers::axum_parts::{Failed, json, plaintext, server_header};
 use tfb_peers::{
-    Fortune, HELLO, Message, SELECT_FORTUNES, SELECT_WORLD, UPDATE_WORLDS, World, fortunes_page, query_count,
+    Fortune, Params, SELECT_FORTUNES, SELECT_WORLD, UPDATE_WORLDS, World, fortunes_page, query_count,
     random_id, settings, update_arrays,
 };
-
-struct Failed(tfb_peers::Error);
-
-impl IntoResponse for Failed {
-    fn into_response(self) -> Response {
-        (StatusCode::INTERNAL_SERVER_ERROR, self.0.to_string()).into_response()
-    }
-}
-
-impl<E: Into<tfb_peers::Error>> From<E> for Failed {
-    fn from(e: E) -> Failed {
-        Failed(e.into())
-    }
-}
-
-#[derive(Deserialize)]
-struct Params {
-    queries: Option<String>,
-}
 
 async fn read_world<'c, E: sqlx::PgExecutor<'c>>(executor: E) -> Result<World, sqlx::Error> {
     let (id, random_number): (i32, i32) =
@@ -52,14 +32,6 @@ async fn read_worlds(pool: &PgPool, n: usize) -> Result<Vec<World>, sqlx::Error>
         worlds.push(read_world(&mut *conn).await?);
     }
     Ok(worlds)
-}
-
-async fn plaintext() -> &'static str {
-    HELLO
-}
-
-async fn json() -> Json<Message> {
-    Json(Message { message: HELLO })
 }
 
 async fn db(State(pool): State<PgPool>) -> Result<Json<World>, Failed> {
@@ -84,11 +56,6 @@ async fn updates(State(pool): State<PgPool>, Query(p): Query<Params>) -> Result<
     let (ids, numbers) = update_arrays(&worlds);
     sqlx::query(UPDATE_WORLDS).bind(&ids).bind(&numbers).execute(&pool).await?;
     Ok(Json(worlds))
-}
-
-async fn server_header(mut resp: Response) -> Response {
-    resp.headers_mut().insert(header::SERVER, HeaderValue::from_static("axum"));
-    resp
 }
 
 fn main() -> Result<(), tfb_peers::Error> {

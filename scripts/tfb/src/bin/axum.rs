@@ -5,39 +5,11 @@
 //! ```
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Html;
 use axum::routing::get;
 use axum::{Json, Router, middleware};
-use serde::Deserialize;
-use tfb_peers::{Db, HELLO, Message, World, fortunes_page, memory_fortunes, query_count, settings};
-
-struct Failed(tfb_peers::Error);
-
-impl IntoResponse for Failed {
-    fn into_response(self) -> Response {
-        (StatusCode::INTERNAL_SERVER_ERROR, self.0.to_string()).into_response()
-    }
-}
-
-impl<E: Into<tfb_peers::Error>> From<E> for Failed {
-    fn from(e: E) -> Failed {
-        Failed(e.into())
-    }
-}
-
-#[derive(Deserialize)]
-struct Params {
-    queries: Option<String>,
-}
-
-async fn plaintext() -> &'static str {
-    HELLO
-}
-
-async fn json() -> Json<Message> {
-    Json(Message { message: HELLO })
-}
+use tfb_peers::axum_parts::{Failed, json, plaintext, server_header};
+use tfb_peers::{Db, Params, World, fortunes_page, memory_fortunes, query_count, settings};
 
 async fn db(State(db): State<Db>) -> Result<Json<World>, Failed> {
     Ok(Json(db.world().await?))
@@ -57,11 +29,6 @@ async fn updates(State(db): State<Db>, Query(p): Query<Params>) -> Result<Json<V
 
 async fn fortunes_in_memory() -> Result<Html<String>, Failed> {
     Ok(Html(fortunes_page(memory_fortunes())?))
-}
-
-async fn server_header(mut resp: Response) -> Response {
-    resp.headers_mut().insert(header::SERVER, HeaderValue::from_static("axum"));
-    resp
 }
 
 fn main() -> Result<(), tfb_peers::Error> {
