@@ -63,11 +63,13 @@ async fn memory_fortunes() -> Template {
 }
 
 #[get("/sync/plaintext")]
+#[get("/bridge/plaintext")]
 fn sync_plaintext() -> &'static str {
     HELLO
 }
 
 #[get("/sync/json")]
+#[get("/bridge/json")]
 fn sync_json() -> Json<Message> {
     Json(Message { message: HELLO })
 }
@@ -90,16 +92,6 @@ fn sync_fortunes(State(db): State<SyncDb>) -> Result<Template, HttpError> {
 #[get("/sync/updates")]
 fn sync_updates(req: &Request, State(db): State<SyncDb>) -> Result<Json<Vec<World>>, HttpError> {
     Ok(Json(db.update(query_count(req.query("queries")))?))
-}
-
-#[get("/bridge/plaintext")]
-fn bridge_plaintext() -> &'static str {
-    HELLO
-}
-
-#[get("/bridge/json")]
-fn bridge_json() -> Json<Message> {
-    Json(Message { message: HELLO })
 }
 
 // The sync views once more, on the async pool: plain `fn`s whose queries run as a task
@@ -155,8 +147,6 @@ pub(crate) fn register(app: App) -> App {
         sync_queries,
         sync_fortunes,
         sync_updates,
-        bridge_plaintext,
-        bridge_json,
         bridge_db,
         bridge_queries,
         bridge_fortunes,
