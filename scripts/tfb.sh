@@ -21,10 +21,12 @@
 #    verifier the example's test runs); a server that fails is not timed.
 # 5. Times every test with wrk on core 1 (-t1, CONNS connections, after a 1 s warm-up),
 #    rounds interleaved (each round runs every test on every server, one server after the
-#    other), and reports medians over the rounds: requests/s, and requests per CPU-second
-#    of the server and the database together (their processes' user + system time during
-#    the run, read from /proc by scripts/tfb/cpu.py), which does not depend on how much
-#    of core 0 other work on the machine left them.
+#    other, starting one server further on each round), and reports medians over the
+#    rounds: requests/s, and requests per CPU-second of the server and the database
+#    together (their processes' user + system time during the run, read from /proc by
+#    scripts/tfb/cpu.py), which does not depend on how much of core 0 other work on the
+#    machine left them. A ratio between two servers is the median of the rounds' ratios,
+#    each of two measurements seconds apart, with the lowest and highest round beside it.
 #
 #   scripts/tfb.sh                                  # 3 rounds of 5 s
 #   ROUNDS=5 DURATION=10 CONNS=256 scripts/tfb.sh
@@ -169,7 +171,9 @@ results=$TMP/results
 for round in $(seq "$ROUNDS"); do
   echo "round $round of $ROUNDS" >&2
   for test in $TESTS; do
-    for name in "${timed[@]}"; do
+    # Each round starts one server further on, so that none is always timed first.
+    for i in "${!timed[@]}"; do
+      name=${timed[$(((i + round - 1) % ${#timed[@]}))]}
       url="http://127.0.0.1:${PORT[$name]}${PREFIX[$name]}${URLPATH[$test]}"
       taskset -c $LOAD_CORE wrk -t1 -c"$CONNS" -d1s "$url" >/dev/null
       before=$(python3 scripts/tfb/cpu.py "${PID[$name]}" "$PG_PID")
@@ -201,7 +205,20 @@ done < <(awk -v d="$DURATION" '
   { k = $2 "/" $3; r[k] = r[k] " " $4; p[k] = p[k] " " $5; c[k] = c[k] " " $6 / d }
   END { for (k in r) printf "%s %.0f %.0f %.2f\n", k, median(r[k]), median(p[k]), median(c[k]) }' "$results")
 
-ratio() { awk -v a="${PER[$1]:-0}" -v b="${PER[$2]:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }'; }
+# A ratio cell: the median over the rounds of the two servers' requests per CPU-second in
+# the same round (measured a few seconds apart, so slow drift in the machine's speed
+# cancels), then the lowest and highest round, which say how far to trust it.
+ratio() { # server-a server-b test
+  awk -v a="$1" -v b="$2" -v t="$3" '
+    $3 == t && $2 == a { x[$1] = $5 }
+    $3 == t && $2 == b { y[$1] = $5 }
+    END { n = 0
+      for (r in x) if (y[r] > 0) v[++n] = x[r] / y[r]
+      if (n == 0) { printf "-"; exit }
+      for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { s = v[i]; v[i] = v[j]; v[j] = s }
+      m = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+      if (n == 1) printf "%.2f", m; else printf "%.2f (%.2f-%.2f)", m, v[1], v[n] }' "$results"
+}
 has() { [[ " ${timed[*]} " == *" $1 "* ]]; }
 echo
 echo "TechEmpower's six tests on PostgreSQL $("$PG_BIN/postgres" --version | awk '{ print $3 }'): median of $ROUNDS rounds of ${DURATION} s,"
@@ -224,14 +241,15 @@ for test in $TESTS; do
   for name in "${timed[@]}"; do
     row="$row | ${RPS[$name/$test]:-0} · ${PER[$name/$test]:-0}"
   done
-  has erlen-async && has axum && row="$row | $(ratio erlen-async/$test axum/$test)"
-  has erlen-async && has actix && row="$row | $(ratio erlen-async/$test actix/$test)"
-  has erlen-async && has erlen-threaded && row="$row | $(ratio erlen-threaded/$test erlen-async/$test)"
-  has erlen-async && has erlen-bridge && row="$row | $(ratio erlen-bridge/$test erlen-async/$test)"
+  has erlen-async && has axum && row="$row | $(ratio erlen-async axum $test)"
+  has erlen-async && has actix && row="$row | $(ratio erlen-async actix $test)"
+  has erlen-async && has erlen-threaded && row="$row | $(ratio erlen-threaded erlen-async $test)"
+  has erlen-async && has erlen-bridge && row="$row | $(ratio erlen-bridge erlen-async $test)"
   echo "$row |"
 done
 echo
-echo "Ratios are of requests per CPU-second. CPU used (cores, server + database), median:"
+echo "Ratios: of requests per CPU-second, the median of each round's ratio (lowest-highest round)."
+echo "CPU used (cores, server + database), median:"
 for test in $TESTS; do
   row="  ${URLPATH[$test]}:"
   for name in "${timed[@]}"; do row="$row $name ${CPU[$name/$test]:-0}"; done
