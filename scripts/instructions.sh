@@ -11,7 +11,9 @@
 # (examples/techempower, async backend) and its axum 0.8 and actix-web 4 peers
 # (scripts/tfb, a cargo project of its own), one runtime thread each, each adding a
 # `Server` header, on /plaintext, /json and /memory/fortunes (the fortunes page rendered
-# by minijinja from rows held in memory: no database).
+# by minijinja from rows held in memory: no database). The database tests count too, with
+# PostgreSQL loaded as scripts/tfb.sh loads it and DATABASE_URL pointing at it: the
+# server's instructions only, not the database's.
 #
 #   scripts/instructions.sh                 # raw hyper and erlen, /plaintext and /json
 #                                           # (erlen:async-sync: sync handlers, async backend),
@@ -19,6 +21,7 @@
 #   SERVERS="erlen:async" PATHS=/json FRAMEWORKS= scripts/instructions.sh
 #   SERVERS= FRAMEWORKS="erlen axum" FRAMEWORK_PATHS=/json scripts/instructions.sh
 #   BIN=/path/to/older/bench scripts/instructions.sh
+#   DATABASE_URL=postgres://... SERVERS= FRAMEWORK_PATHS="/db /fortunes" scripts/instructions.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -99,7 +102,8 @@ if [ -n "$SERVERS" ]; then
 fi
 if [ -n "$FRAMEWORKS" ]; then
   echo
-  echo "The same app on three frameworks (examples/techempower and scripts/tfb, no database),"
+  echo "The same app on three frameworks (examples/techempower and scripts/tfb; the database tests"
+  echo "on DATABASE_URL's PostgreSQL, the server's instructions only),"
   echo "user-space instructions per request under callgrind (5 s of wrk -c16 each):"
   echo
   printf '| %-16s | %-17s | %9s | %12s |\n' framework endpoint requests "instr/request"
