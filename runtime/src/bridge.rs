@@ -99,17 +99,8 @@ fn start() -> &'static Runtime {
 ///
 /// The future is polled here, on the calling thread, which is unparked each time it is
 /// woken. Work that is woken many times before it is done (a batch of pipelined queries,
-/// whose rows arrive one by one) costs less spawned on the runtime, with only its result
-/// waited for here: the thread then wakes once. The work must be `Send + 'static` for
-/// that, and does not run inside the request's context.
-///
-/// ```
-/// let total = erlen::block_on(erlen::runtime::handle().spawn(async {
-///     let parts = futures::future::join_all((1..=4).map(|n| async move { n * 10 })).await;
-///     parts.into_iter().sum::<i32>()
-/// }));
-/// assert_eq!(total.ok(), Some(100));
-/// ```
+/// whose rows arrive one by one) costs less through [`run_on_runtime`], which wakes the
+/// thread once.
 pub fn block_on<F: Future>(future: F) -> F::Output {
     assert!(
         !DRIVES_RUNTIME.with(Cell::get),
@@ -120,6 +111,55 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
     let on_multi_thread =
         Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread);
     if on_multi_thread { tokio::task::block_in_place(|| park_on(future)) } else { park_on(future) }
+}
+
+/// Runs `future` as a task on the shared runtime and parks the calling thread until its
+/// output is ready: [`block_on`] for work that is woken many times before it is done.
+///
+/// [`block_on`] polls its future on the calling thread, which is unparked every time the
+/// future is woken: a batch of pipelined database queries, whose rows arrive one by one,
+/// wakes a sync view's thread for each row. Here the runtime polls the task where its
+/// sockets are, and the calling thread wakes once, for the result. The price is two
+/// hand-offs between threads, so for work that waits once (one query, one HTTP call)
+/// [`block_on`] costs less. The future must be `Send + 'static`, as any task's; it does
+/// not run inside the request's context, so take what it needs from the request first.
+///
+/// A panic in the task is resumed on the calling thread, where erlen's lifecycle turns
+/// it into a 500 as it does any handler's. With `ERLEN_THREADS=1` it panics when called
+/// from async code on the runtime's only thread, as [`block_on`] does.
+///
+/// ```
+/// use erlen::prelude::*;
+///
+/// #[get("/total")]
+/// fn total() -> String {
+///     // A sync view whose async work wakes many times: run it on the runtime.
+///     let sum = erlen::run_on_runtime(async {
+///         let parts = futures::future::join_all((1..=4).map(|n| async move {
+///             tokio::task::yield_now().await;
+///             n * 10
+///         }));
+///         parts.await.into_iter().sum::<i32>()
+///     });
+///     sum.to_string()
+/// }
+///
+/// let client = App::new().register(handlers![total]).test_client();
+/// assert_eq!(client.get("/total").send().text(), "100");
+/// ```
+pub fn run_on_runtime<F>(future: F) -> F::Output
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    match block_on(handle().spawn(future)) {
+        Ok(output) => output,
+        Err(e) => match e.try_into_panic() {
+            Ok(payload) => std::panic::resume_unwind(payload),
+            // Only a runtime shutting down cancels a task, and erlen's never shuts down.
+            Err(e) => panic!("erlen::run_on_runtime: the task did not finish: {e}"),
+        },
+    }
 }
 
 struct ThreadWaker(Thread);
@@ -179,6 +219,24 @@ mod tests {
             block_on(async { 21 }) * 2
         });
         assert_eq!(out, 42);
+    }
+
+    #[test]
+    fn runs_on_the_runtime_and_resumes_its_panics_here() {
+        let here = thread::current().id();
+        let (there, name) = run_on_runtime(async {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            (thread::current().id(), thread::current().name().map(str::to_string))
+        });
+        assert_ne!(there, here, "the task ran on the calling thread");
+        assert_eq!(name.as_deref(), Some("erlen-rt"));
+
+        let panicked =
+            std::panic::catch_unwind(|| run_on_runtime(async { panic!("the task's own message") }));
+        let payload = panicked.expect_err("the task's panic reaches the caller");
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"the task's own message"));
+        // The runtime is unharmed.
+        assert_eq!(run_on_runtime(async { 3 }), 3);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -66,7 +66,8 @@
 //! erlen's sync pool, never on the runtime's worker threads. On the threaded backend (a
 //! worker pool, like a WSGI server), sync handlers run on the worker thread and async
 //! handlers go through the blocking bridge onto one shared runtime. Use [`block_on`] to
-//! await a future from sync code.
+//! await a future from sync code, and [`run_on_runtime`] for one woken many times (a
+//! batch of pipelined queries).
 //!
 //! ## Serving
 //!
@@ -259,7 +260,7 @@ mod websocket;
 
 pub use app::{App, Blueprint, BuildError};
 pub use body::{Body, BoxError, Chunk};
-pub use bridge::block_on;
+pub use bridge::{block_on, run_on_runtime};
 pub use channels::{BlockingSubscription, Channels, Lagged, Subscription};
 pub use config::ConfigError;
 pub use context::{spawn, spawn_blocking};

@@ -1,8 +1,8 @@
 //! `ERLEN_THREADS=1`: the shared runtime is tokio's current-thread runtime on one thread
 //! of its own (`erlen-rt`), and everything that works on the multi-thread runtime works
-//! on it: async views on both backends, sync views awaiting through `erlen::block_on`,
-//! the test client. Alone in its own test binary, since the runtime is made once per
-//! process, from the environment it finds.
+//! on it: async views on both backends, sync views awaiting through `erlen::block_on`
+//! and `erlen::run_on_runtime`, the test client. Alone in its own test binary, since the
+//! runtime is made once per process, from the environment it finds.
 
 use std::time::Duration;
 
@@ -26,6 +26,21 @@ fn sync_view() -> String {
     thread_name()
 }
 
+/// Its work runs as a task on the runtime's thread, and the worker waits for the result.
+#[get("/spawned")]
+fn spawned() -> String {
+    erlen::run_on_runtime(async {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        thread_name()
+    })
+}
+
+/// The task's panic is resumed in the view: a 500, as any view's.
+#[get("/spawned-panic")]
+fn spawned_panic() -> String {
+    erlen::run_on_runtime(async { panic!("the task failed") })
+}
+
 /// Waits for itself: on the only runtime thread, `block_on` would never return.
 #[get("/misused")]
 async fn misused() -> String {
@@ -33,7 +48,7 @@ async fn misused() -> String {
 }
 
 fn app() -> App {
-    App::new().register(handlers![async_view, sync_view, misused])
+    App::new().register(handlers![async_view, sync_view, spawned, spawned_panic, misused])
 }
 
 fn get(http: &Http, path: &str) -> (u16, String) {
@@ -69,6 +84,12 @@ fn one_runtime_thread_serves_both_backends_and_the_test_client() {
         assert_eq!(status, 200);
         assert_ne!(on, "erlen-rt", "a sync view ran on the runtime's only thread");
 
+        // A sync view's task runs on the runtime's thread; its panic is the view's 500,
+        // and the runtime's thread lives on.
+        assert_eq!(get(&http, "/spawned"), (200, "erlen-rt".to_string()), "{backend:?}");
+        assert_eq!(get(&http, "/spawned-panic").0, 500, "{backend:?}");
+        assert_eq!(get(&http, "/spawned"), (200, "erlen-rt".to_string()), "{backend:?}");
+
         // Many at once, half of them sync views waiting on the runtime's timers.
         let statuses = erlen::block_on(futures::future::join_all((0..200).map(|i| {
             let req = http.client.get(http.url(if i % 2 == 0 { "/async" } else { "/sync" }));
@@ -87,4 +108,5 @@ fn one_runtime_thread_serves_both_backends_and_the_test_client() {
     let client = app().test_client();
     assert_eq!(client.get("/async").send().status(), 200);
     assert_eq!(client.get("/sync").send().status(), 200);
+    assert_eq!(client.get("/spawned").send().text(), "erlen-rt");
 }

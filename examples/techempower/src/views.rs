@@ -96,39 +96,31 @@ fn sync_updates(req: &Request, State(db): State<SyncDb>) -> Result<Json<Vec<Worl
 
 // The sync views once more, on the async pool: plain `fn`s whose queries run as a task
 // on the runtime, pipelined as the async views' are, while the worker waits for the
-// result through `erlen::block_on`.
-
-/// Runs `work` as a task on the shared runtime and waits for its result: the waiting
-/// thread wakes once, when it is done (polled here, through `erlen::block_on` alone, the
-/// work would wake this thread for every row that arrives).
-fn on_runtime<T: Send + 'static>(
-    work: impl Future<Output = Result<T, crate::db::Error>> + Send + 'static,
-) -> Result<T, HttpError> {
-    Ok(erlen::block_on(erlen::runtime::handle().spawn(work))??)
-}
+// result through `erlen::run_on_runtime` (it wakes once, when the task is done; polled on
+// the worker through `erlen::block_on`, the queries would wake it for every row).
 
 #[get("/bridge/db")]
 fn bridge_db(State(db): State<Db>) -> Result<Json<World>, HttpError> {
     let db = db.clone();
-    Ok(Json(on_runtime(async move { db.world().await })?))
+    Ok(Json(erlen::run_on_runtime(async move { db.world().await })?))
 }
 
 #[get("/bridge/queries")]
 fn bridge_queries(req: &Request, State(db): State<Db>) -> Result<Json<Vec<World>>, HttpError> {
     let (db, n) = (db.clone(), query_count(req.query("queries")));
-    Ok(Json(on_runtime(async move { db.worlds(n).await })?))
+    Ok(Json(erlen::run_on_runtime(async move { db.worlds(n).await })?))
 }
 
 #[get("/bridge/fortunes")]
 fn bridge_fortunes(State(db): State<Db>) -> Result<Template, HttpError> {
     let db = db.clone();
-    Ok(fortunes_page(on_runtime(async move { db.fortunes().await })?))
+    Ok(fortunes_page(erlen::run_on_runtime(async move { db.fortunes().await })?))
 }
 
 #[get("/bridge/updates")]
 fn bridge_updates(req: &Request, State(db): State<Db>) -> Result<Json<Vec<World>>, HttpError> {
     let (db, n) = (db.clone(), query_count(req.query("queries")));
-    Ok(Json(on_runtime(async move { db.update(n).await })?))
+    Ok(Json(erlen::run_on_runtime(async move { db.update(n).await })?))
 }
 
 pub(crate) fn register(app: App) -> App {
