@@ -177,11 +177,37 @@ pub fn fortunes_page(mut fortunes: Vec<Fortune>) -> Result<String, Error> {
 /// What the axum peers (on tokio-postgres and on sqlx) share besides the database: the
 /// error response, the two tests without a database and the `Server` header.
 pub mod axum_parts {
-    use axum::Json;
     use axum::http::{HeaderValue, StatusCode, header};
     use axum::response::{IntoResponse, Response};
+    use axum::routing::get;
+    use axum::{Json, Router, middleware};
 
     use crate::{HELLO, Message};
+
+    /// Serves an axum peer on the address of the first argument (127.0.0.1:8080 by
+    /// default), on a tokio runtime of `TFB_THREADS` workers, as `#[tokio::main]` users
+    /// write it: `database` makes the routes that read `DATABASE_URL` with a pool of
+    /// `TFB_POOL_SIZE` (inside the runtime, which sqlx's pool needs), and the tests
+    /// without the database and the `Server` header are added here.
+    pub fn serve(
+        name: &str,
+        database: impl FnOnce(&str, usize) -> Result<Router, crate::Error>,
+    ) -> Result<(), crate::Error> {
+        let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8080".to_string());
+        let (url, pool_size, threads) = crate::settings();
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()?;
+        runtime.block_on(async {
+            let app = database(&url, pool_size)?
+                .route("/plaintext", get(plaintext))
+                .route("/json", get(json))
+                .layer(middleware::map_response(server_header));
+            let listener = tokio::net::TcpListener::bind(&addr).await?;
+            eprintln!("{name} listening on http://{addr}, database {url}");
+            axum::serve(listener, app).await?;
+            Ok(())
+        })
+    }
 
     /// A failure as a 500 with its text.
     pub struct Failed(crate::Error);
@@ -198,15 +224,15 @@ pub mod axum_parts {
         }
     }
 
-    pub async fn plaintext() -> &'static str {
+    async fn plaintext() -> &'static str {
         HELLO
     }
 
-    pub async fn json() -> Json<Message> {
+    async fn json() -> Json<Message> {
         Json(Message { message: HELLO })
     }
 
-    pub async fn server_header(mut resp: Response) -> Response {
+    async fn server_header(mut resp: Response) -> Response {
         resp.headers_mut().insert(header::SERVER, HeaderValue::from_static("axum"));
         resp
     }

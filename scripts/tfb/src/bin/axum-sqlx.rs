@@ -11,12 +11,12 @@
 use axum::extract::{Query, State};
 use axum::response::Html;
 use axum::routing::get;
-use axum::{Json, Router, middleware};
+use axum::{Json, Router};
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use tfb_peers::axum_parts::{Failed, json, plaintext, server_header};
+use tfb_peers::axum_parts::{self, Failed};
 use tfb_peers::{
     Fortune, Params, SELECT_FORTUNES, SELECT_WORLD, UPDATE_WORLDS, World, fortunes_page, query_count,
-    random_id, settings, update_arrays,
+    random_id, update_arrays,
 };
 
 async fn read_world<'c, E: sqlx::PgExecutor<'c>>(executor: E) -> Result<World, sqlx::Error> {
@@ -59,23 +59,13 @@ async fn updates(State(pool): State<PgPool>, Query(p): Query<Params>) -> Result<
 }
 
 fn main() -> Result<(), tfb_peers::Error> {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8080".to_string());
-    let (url, pool_size, threads) = settings();
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()?;
-    runtime.block_on(async {
-        let pool = PgPoolOptions::new().max_connections(u32::try_from(pool_size)?).connect_lazy(&url)?;
-        let app = Router::new()
-            .route("/plaintext", get(plaintext))
-            .route("/json", get(json))
+    axum_parts::serve("axum on sqlx", |url, pool_size| {
+        let pool = PgPoolOptions::new().max_connections(u32::try_from(pool_size)?).connect_lazy(url)?;
+        Ok(Router::new()
             .route("/db", get(db))
             .route("/queries", get(queries))
             .route("/fortunes", get(fortunes))
             .route("/updates", get(updates))
-            .layer(middleware::map_response(server_header))
-            .with_state(pool);
-        let listener = tokio::net::TcpListener::bind(&addr).await?;
-        eprintln!("axum on sqlx listening on http://{addr}, database {url}");
-        axum::serve(listener, app).await?;
-        Ok(())
+            .with_state(pool))
     })
 }
