@@ -195,13 +195,15 @@ done
 
 # Medians over the rounds, per server and test: requests/s, requests per CPU-second, and
 # the CPU the server and database used (cores).
+# sorted(s, a): the space-separated numbers of s into a, ascending; returns how many.
+SORTED='function sorted(s, a,   n, i, j, t) { n = split(s, a, " ");
+    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+    return n }
+  function median(s,   a, n) { n = sorted(s, a); return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }'
 declare -A RPS PER CPU
 while read -r key rps per cpu; do
   RPS[$key]=$rps PER[$key]=$per CPU[$key]=$cpu
-done < <(awk -v d="$DURATION" '
-  function median(s,   a, n, i, j, t) { n = split(s, a, " ");
-    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
-    return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+done < <(awk -v d="$DURATION" "$SORTED"'
   { k = $2 "/" $3; r[k] = r[k] " " $4; p[k] = p[k] " " $5; c[k] = c[k] " " $6 / d }
   END { for (k in r) printf "%s %.0f %.0f %.2f\n", k, median(r[k]), median(p[k]), median(c[k]) }' "$results")
 
@@ -209,15 +211,14 @@ done < <(awk -v d="$DURATION" '
 # the same round (measured a few seconds apart, so slow drift in the machine's speed
 # cancels), then the lowest and highest round, which say how far to trust it.
 ratio() { # server-a server-b test
-  awk -v a="$1" -v b="$2" -v t="$3" '
+  awk -v a="$1" -v b="$2" -v t="$3" "$SORTED"'
     $3 == t && $2 == a { x[$1] = $5 }
     $3 == t && $2 == b { y[$1] = $5 }
-    END { n = 0
-      for (r in x) if (y[r] > 0) v[++n] = x[r] / y[r]
-      if (n == 0) { printf "-"; exit }
-      for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { s = v[i]; v[i] = v[j]; v[j] = s }
-      m = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-      if (n == 1) printf "%.2f", m; else printf "%.2f (%.2f-%.2f)", m, v[1], v[n] }' "$results"
+    END { for (r in x) if (y[r] > 0) s = s " " x[r] / y[r]
+      n = sorted(s, v)
+      if (n == 0) printf "-"
+      else if (n == 1) printf "%.2f", v[1]
+      else printf "%.2f (%.2f-%.2f)", median(s), v[1], v[n] }' "$results"
 }
 has() { [[ " ${timed[*]} " == *" $1 "* ]]; }
 echo
